@@ -1,0 +1,25 @@
+//! Ferry's pure domain model: identifiers, money, addresses, the chain and
+//! token registry and the session state machine.
+//!
+//! Nothing in this crate performs I/O, reads a clock or draws randomness:
+//! callers pass in the current time and freshly generated identifiers, so
+//! every rule here is a deterministic function that tests can pin down.
+
+pub mod address;
+pub mod credentials;
+pub mod ids;
+pub mod money;
+pub mod registry;
+pub mod session;
+pub mod time;
+
+pub use address::{AddressError, Calldata, EvmAddress, TxHash};
+pub use credentials::{ApiKey, ApiKeyHash, ClientSecret, Merchant};
+pub use ids::{IdError, MerchantId, SessionId};
+pub use money::{AmountError, BaseUnits};
+pub use registry::{Chain, ChainId, ChainRegistry, RegistryError, Token};
+pub use session::{
+    Delivery, Destination, DisplayInfo, EventKind, IllegalTransition, Metadata, MetadataError, NewSession,
+    PaymentMethod, Session, SessionError, SessionStatus, Transition,
+};
+pub use time::Timestamp;

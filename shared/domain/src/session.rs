@@ -1,0 +1,392 @@
+//! The payment session and its state machine.
+//!
+//! ```text
+//! requires_payment_method --payment method set--> waiting_payment --deposit seen--> processing
+//! requires_payment_method --expiry--> expired        waiting_payment --expiry--> expired
+//! processing --funds delivered--> succeeded          processing --delivery failed, refunded--> bounced
+//! ```
+//!
+//! Transitions are pure functions from a status to the next status and the
+//! event the change causes; anything not drawn above is an [`IllegalTransition`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{BaseUnits, Calldata, ChainId, ClientSecret, EvmAddress, MerchantId, SessionId, Timestamp, Token, TxHash};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    RequiresPaymentMethod,
+    WaitingPayment,
+    Processing,
+    Succeeded,
+    Bounced,
+    Expired,
+}
+
+impl SessionStatus {
+    pub const ALL: [SessionStatus; 6] = [
+        Self::RequiresPaymentMethod,
+        Self::WaitingPayment,
+        Self::Processing,
+        Self::Succeeded,
+        Self::Bounced,
+        Self::Expired,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::RequiresPaymentMethod => "requires_payment_method",
+            Self::WaitingPayment => "waiting_payment",
+            Self::Processing => "processing",
+            Self::Succeeded => "succeeded",
+            Self::Bounced => "bounced",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// `succeeded`, `bounced` and `expired` never change again.
+    pub const fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Bounced | Self::Expired)
+    }
+
+    /// Still waiting for the payer: the only statuses expiry applies to.
+    pub const fn is_open(self) -> bool {
+        matches!(self, Self::RequiresPaymentMethod | Self::WaitingPayment)
+    }
+
+    /// The status after `transition`, and the event the change emits.
+    pub fn apply(self, transition: Transition) -> Result<(SessionStatus, Option<EventKind>), IllegalTransition> {
+        use SessionStatus as S;
+        use Transition as T;
+        match (self, transition) {
+            (S::RequiresPaymentMethod | S::WaitingPayment, T::SetPaymentMethod) => Ok((S::WaitingPayment, None)),
+            (S::WaitingPayment, T::DepositSeen) => Ok((S::Processing, Some(EventKind::Processing))),
+            (S::Processing, T::Delivered) => Ok((S::Succeeded, Some(EventKind::Succeeded))),
+            (S::Processing, T::Refunded) => Ok((S::Bounced, Some(EventKind::Bounced))),
+            (S::RequiresPaymentMethod | S::WaitingPayment, T::Expire) => Ok((S::Expired, Some(EventKind::Expired))),
+            (from, transition) => Err(IllegalTransition { from, transition }),
+        }
+    }
+}
+
+impl fmt::Display for SessionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something that happens to a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transition {
+    SetPaymentMethod,
+    DepositSeen,
+    Delivered,
+    Refunded,
+    Expire,
+}
+
+/// The webhook event a transition emits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    #[serde(rename = "session.processing")]
+    Processing,
+    #[serde(rename = "session.succeeded")]
+    Succeeded,
+    #[serde(rename = "session.bounced")]
+    Bounced,
+    #[serde(rename = "session.expired")]
+    Expired,
+}
+
+impl EventKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Processing => "session.processing",
+            Self::Succeeded => "session.succeeded",
+            Self::Bounced => "session.bounced",
+            Self::Expired => "session.expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a session that is {from} cannot {}", describe(*.transition))]
+pub struct IllegalTransition {
+    pub from: SessionStatus,
+    pub transition: Transition,
+}
+
+fn describe(transition: Transition) -> &'static str {
+    match transition {
+        Transition::SetPaymentMethod => "take a payment method",
+        Transition::DepositSeen => "accept a deposit",
+        Transition::Delivered => "be marked delivered",
+        Transition::Refunded => "be marked refunded",
+        Transition::Expire => "expire",
+    }
+}
+
+/// Why a session operation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error("the session expired at {expires_at}")]
+    Expired { expires_at: Timestamp },
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+}
+
+/// Where the money must land.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destination {
+    pub address: EvmAddress,
+    pub chain_id: ChainId,
+    pub chain_name: String,
+    pub token: Token,
+    /// Absent: the payer chooses the amount.
+    pub amount: Option<BaseUnits>,
+    pub calldata: Option<Calldata>,
+    pub delivery: Option<Delivery>,
+}
+
+/// The transaction that delivered (or refunded) the funds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub tx_hash: TxHash,
+    pub received: BaseUnits,
+}
+
+/// What the checkout shows the payer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisplayInfo {
+    pub title: String,
+    pub verb: String,
+    pub theme_css_url: Option<String>,
+    pub payment_options: Option<Vec<String>>,
+}
+
+/// The merchant's own key/value annotations, echoed back, never interpreted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Metadata(BTreeMap<String, String>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("may hold at most {max} keys")]
+    TooManyKeys { max: usize },
+    #[error("keys must be 1 to {max} characters")]
+    BadKey { key: String, max: usize },
+    #[error("values must be at most {max} characters")]
+    ValueTooLong { key: String, max: usize },
+}
+
+impl Metadata {
+    pub const MAX_KEYS: usize = 50;
+    pub const MAX_KEY_CHARS: usize = 40;
+    pub const MAX_VALUE_CHARS: usize = 500;
+
+    pub fn parse(entries: BTreeMap<String, String>) -> Result<Self, MetadataError> {
+        if entries.len() > Self::MAX_KEYS {
+            return Err(MetadataError::TooManyKeys { max: Self::MAX_KEYS });
+        }
+        for (key, value) in &entries {
+            let key_chars = key.chars().count();
+            if key_chars == 0 || key_chars > Self::MAX_KEY_CHARS {
+                return Err(MetadataError::BadKey { key: key.clone(), max: Self::MAX_KEY_CHARS });
+            }
+            if value.chars().count() > Self::MAX_VALUE_CHARS {
+                return Err(MetadataError::ValueTooLong { key: key.clone(), max: Self::MAX_VALUE_CHARS });
+            }
+        }
+        Ok(Self(entries))
+    }
+
+    pub fn entries(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+/// How the payer pays.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PaymentMethod {
+    /// A deposit address, the same on every supported EVM chain.
+    Evm { receiver_address: EvmAddress, created_at: Timestamp },
+}
+
+/// A session as created from a merchant's validated request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSession {
+    pub destination: Destination,
+    pub display: DisplayInfo,
+    pub metadata: Option<Metadata>,
+    pub refund_address: Option<EvmAddress>,
+}
+
+/// A payment session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: SessionId,
+    pub merchant_id: MerchantId,
+    pub client_secret: ClientSecret,
+    pub status: SessionStatus,
+    pub destination: Destination,
+    pub display: DisplayInfo,
+    pub metadata: Option<Metadata>,
+    pub refund_address: Option<EvmAddress>,
+    pub payment_method: Option<PaymentMethod>,
+    /// The last transaction hash a payer pointed us at with `check`.
+    pub tx_hash_hint: Option<TxHash>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Incremented by every change; stores write conditionally on it.
+    pub version: u64,
+}
+
+impl Session {
+    /// How long a session waits for its payment unless told otherwise.
+    pub const DEFAULT_LIFETIME_SECONDS: u64 = 3600;
+
+    pub fn create(
+        new: NewSession,
+        id: SessionId,
+        merchant_id: MerchantId,
+        client_secret: ClientSecret,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            merchant_id,
+            client_secret,
+            status: SessionStatus::RequiresPaymentMethod,
+            destination: new.destination,
+            display: new.display,
+            metadata: new.metadata,
+            refund_address: new.refund_address,
+            payment_method: None,
+            tx_hash_hint: None,
+            created_at: now,
+            expires_at: now.plus_seconds(Self::DEFAULT_LIFETIME_SECONDS),
+            version: 0,
+        }
+    }
+
+    /// Whether the payer's time is up at `now` (the expiry worker may not
+    /// have recorded it yet).
+    pub fn is_past_expiry(&self, now: Timestamp) -> bool {
+        now >= self.expires_at
+    }
+
+    fn transitioned(&self, transition: Transition) -> Result<(Session, Option<EventKind>), IllegalTransition> {
+        let (status, event) = self.status.apply(transition)?;
+        let mut next = self.clone();
+        next.status = status;
+        next.version += 1;
+        Ok((next, event))
+    }
+
+    /// Gives the session an EVM deposit address. Asking again for the same
+    /// address while waiting for payment changes nothing and returns `None`.
+    pub fn set_evm_payment_method(
+        &self,
+        receiver_address: EvmAddress,
+        now: Timestamp,
+    ) -> Result<Option<Session>, SessionError> {
+        if let Some(PaymentMethod::Evm { receiver_address: existing, .. }) = &self.payment_method {
+            if *existing == receiver_address && self.status == SessionStatus::WaitingPayment {
+                return Ok(None);
+            }
+        }
+        if self.status.is_open() && self.is_past_expiry(now) {
+            return Err(SessionError::Expired { expires_at: self.expires_at });
+        }
+        let (mut next, _no_event) = self.transitioned(Transition::SetPaymentMethod)?;
+        next.payment_method = Some(PaymentMethod::Evm { receiver_address, created_at: now });
+        Ok(Some(next))
+    }
+
+    /// Records the transaction a payer says paid this session, so that the
+    /// deposit can be looked up without waiting for the next chain scan.
+    /// Returns `None` when there is nothing to record.
+    pub fn record_tx_hash_hint(&self, tx_hash: TxHash) -> Option<Session> {
+        if self.status.is_final() || self.tx_hash_hint == Some(tx_hash) {
+            return None;
+        }
+        let mut next = self.clone();
+        next.tx_hash_hint = Some(tx_hash);
+        next.version += 1;
+        Some(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn transitions() -> impl Strategy<Value = Transition> {
+        prop_oneof![
+            Just(Transition::SetPaymentMethod),
+            Just(Transition::DepositSeen),
+            Just(Transition::Delivered),
+            Just(Transition::Refunded),
+            Just(Transition::Expire),
+        ]
+    }
+
+    #[test]
+    fn the_happy_path_emits_processing_then_succeeded() {
+        let s = SessionStatus::RequiresPaymentMethod;
+        let (s, e) = s.apply(Transition::SetPaymentMethod).expect("set method");
+        assert_eq!((s, e), (SessionStatus::WaitingPayment, None));
+        let (s, e) = s.apply(Transition::DepositSeen).expect("deposit");
+        assert_eq!((s, e), (SessionStatus::Processing, Some(EventKind::Processing)));
+        let (s, e) = s.apply(Transition::Delivered).expect("delivered");
+        assert_eq!((s, e), (SessionStatus::Succeeded, Some(EventKind::Succeeded)));
+    }
+
+    #[test]
+    fn a_processing_session_never_expires() {
+        let err = SessionStatus::Processing.apply(Transition::Expire).expect_err("illegal");
+        assert_eq!(err.to_string(), "a session that is processing cannot expire");
+    }
+
+    proptest! {
+        #[test]
+        fn final_statuses_never_change(transitions in proptest::collection::vec(transitions(), 0..20)) {
+            let mut status = SessionStatus::RequiresPaymentMethod;
+            let mut reached_final = None;
+            for transition in transitions {
+                match status.apply(transition) {
+                    Ok((next, _)) => {
+                        prop_assert!(reached_final.is_none(), "{status} moved on by {transition:?}");
+                        status = next;
+                        if status.is_final() { reached_final = Some(status); }
+                    }
+                    Err(err) => prop_assert_eq!(err.from, status),
+                }
+            }
+        }
+
+        #[test]
+        fn every_status_change_except_setting_a_method_emits_its_event(
+            from in proptest::sample::select(SessionStatus::ALL.to_vec()),
+            transition in transitions(),
+        ) {
+            if let Ok((to, event)) = from.apply(transition) {
+                let expected = match to {
+                    SessionStatus::Processing => Some(EventKind::Processing),
+                    SessionStatus::Succeeded => Some(EventKind::Succeeded),
+                    SessionStatus::Bounced => Some(EventKind::Bounced),
+                    SessionStatus::Expired => Some(EventKind::Expired),
+                    SessionStatus::WaitingPayment | SessionStatus::RequiresPaymentMethod => None,
+                };
+                prop_assert_eq!(event, expected);
+                prop_assert!(!from.is_final());
+            }
+        }
+    }
+}

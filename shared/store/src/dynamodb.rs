@@ -1,0 +1,411 @@
+//! The DynamoDB adapter: one table, generic keys `pk`/`sk`, the item type in
+//! `type`, the domain object as a JSON document in `doc` beside the
+//! attributes that conditions, indexes and TTL need.
+//!
+//! | item        | pk                              | sk            | other attributes                               |
+//! |-------------|---------------------------------|---------------|------------------------------------------------|
+//! | session     | `SESSION#<id>`                  | `SESSION`     | `version`, `status`, `merchantId`, `expiresAt`, `openShard` while open |
+//! | receiver    | `RECEIVER#EVM#<address>`        | `RECEIVER`    | `sessionId`                                    |
+//! | idempotency | `IDEMPOTENCY#<merchant>#<key>`  | `IDEMPOTENCY` | `expiresAt`, `ttl`                             |
+//! | merchant    | `MERCHANT#<id>`                 | `MERCHANT`    |                                                |
+//! | API key     | `APIKEY#<sha256>`               | `APIKEY`      | `merchantId`                                   |
+//!
+//! `openShard` is present only on sessions still waiting for the payer, so
+//! the `open-sessions` index (`openShard`, `expiresAt`) is sparse.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+};
+use ferry_domain::{ApiKeyHash, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
+
+use crate::{
+    ApiKeyRecord, CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionChange,
+    SessionStore, StoreError, StoreResult, decode, encode,
+};
+
+/// The name of the sparse index over open sessions by expiry.
+pub const OPEN_SESSIONS_INDEX: &str = "open-sessions";
+const OPEN_SHARD: &str = "OPEN";
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn session_key(id: &SessionId) -> Item {
+    key(format!("SESSION#{id}"), "SESSION")
+}
+
+fn receiver_key(receiver: &EvmAddress) -> Item {
+    key(format!("RECEIVER#EVM#{}", receiver.to_lowercase_hex()), "RECEIVER")
+}
+
+fn idempotency_key(merchant_id: &MerchantId, idempotency_key: &str) -> Item {
+    key(format!("IDEMPOTENCY#{merchant_id}#{idempotency_key}"), "IDEMPOTENCY")
+}
+
+fn merchant_key(id: &MerchantId) -> Item {
+    key(format!("MERCHANT#{id}"), "MERCHANT")
+}
+
+fn api_key_key(hash: &ApiKeyHash) -> Item {
+    key(format!("APIKEY#{hash}"), "APIKEY")
+}
+
+fn session_item(session: &Session) -> StoreResult<Item> {
+    let mut item = session_key(&session.id);
+    item.insert("type".into(), s("session"));
+    item.insert("version".into(), n(session.version));
+    item.insert("status".into(), s(session.status.as_str()));
+    item.insert("merchantId".into(), s(session.merchant_id.to_string()));
+    item.insert("expiresAt".into(), n(session.expires_at.unix_seconds()));
+    if session.status.is_open() {
+        item.insert("openShard".into(), s(OPEN_SHARD));
+    }
+    item.insert("doc".into(), s(encode("session", session)?));
+    Ok(item)
+}
+
+fn doc_of<T: serde::de::DeserializeOwned>(what: &'static str, item: &Item) -> StoreResult<T> {
+    match item.get("doc") {
+        Some(AttributeValue::S(doc)) => decode(what, doc),
+        _ => Err(StoreError::corrupt(what, MissingAttribute("doc"))),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("item has no attribute {0}")]
+struct MissingAttribute(&'static str);
+
+fn put(item: Item, table: &str, condition: &str, values: Option<Item>) -> StoreResult<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .set_expression_attribute_values(values)
+        .build()
+        .map_err(StoreError::backend)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// What a cancelled transaction's reasons say, item by item.
+fn cancellation_codes<R>(error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>) -> Option<Vec<String>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => Some(
+            cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|reason| reason.code().unwrap_or("None").to_string())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// A cancellation caused only by failed conditions or a concurrent
+/// transaction: a lost race, not a broken backend.
+fn lost_race(codes: &[String]) -> bool {
+    codes.iter().any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict")
+        && codes.iter().all(|c| c == "None" || c == "ConditionalCheckFailed" || c == "TransactionConflict")
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// A client from the standard AWS configuration chain (environment,
+    /// profile, instance role). `AWS_ENDPOINT_URL` points it at a local
+    /// DynamoDB-compatible service.
+    pub async fn from_env(table: impl Into<String>) -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(Client::new(&config), table)
+    }
+
+    /// A client for a local DynamoDB-compatible endpoint with dummy credentials.
+    pub async fn local(endpoint: &str, table: impl Into<String>) -> Self {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "ferry-local"))
+            .load()
+            .await;
+        Self::new(Client::new(&config), table)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table as `template.yaml` declares it, if it does not
+    /// exist yet. For local development and tests; deployments get the
+    /// table from CloudFormation.
+    pub async fn ensure_table(&self) -> StoreResult<()> {
+        let exists = self.client.describe_table().table_name(&self.table).send().await;
+        if exists.is_ok() {
+            return Ok(());
+        }
+        let attribute = |name: &str, kind: ScalarAttributeType| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().map_err(StoreError::backend)
+        };
+        let key_element = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(StoreError::backend)
+        };
+        let open_sessions = GlobalSecondaryIndex::builder()
+            .index_name(OPEN_SESSIONS_INDEX)
+            .key_schema(key_element("openShard", KeyType::Hash)?)
+            .key_schema(key_element("expiresAt", KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(StoreError::backend)?;
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("pk", ScalarAttributeType::S)?)
+            .attribute_definitions(attribute("sk", ScalarAttributeType::S)?)
+            .attribute_definitions(attribute("openShard", ScalarAttributeType::S)?)
+            .attribute_definitions(attribute("expiresAt", ScalarAttributeType::N)?)
+            .key_schema(key_element("pk", KeyType::Hash)?)
+            .key_schema(key_element("sk", KeyType::Range)?)
+            .global_secondary_indexes(open_sessions)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().enabled(true).attribute_name("ttl").build().map_err(StoreError::backend)?,
+            )
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    async fn get_item(&self, key: Item) -> StoreResult<Option<Item>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(output.item)
+    }
+
+    /// Puts `item` if no item has its key yet.
+    async fn put_new(&self, item: Item, conflict: &'static str) -> StoreResult<()> {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Err(StoreError::Conflict(conflict))
+            }
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactOutcome> {
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match cancellation_codes(&e) {
+                Some(codes) if lost_race(&codes) => Err(TransactOutcome::Cancelled(codes)),
+                _ => Err(TransactOutcome::Failed(StoreError::backend(e))),
+            },
+        }
+    }
+}
+
+enum TransactOutcome {
+    /// Reason codes, one per item, in order.
+    Cancelled(Vec<String>),
+    Failed(StoreError),
+}
+
+impl SessionStore for DynamoStore {
+    async fn create_session(
+        &self,
+        session: &Session,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), CreateSessionError> {
+        let item = session_item(session)?;
+        let Some(record) = idempotency else {
+            return Ok(self.put_new(item, "session id already exists").await?);
+        };
+        let mut record_item = idempotency_key(&record.merchant_id, &record.key);
+        record_item.insert("type".into(), s("idempotency"));
+        record_item.insert("expiresAt".into(), n(record.expires_at.unix_seconds()));
+        record_item.insert("ttl".into(), n(record.expires_at.unix_seconds()));
+        record_item.insert("doc".into(), s(encode("idempotency record", record)?));
+        let items = vec![
+            put(
+                record_item,
+                &self.table,
+                "attribute_not_exists(pk) OR expiresAt <= :now",
+                Some(HashMap::from([(":now".to_string(), n(record.created_at.unix_seconds()))])),
+            )?,
+            put(item, &self.table, "attribute_not_exists(pk)", None)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactOutcome::Cancelled(codes)) if codes.first().is_some_and(|c| c != "None") => {
+                Err(CreateSessionError::IdempotencyKeyExists)
+            }
+            Err(TransactOutcome::Cancelled(_)) => Err(StoreError::Conflict("session id already exists").into()),
+            Err(TransactOutcome::Failed(e)) => Err(e.into()),
+        }
+    }
+
+    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
+        let item = self.get_item(session_key(id)).await?;
+        item.map(|item| doc_of("session", &item)).transpose()
+    }
+
+    async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        let session = change.session;
+        let previous = session.version.checked_sub(1).ok_or(StoreError::Conflict("session version changed"))?;
+        let condition = "version = :previous";
+        let values = HashMap::from([(":previous".to_string(), n(previous))]);
+        let item = session_item(session)?;
+        let Some(receiver) = change.claim_receiver else {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(values))
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(()),
+                Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                    Err(StoreError::Conflict("session version changed"))
+                }
+                Err(e) => Err(StoreError::backend(e)),
+            };
+        };
+        let mut receiver_item = receiver_key(&receiver);
+        receiver_item.insert("type".into(), s("receiver"));
+        receiver_item.insert("sessionId".into(), s(session.id.to_string()));
+        let items = vec![
+            put(item, &self.table, condition, Some(values))?,
+            put(
+                receiver_item,
+                &self.table,
+                "attribute_not_exists(pk) OR sessionId = :session",
+                Some(HashMap::from([(":session".to_string(), s(session.id.to_string()))])),
+            )?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactOutcome::Cancelled(codes)) if codes.get(1).is_some_and(|c| c == "ConditionalCheckFailed") => {
+                Err(StoreError::Conflict("receiver belongs to another session"))
+            }
+            Err(TransactOutcome::Cancelled(_)) => Err(StoreError::Conflict("session version changed")),
+            Err(TransactOutcome::Failed(e)) => Err(e),
+        }
+    }
+
+    async fn find_session_by_receiver(&self, receiver: &EvmAddress) -> StoreResult<Option<SessionId>> {
+        let Some(item) = self.get_item(receiver_key(receiver)).await? else {
+            return Ok(None);
+        };
+        match item.get("sessionId") {
+            Some(AttributeValue::S(id)) => id.parse().map(Some).map_err(|e| StoreError::corrupt("receiver", e)),
+            _ => Err(StoreError::corrupt("receiver", MissingAttribute("sessionId"))),
+        }
+    }
+}
+
+impl IdempotencyStore for DynamoStore {
+    async fn get_idempotency(
+        &self,
+        merchant_id: &MerchantId,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let Some(item) = self.get_item(idempotency_key(merchant_id, key)).await? else {
+            return Ok(None);
+        };
+        // TTL deletion is lazy: an expired record may still be readable.
+        let record: IdempotencyRecord = doc_of("idempotency record", &item)?;
+        Ok((record.expires_at > now).then_some(record))
+    }
+}
+
+impl MerchantStore for DynamoStore {
+    async fn create_merchant(&self, merchant: &Merchant) -> StoreResult<()> {
+        let mut item = merchant_key(&merchant.id);
+        item.insert("type".into(), s("merchant"));
+        item.insert("doc".into(), s(encode("merchant", merchant)?));
+        self.put_new(item, "merchant already exists").await
+    }
+
+    async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>> {
+        let item = self.get_item(merchant_key(id)).await?;
+        item.map(|item| doc_of("merchant", &item)).transpose()
+    }
+
+    async fn create_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()> {
+        let mut item = api_key_key(&record.hash);
+        item.insert("type".into(), s("api_key"));
+        item.insert("merchantId".into(), s(record.merchant_id.to_string()));
+        item.insert("doc".into(), s(encode("api key", record)?));
+        let merchant_exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(merchant_key(&record.merchant_id)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(StoreError::backend)?;
+        let items = vec![
+            TransactWriteItem::builder().condition_check(merchant_exists).build(),
+            put(item, &self.table, "attribute_not_exists(pk)", None)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactOutcome::Cancelled(_)) => Err(StoreError::Conflict("api key exists or merchant does not")),
+            Err(TransactOutcome::Failed(e)) => Err(e),
+        }
+    }
+
+    async fn find_api_key(&self, hash: &ApiKeyHash) -> StoreResult<Option<ApiKeyRecord>> {
+        let item = self.get_item(api_key_key(hash)).await?;
+        item.map(|item| doc_of("api key", &item)).transpose()
+    }
+}

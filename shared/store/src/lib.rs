@@ -1,0 +1,170 @@
+//! Persistence ports and their adapters.
+//!
+//! The ports are small traits, one per aggregate, so that a handler asks for
+//! exactly what it uses. Three adapters implement all of them:
+//!
+//! - [`memory::MemoryStore`]: in-process, for unit tests;
+//! - [`sqlite::SqliteStore`] (feature `sqlite`): the embedded, durable store
+//!   behind `ferry serve`;
+//! - [`dynamodb::DynamoStore`] (feature `dynamodb`): the single-table design
+//!   deployed with SAM.
+//!
+//! Every change to a session is a conditional write on its `version`, so two
+//! writers racing on one session can never both win. One conformance suite
+//! ([`conformance`]) runs against every adapter.
+
+use std::future::Future;
+
+use ferry_domain::{ApiKeyHash, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+pub mod conformance;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+pub mod memory;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: the item changed, or already exists.
+    #[error("conflicting write: {0}")]
+    Conflict(&'static str),
+    /// A stored item could not be decoded.
+    #[error("stored {what} is corrupt")]
+    Corrupt {
+        what: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// The backing service failed.
+    #[error("store backend failed")]
+    Backend(#[source] BoxError),
+}
+
+impl StoreError {
+    pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(error))
+    }
+
+    pub fn corrupt(what: &'static str, error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Corrupt { what, source: Box::new(error) }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A remembered `POST /v1/sessions` for an `Idempotency-Key`: which request
+/// it was (a hash of its body) and the response to replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub merchant_id: MerchantId,
+    pub key: String,
+    /// Hex SHA-256 of the request body in canonical JSON.
+    pub request_hash: String,
+    pub response_status: u16,
+    pub response_body: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// An API key as stored: only its hash, and whose it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub hash: ApiKeyHash,
+    pub merchant_id: MerchantId,
+    pub created_at: Timestamp,
+}
+
+/// Why creating a session did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateSessionError {
+    /// The merchant already used this idempotency key (and it has not expired).
+    #[error("idempotency key already used")]
+    IdempotencyKeyExists,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A change to one session, written atomically: the new state (whose
+/// `version` must be exactly one more than the stored one) and, when a
+/// deposit address is assigned, the index entry from that address back to
+/// the session.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionChange<'a> {
+    pub session: &'a Session,
+    pub claim_receiver: Option<EvmAddress>,
+}
+
+impl<'a> SessionChange<'a> {
+    pub fn new(session: &'a Session) -> Self {
+        Self { session, claim_receiver: None }
+    }
+
+    pub fn claiming_receiver(mut self, receiver: EvmAddress) -> Self {
+        self.claim_receiver = Some(receiver);
+        self
+    }
+}
+
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session (version 0) and, atomically with it, the
+    /// idempotency record when one is given.
+    fn create_session(
+        &self,
+        session: &Session,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> impl Future<Output = Result<(), CreateSessionError>> + Send;
+
+    fn get_session(&self, id: &SessionId) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
+
+    /// Applies `change` if the stored session is at `change.session.version - 1`
+    /// and the receiver (if any) is free or already this session's;
+    /// otherwise [`StoreError::Conflict`].
+    fn commit(&self, change: SessionChange<'_>) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The session a deposit address belongs to.
+    fn find_session_by_receiver(
+        &self,
+        receiver: &EvmAddress,
+    ) -> impl Future<Output = StoreResult<Option<SessionId>>> + Send;
+}
+
+pub trait IdempotencyStore: Send + Sync {
+    /// The live (unexpired at `now`) record for this merchant and key.
+    fn get_idempotency(
+        &self,
+        merchant_id: &MerchantId,
+        key: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Option<IdempotencyRecord>>> + Send;
+}
+
+pub trait MerchantStore: Send + Sync {
+    fn create_merchant(&self, merchant: &Merchant) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn get_merchant(&self, id: &MerchantId) -> impl Future<Output = StoreResult<Option<Merchant>>> + Send;
+
+    /// Stores a key's hash for an existing merchant.
+    fn create_api_key(&self, record: &ApiKeyRecord) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn find_api_key(&self, hash: &ApiKeyHash) -> impl Future<Output = StoreResult<Option<ApiKeyRecord>>> + Send;
+}
+
+/// Everything the API needs from a store.
+pub trait Store: SessionStore + IdempotencyStore + MerchantStore + Clone + 'static {}
+impl<T: SessionStore + IdempotencyStore + MerchantStore + Clone + 'static> Store for T {}
+
+#[cfg(any(feature = "sqlite", feature = "dynamodb"))]
+/// Decodes a JSON document stored by an adapter.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &'static str, json: &str) -> StoreResult<T> {
+    serde_json::from_str(json).map_err(|e| StoreError::corrupt(what, e))
+}
+
+#[cfg(any(feature = "sqlite", feature = "dynamodb"))]
+/// Encodes a value as the JSON document an adapter stores.
+pub(crate) fn encode<T: Serialize>(what: &'static str, value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::corrupt(what, e))
+}

@@ -1,0 +1,141 @@
+//! An in-memory store for unit tests. Same semantics as the durable ones,
+//! nothing survives the process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ferry_domain::{ApiKeyHash, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
+
+use crate::{
+    ApiKeyRecord, CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionChange,
+    SessionStore, StoreError, StoreResult,
+};
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<SessionId, Session>,
+    receivers: HashMap<EvmAddress, SessionId>,
+    idempotency: HashMap<(MerchantId, String), IdempotencyRecord>,
+    merchants: HashMap<MerchantId, Merchant>,
+    api_keys: HashMap<ApiKeyHash, ApiKeyRecord>,
+}
+
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave `State` half-updated:
+        // every method checks all conditions before it mutates anything.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl SessionStore for MemoryStore {
+    async fn create_session(
+        &self,
+        session: &Session,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), CreateSessionError> {
+        let mut state = self.state();
+        if let Some(record) = idempotency {
+            let key = (record.merchant_id, record.key.clone());
+            if state.idempotency.get(&key).is_some_and(|r| r.expires_at > record.created_at) {
+                return Err(CreateSessionError::IdempotencyKeyExists);
+            }
+        }
+        if state.sessions.contains_key(&session.id) {
+            return Err(StoreError::Conflict("session id already exists").into());
+        }
+        if let Some(record) = idempotency {
+            state.idempotency.insert((record.merchant_id, record.key.clone()), record.clone());
+        }
+        state.sessions.insert(session.id, session.clone());
+        Ok(())
+    }
+
+    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
+        Ok(self.state().sessions.get(id).cloned())
+    }
+
+    async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
+        let mut state = self.state();
+        let next = change.session;
+        let current = state.sessions.get(&next.id).ok_or(StoreError::Conflict("session does not exist"))?;
+        if current.version.checked_add(1) != Some(next.version) {
+            return Err(StoreError::Conflict("session version changed"));
+        }
+        if let Some(receiver) = change.claim_receiver {
+            match state.receivers.get(&receiver) {
+                Some(owner) if *owner != next.id => return Err(StoreError::Conflict("receiver belongs to another session")),
+                _ => {
+                    state.receivers.insert(receiver, next.id);
+                }
+            }
+        }
+        state.sessions.insert(next.id, next.clone());
+        Ok(())
+    }
+
+    async fn find_session_by_receiver(&self, receiver: &EvmAddress) -> StoreResult<Option<SessionId>> {
+        Ok(self.state().receivers.get(receiver).copied())
+    }
+}
+
+impl IdempotencyStore for MemoryStore {
+    async fn get_idempotency(
+        &self,
+        merchant_id: &MerchantId,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let state = self.state();
+        let record = state.idempotency.get(&(*merchant_id, key.to_string()));
+        Ok(record.filter(|r| r.expires_at > now).cloned())
+    }
+}
+
+impl MerchantStore for MemoryStore {
+    async fn create_merchant(&self, merchant: &Merchant) -> StoreResult<()> {
+        let mut state = self.state();
+        if state.merchants.contains_key(&merchant.id) {
+            return Err(StoreError::Conflict("merchant already exists"));
+        }
+        state.merchants.insert(merchant.id, merchant.clone());
+        Ok(())
+    }
+
+    async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>> {
+        Ok(self.state().merchants.get(id).cloned())
+    }
+
+    async fn create_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()> {
+        let mut state = self.state();
+        if !state.merchants.contains_key(&record.merchant_id) {
+            return Err(StoreError::Conflict("merchant does not exist"));
+        }
+        if state.api_keys.contains_key(&record.hash) {
+            return Err(StoreError::Conflict("api key already exists"));
+        }
+        state.api_keys.insert(record.hash, record.clone());
+        Ok(())
+    }
+
+    async fn find_api_key(&self, hash: &ApiKeyHash) -> StoreResult<Option<ApiKeyRecord>> {
+        Ok(self.state().api_keys.get(hash).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_store_conforms() {
+        crate::conformance::run_all(super::MemoryStore::new()).await;
+    }
+}
