@@ -1,1 +1,77 @@
-fn main() {}
+//! Ferry's task runner: `cargo xtask <command>` (see `cargo xtask help`).
+
+mod cmd;
+mod error;
+mod hash;
+mod moto;
+mod paths;
+mod tasks;
+mod tools;
+
+use std::env;
+use std::process::ExitCode;
+
+use crate::error::{Result, Usage};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  tools                 install the pinned Python tools (xtask/requirements.txt)
+                        into $HOME/.cache/ferry/venv-<hash>
+  test [nextest args]   lint template.yaml, start moto_server, and run
+                        `cargo nextest run --workspace --no-fail-fast [args]`
+  up [args]             run the local stack: `ferry dev [args]`
+  lambda-build [--arm64] [args]
+                        `cargo lambda build --release [args]` with the tools venv
+  lint                  cfn-lint and `sam validate --lint` on template.yaml
+  services              start moto_server, print the test environment, and
+                        keep it running until Enter, Ctrl-D or Ctrl-C
+  help                  show this message
+
+Nested cargo commands use CARGO_TARGET_DIR=$HOME/.cache/ferry/target unless
+CARGO_TARGET_DIR is already set.";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let code = error::report(error.as_ref());
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return Err(Box::new(Usage("no command given".to_owned())));
+    };
+    let root = paths::workspace_root()?;
+    let no_args = |name: &str| -> Result<()> {
+        match rest.first() {
+            None => Ok(()),
+            Some(arg) => Err(Box::new(Usage(format!(
+                "`{name}` takes no arguments, got `{arg}` (see `cargo xtask help`)"
+            )))),
+        }
+    };
+
+    match command.as_str() {
+        "tools" => no_args("tools").and_then(|()| tasks::tools::run(&root)),
+        "test" => tasks::test::run(&root, rest),
+        "up" => tasks::up::run(&root, rest),
+        "lambda-build" => tasks::lambda_build::run(&root, rest),
+        "lint" => no_args("lint").and_then(|()| tasks::lint::run(&root)),
+        "services" => no_args("services").and_then(|()| tasks::services::run(&root)),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprintln!("{USAGE}");
+            Err(Box::new(Usage(format!("unknown command `{other}`"))))
+        }
+    }
+}

@@ -1,1 +1,4 @@
+//! Chain adapters. For now: the EVM receiver (deposit address) derivation,
+//! a pure CREATE2 computation identical on every EVM chain.
 
+pub mod evm;

@@ -1,1 +1,131 @@
+//! Configuration: read once per process from the environment, typed, and
+//! failing fast with the name of whatever is missing or malformed.
 
+use std::str::FromStr;
+
+use alloy_primitives::{Address, B256};
+use ferry_chains::evm::ReceiverDerivation;
+use ferry_domain::{ChainRegistry, RegistryError};
+
+pub const TABLE_NAME: &str = "FERRY_TABLE_NAME";
+pub const CHAIN_REGISTRY: &str = "FERRY_CHAIN_REGISTRY";
+pub const RECEIVER_FACTORY: &str = "FERRY_RECEIVER_FACTORY";
+pub const RECEIVER_INIT_CODE_HASH: &str = "FERRY_RECEIVER_INIT_CODE_HASH";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("the {0} chain registry is invalid")]
+    Registry(&'static str, #[source] RegistryError),
+}
+
+/// Which chain registry a deployment uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistryChoice {
+    Production,
+    Local,
+}
+
+impl RegistryChoice {
+    pub fn load(self) -> Result<ChainRegistry, ConfigError> {
+        match self {
+            Self::Production => ChainRegistry::production().map_err(|e| ConfigError::Registry("production", e)),
+            Self::Local => ChainRegistry::local().map_err(|e| ConfigError::Registry("local", e)),
+        }
+    }
+}
+
+impl FromStr for RegistryChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "production" => Ok(Self::Production),
+            "local" => Ok(Self::Local),
+            other => Err(format!("expected `production` or `local`, got `{other}`")),
+        }
+    }
+}
+
+/// What the session functions need to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub table_name: String,
+    pub registry: ChainRegistry,
+    pub receivers: ReceiverDerivation,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| lookup(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+        let parsed = |name: &'static str| -> Result<_, ConfigError> {
+            let text = required(name)?;
+            Ok((name, text))
+        };
+        let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
+
+        let table_name = required(TABLE_NAME)?;
+        let registry = match lookup(CHAIN_REGISTRY) {
+            None => RegistryChoice::Production,
+            Some(text) => text.parse().map_err(|reason| invalid(CHAIN_REGISTRY, reason))?,
+        }
+        .load()?;
+        let (name, factory) = parsed(RECEIVER_FACTORY)?;
+        let factory = Address::from_str(&factory).map_err(|e| invalid(name, e.to_string()))?;
+        let (name, hash) = parsed(RECEIVER_INIT_CODE_HASH)?;
+        let init_code_hash = B256::from_str(&hash).map_err(|e| invalid(name, e.to_string()))?;
+        Ok(Self { table_name, registry, receivers: ReceiverDerivation { factory, init_code_hash } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const FULL: [(&str, &str); 4] = [
+        (TABLE_NAME, "ferry"),
+        (CHAIN_REGISTRY, "local"),
+        (RECEIVER_FACTORY, "0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+        (RECEIVER_INIT_CODE_HASH, "0x1111111111111111111111111111111111111111111111111111111111111111"),
+    ];
+
+    #[test]
+    fn a_complete_environment_loads() {
+        let config = Config::from_lookup(env(&FULL)).expect("config");
+        assert_eq!(config.table_name, "ferry");
+        assert_eq!(config.registry.chains().count(), 2);
+    }
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for (missing, _) in FULL.iter().filter(|(name, _)| *name != CHAIN_REGISTRY) {
+            let partial: Vec<_> = FULL.iter().copied().filter(|(name, _)| name != missing).collect();
+            let error = Config::from_lookup(env(&partial)).expect_err("incomplete");
+            assert_eq!(error.to_string(), format!("environment variable {missing} is not set"));
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        let mut bad = FULL;
+        bad[2] = (RECEIVER_FACTORY, "0x1234");
+        let error = Config::from_lookup(env(&bad)).expect_err("bad factory");
+        assert!(error.to_string().starts_with("environment variable FERRY_RECEIVER_FACTORY is invalid"), "{error}");
+        bad = FULL;
+        bad[1] = (CHAIN_REGISTRY, "mainnet");
+        assert!(Config::from_lookup(env(&bad)).is_err());
+    }
+}

@@ -1,1 +1,29 @@
+//! HTTP glue shared by every API function: the error envelope, request
+//! parsing and limits, authentication, the route table, the wire types and
+//! the OpenAPI document, and the wrapper that serves a handler.
 
+pub mod auth;
+pub mod error;
+pub mod openapi;
+pub mod request;
+pub mod routes;
+pub mod service;
+pub mod wire;
+
+pub use error::{ApiError, ErrorCode, ErrorType};
+pub use lambda_http::{Body, Request, RequestExt, Response};
+pub use service::{HandlerResult, json, respond, run_lambda};
+
+/// The current time, for handlers.
+pub fn now() -> ferry_domain::Timestamp {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0);
+    ferry_domain::Timestamp::from_unix_seconds(seconds)
+}
+
+/// 16 bytes from the operating system's CSPRNG, for ids and secrets.
+pub fn random_bytes() -> [u8; 16] {
+    rand::random()
+}

@@ -1,0 +1,71 @@
+//! Authentication: API keys (merchant) and client secrets (one session).
+
+use ferry_domain::{ApiKey, ClientSecret, MerchantId, Session};
+use ferry_store::MerchantStore;
+use lambda_http::Request;
+
+use crate::request::header;
+use crate::{ApiError, ErrorCode};
+
+fn invalid_api_key() -> ApiError {
+    ApiError::new(ErrorCode::InvalidApiKey, "The API key is not valid.")
+}
+
+/// The API key from `Authorization: Bearer <key>`, if the header is there.
+fn presented_api_key(request: &Request) -> Option<Result<ApiKey, ApiError>> {
+    let value = header(request, "authorization").or_else(|| {
+        // A header that is present but not valid UTF-8 still counts as presented.
+        request.headers().get("authorization").map(|_| "")
+    })?;
+    let token = value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    Some(match token {
+        Some(token) => token.parse::<ApiKey>().map_err(|_| invalid_api_key()),
+        None => Err(ApiError::new(
+            ErrorCode::InvalidApiKey,
+            "The Authorization header must be `Bearer <API key>`.",
+        )),
+    })
+}
+
+async fn merchant_for<S: MerchantStore>(store: &S, key: ApiKey) -> Result<MerchantId, ApiError> {
+    let record = store.find_api_key(&key.hash()).await?;
+    record.map(|r| r.merchant_id).ok_or_else(invalid_api_key)
+}
+
+/// The merchant whose API key authorizes this request; 401 without one.
+pub async fn require_merchant<S: MerchantStore>(store: &S, request: &Request) -> Result<MerchantId, ApiError> {
+    match presented_api_key(request) {
+        None => Err(ApiError::new(
+            ErrorCode::MissingApiKey,
+            "This endpoint needs an API key: send `Authorization: Bearer <API key>`.",
+        )),
+        Some(key) => merchant_for(store, key?).await,
+    }
+}
+
+/// The merchant when an API key is presented (it must then be valid), or
+/// `None` for an anonymous request.
+pub async fn optional_merchant<S: MerchantStore>(
+    store: &S,
+    request: &Request,
+) -> Result<Option<MerchantId>, ApiError> {
+    match presented_api_key(request) {
+        None => Ok(None),
+        Some(key) => merchant_for(store, key?).await.map(Some),
+    }
+}
+
+/// Checks a presented client secret against the session's, in constant time.
+pub fn check_client_secret(session: &Session, presented: Option<&str>) -> Result<(), ApiError> {
+    let presented = presented.ok_or_else(|| {
+        ApiError::new(ErrorCode::MissingClientSecret, "Send the session's client secret as `clientSecret`.")
+            .with_param("clientSecret")
+    })?;
+    let invalid =
+        || ApiError::new(ErrorCode::InvalidClientSecret, "The client secret is not valid for this session.").with_param("clientSecret");
+    let presented: ClientSecret = presented.parse().map_err(|_| invalid())?;
+    if session.client_secret.matches(&presented) { Ok(()) } else { Err(invalid()) }
+}

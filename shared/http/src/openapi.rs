@@ -1,0 +1,173 @@
+//! The OpenAPI 3.1 document, generated from the wire types. Served by the
+//! `openapi` function at `GET /openapi.json`.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{ErrorBody, ErrorCode, ErrorEnvelope, ErrorType};
+use crate::wire::*;
+
+/// Create a session: where the money must land, what the payer sees.
+#[utoipa::path(
+    post, path = "/v1/sessions", tag = "sessions",
+    security(("apiKey" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "At most 255 characters, scoped to the merchant, remembered for 24 hours: the same key with the same body replays the first response (with `Idempotent-Replayed: true`); with another body it is a 409 `idempotency_key_reused`.")),
+    request_body = CreateSessionRequest,
+    responses(
+        (status = 201, description = "Created", body = SessionResponse),
+        (status = 400, description = "`invalid_parameter`, `invalid_json`, `unsupported_chain`, `unsupported_token`", body = ErrorEnvelope),
+        (status = 401, description = "`missing_api_key`, `invalid_api_key`", body = ErrorEnvelope),
+        (status = 409, description = "`idempotency_key_reused`", body = ErrorEnvelope),
+        (status = 413, description = "`payload_too_large`", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn create_session() {}
+
+/// Retrieve a session: the full view with the owning merchant's API key,
+/// the public view with the client secret or no credentials.
+#[utoipa::path(
+    get, path = "/v1/sessions/{sessionId}", tag = "sessions",
+    security((), ("apiKey" = [])),
+    params(
+        ("sessionId" = String, Path, description = "32 lowercase hex characters"),
+        ("clientSecret" = Option<String>, Query, description = "The session's client secret (optional)"),
+    ),
+    responses(
+        (status = 200, description = "`SessionResponse` with an API key, `PublicSessionResponse` otherwise", body = SessionResponse),
+        (status = 401, description = "`invalid_api_key`, `invalid_client_secret`", body = ErrorEnvelope),
+        (status = 404, description = "`session_not_found` (also for another merchant's session)", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn get_session() {}
+
+/// Choose how to pay. `evm` gives the session's deposit address, the same
+/// on every supported EVM chain; asking again returns the same address.
+#[utoipa::path(
+    post, path = "/v1/sessions/{sessionId}/paymentMethods", tag = "sessions",
+    params(("sessionId" = String, Path, description = "32 lowercase hex characters")),
+    request_body = CreatePaymentMethodRequest,
+    responses(
+        (status = 200, description = "The payment method is set", body = PublicSessionResponse),
+        (status = 400, description = "`invalid_parameter`, `invalid_json`, `unsupported_payment_method`", body = ErrorEnvelope),
+        (status = 401, description = "`missing_client_secret`, `invalid_client_secret`", body = ErrorEnvelope),
+        (status = 404, description = "`session_not_found`", body = ErrorEnvelope),
+        (status = 409, description = "`session_expired`, `invalid_session_state`", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn create_payment_method() {}
+
+/// Ask Ferry to look at the session now, optionally pointing it at the
+/// payer's transaction.
+#[utoipa::path(
+    put, path = "/v1/sessions/{sessionId}/check", tag = "sessions",
+    params(("sessionId" = String, Path, description = "32 lowercase hex characters")),
+    request_body = CheckSessionRequest,
+    responses(
+        (status = 200, description = "The session as it is now", body = PublicSessionResponse),
+        (status = 400, description = "`invalid_parameter`, `invalid_json`", body = ErrorEnvelope),
+        (status = 401, description = "`missing_client_secret`, `invalid_client_secret`", body = ErrorEnvelope),
+        (status = 404, description = "`session_not_found`", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn check_session() {}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+#[allow(dead_code)]
+fn openapi() {}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("UUID")
+                    .description(Some("The merchant's API key: `Authorization: Bearer <key>`."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Ferry", description = "Self-hostable payment sessions."),
+    paths(create_session, get_session, create_payment_method, check_session, openapi),
+    components(schemas(ErrorEnvelope, ErrorBody, ErrorType, ErrorCode, SessionPublicInfo, SessionView)),
+    modifiers(&Security),
+    tags((name = "sessions", description = "Payment sessions"), (name = "meta", description = "About the API")),
+)]
+struct ApiDoc;
+
+/// The document, with the table of error codes in its description.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    let mut description = String::from(
+        "Self-hostable payment sessions. Every non-2xx response is \
+         `{\"error\": {\"type\", \"code\", \"message\", \"param\"?}}` and carries a `request-id` header.\n\n\
+         | code | type | HTTP status |\n|---|---|---|\n",
+    );
+    for code in ErrorCode::ALL {
+        let kind = serde_json::to_value(code.error_type()).ok().and_then(|v| v.as_str().map(str::to_string));
+        description.push_str(&format!(
+            "| `{}` | `{}` | {} |\n",
+            code.as_str(),
+            kind.unwrap_or_default(),
+            code.status().as_u16()
+        ));
+    }
+    document.info.description = Some(description);
+    document.info.version = env!("CARGO_PKG_VERSION").to_string();
+    document
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::Endpoint;
+
+    #[test]
+    fn the_document_lists_exactly_the_routed_endpoints() {
+        let document = document();
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for (path, item) in &document.paths.paths {
+            for (method, operation) in [
+                ("GET", &item.get),
+                ("POST", &item.post),
+                ("PUT", &item.put),
+                ("DELETE", &item.delete),
+                ("PATCH", &item.patch),
+            ] {
+                if operation.is_some() {
+                    documented.push((method.to_string(), path.clone()));
+                }
+            }
+        }
+        let mut routed: Vec<(String, String)> =
+            Endpoint::ALL.iter().map(|e| (e.method().to_string(), e.path().to_string())).collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(documented, routed);
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_and_names_every_error_code() {
+        let json = serde_json::to_value(document()).expect("serialize");
+        assert!(json["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", json["openapi"]);
+        let description = json["info"]["description"].as_str().expect("description");
+        for code in ErrorCode::ALL {
+            assert!(description.contains(&format!("`{}`", code.as_str())), "{code:?} undocumented");
+        }
+        let codes = &json["components"]["schemas"]["ErrorCode"]["enum"];
+        assert_eq!(codes.as_array().map(Vec::len), Some(ErrorCode::ALL.len()));
+    }
+}

@@ -1,0 +1,273 @@
+//! The JSON shapes of requests and responses, as the public API defines
+//! them (camelCase, amounts as decimal strings in token units). The OpenAPI
+//! document is generated from these types.
+
+use std::collections::BTreeMap;
+
+use ferry_domain::{PaymentMethod, Session, SessionStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+// ---------------------------------------------------------------- requests
+
+/// `POST /v1/sessions`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateSessionRequest {
+    pub destination: DestinationRequest,
+    pub display: DisplayRequest,
+    /// Up to 50 string keys (1–40 characters) with string values (at most 500 characters).
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Receives the funds if delivery fails. `^0x[0-9a-fA-F]{40}$`.
+    #[serde(default)]
+    #[schema(pattern = "^0x[0-9a-fA-F]{40}$")]
+    pub refund_address: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DestinationRequest {
+    /// Always `"evm"`.
+    #[serde(rename = "type")]
+    #[schema(example = "evm")]
+    pub kind: String,
+    #[schema(pattern = "^0x[0-9a-fA-F]{40}$")]
+    pub address: String,
+    /// A supported EVM chain id.
+    #[schema(example = 8453)]
+    pub chain_id: u64,
+    /// A token Ferry supports on that chain.
+    #[schema(pattern = "^0x[0-9a-fA-F]{40}$")]
+    pub token_address: String,
+    /// A positive decimal amount in token units, with at most the token's
+    /// decimals. Absent: the payer chooses the amount.
+    #[serde(default)]
+    #[schema(example = "10.00")]
+    pub amount_units: Option<String>,
+    /// `0x` hex data: after delivery Ferry approves the amount to `address`
+    /// and calls it with this data.
+    #[serde(default)]
+    pub calldata: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DisplayRequest {
+    pub title: String,
+    pub verb: String,
+    #[serde(default)]
+    pub theme_css_url: Option<String>,
+    #[serde(default)]
+    pub payment_options: Option<Vec<String>>,
+}
+
+/// `POST /v1/sessions/{sessionId}/paymentMethods`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreatePaymentMethodRequest {
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    pub payment_method: PaymentMethodRequest,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum PaymentMethodRequest {
+    /// A deposit address on every supported EVM chain.
+    Evm {},
+    /// A leased Tron address for USDT (TRC-20). Not yet available.
+    Tron {
+        #[serde(rename = "amountUsd")]
+        #[schema(value_type = f64)]
+        amount_usd: serde_json::Number,
+    },
+    /// An unsigned Solana transaction. Not yet available.
+    Solana {
+        #[serde(rename = "walletAddress")]
+        wallet_address: String,
+        #[serde(rename = "inputTokenMint")]
+        input_token_mint: String,
+        #[serde(rename = "amountUsd")]
+        #[schema(value_type = f64)]
+        amount_usd: serde_json::Number,
+    },
+}
+
+/// `PUT /v1/sessions/{sessionId}/check`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CheckSessionRequest {
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// The payer's deposit transaction, so Ferry can look it up at once.
+    #[serde(default)]
+    #[schema(pattern = "^0x[0-9a-fA-F]{64}$")]
+    pub tx_hash: Option<String>,
+}
+
+// --------------------------------------------------------------- responses
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatusView {
+    RequiresPaymentMethod,
+    WaitingPayment,
+    Processing,
+    Succeeded,
+    Bounced,
+    Expired,
+}
+
+impl From<SessionStatus> for SessionStatusView {
+    fn from(status: SessionStatus) -> Self {
+        match status {
+            SessionStatus::RequiresPaymentMethod => Self::RequiresPaymentMethod,
+            SessionStatus::WaitingPayment => Self::WaitingPayment,
+            SessionStatus::Processing => Self::Processing,
+            SessionStatus::Succeeded => Self::Succeeded,
+            SessionStatus::Bounced => Self::Bounced,
+            SessionStatus::Expired => Self::Expired,
+        }
+    }
+}
+
+/// What anyone holding the session id may see.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionPublicInfo {
+    /// 32 lowercase hex characters.
+    pub session_id: String,
+    pub status: SessionStatusView,
+    pub destination: DestinationView,
+    pub display: DisplayView,
+    /// `null` until the payer chooses how to pay.
+    pub payment_method: Option<PaymentMethodView>,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds; by default `createdAt + 3600`.
+    pub expires_at: u64,
+}
+
+/// The merchant's view of its session.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    #[serde(flatten)]
+    pub public: SessionPublicInfo,
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Give this to the payer's client; it authorizes that one session.
+    pub client_secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationView {
+    /// Always `"evm"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// EIP-55 checksummed.
+    pub address: String,
+    pub chain_id: u64,
+    pub chain_name: String,
+    pub token_address: String,
+    pub token_symbol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_units: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calldata: Option<String>,
+    /// Present once the session succeeded or bounced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub tx_hash: String,
+    pub received_units: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayView {
+    pub title: String,
+    pub verb: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theme_css_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_options: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum PaymentMethodView {
+    Evm {
+        /// The session's deposit address, the same on every supported EVM chain.
+        #[serde(rename = "receiverAddress")]
+        receiver_address: String,
+        #[serde(rename = "createdAt")]
+        created_at: u64,
+    },
+}
+
+/// `{"session": SessionPublicInfo}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicSessionResponse {
+    pub session: SessionPublicInfo,
+}
+
+/// `{"session": Session}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub session: SessionView,
+}
+
+impl From<&Session> for SessionPublicInfo {
+    fn from(session: &Session) -> Self {
+        let destination = &session.destination;
+        let decimals = destination.token.decimals;
+        Self {
+            session_id: session.id.to_string(),
+            status: session.status.into(),
+            destination: DestinationView {
+                kind: "evm",
+                address: destination.address.to_string(),
+                chain_id: destination.chain_id.get(),
+                chain_name: destination.chain_name.clone(),
+                token_address: destination.token.address.to_string(),
+                token_symbol: destination.token.symbol.clone(),
+                amount_units: destination.amount.map(|amount| amount.to_token_amount(decimals)),
+                calldata: destination.calldata.as_ref().map(ToString::to_string),
+                delivery: destination.delivery.as_ref().map(|delivery| DeliveryView {
+                    tx_hash: delivery.tx_hash.to_string(),
+                    received_units: delivery.received.to_token_amount(decimals),
+                }),
+            },
+            display: DisplayView {
+                title: session.display.title.clone(),
+                verb: session.display.verb.clone(),
+                theme_css_url: session.display.theme_css_url.clone(),
+                payment_options: session.display.payment_options.clone(),
+            },
+            payment_method: session.payment_method.as_ref().map(|method| match method {
+                PaymentMethod::Evm { receiver_address, created_at } => PaymentMethodView::Evm {
+                    receiver_address: receiver_address.to_string(),
+                    created_at: created_at.unix_seconds(),
+                },
+            }),
+            created_at: session.created_at.unix_seconds(),
+            expires_at: session.expires_at.unix_seconds(),
+        }
+    }
+}
+
+impl From<&Session> for SessionView {
+    fn from(session: &Session) -> Self {
+        Self {
+            public: session.into(),
+            metadata: session.metadata.as_ref().map(|m| m.entries().clone()),
+            client_secret: session.client_secret.reveal(),
+        }
+    }
+}

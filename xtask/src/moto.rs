@@ -1,0 +1,178 @@
+//! A `moto_server` (local AWS emulator) on a free loopback port, stopped when
+//! the guard is dropped.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::cmd::{self, step};
+use crate::error::{Context, Result};
+use crate::paths;
+use crate::tools::Venv;
+
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+pub const REGION: &str = "us-east-1";
+
+/// A running `moto_server`; dropping it kills and reaps the process.
+pub struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    /// Starts `moto_server` and waits until it answers `GET /moto-api/`.
+    pub fn start(venv: &Venv, root: &Path) -> Result<Moto> {
+        let port = free_port()?;
+        let log_path = paths::cache_dir()?.join("moto.log");
+        let log = open_log(&log_path)?;
+        let log_err = log
+            .try_clone()
+            .with_context(|| format!("cannot reopen {}", log_path.display()))?;
+
+        let mut command = venv.command(root, "moto_server")?;
+        command
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        step(format!(
+            "{} (log: {})",
+            cmd::display(&command),
+            log_path.display()
+        ));
+        let child = command
+            .spawn()
+            .map_err(|error| cmd::spawn_error(&command, error))?;
+
+        // From here on the guard owns the child: any failure below stops it.
+        let mut moto = Moto { child, port };
+        moto.wait_ready(&log_path)?;
+        step(format!("moto_server ready at {}", moto.endpoint()));
+        Ok(moto)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The environment the tests need to reach this server.
+    pub fn test_env(&self) -> Vec<(&'static str, String)> {
+        let endpoint = self.endpoint();
+        vec![
+            ("FERRY_TEST_DYNAMODB_ENDPOINT", endpoint.clone()),
+            ("FERRY_TEST_SQS_ENDPOINT", endpoint),
+            ("AWS_DEFAULT_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ]
+    }
+
+    fn wait_ready(&mut self, log_path: &Path) -> Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .context("cannot check whether moto_server is still running")?
+            {
+                return Err(format!(
+                    "moto_server exited before it was ready ({status}); end of {}:\n{}",
+                    log_path.display(),
+                    log_tail(log_path)
+                )
+                .into());
+            }
+            if probe(self.port) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "moto_server did not answer GET {}/moto-api/ within {} s; end of {}:\n{}",
+                    self.endpoint(),
+                    READY_TIMEOUT.as_secs(),
+                    log_path.display(),
+                    log_tail(log_path)
+                )
+                .into());
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        step("stopping moto_server");
+        if let Err(error) = self.child.kill() {
+            eprintln!("warning: cannot kill moto_server: {error}");
+        }
+        if let Err(error) = self.child.wait() {
+            eprintln!("warning: cannot wait for moto_server: {error}");
+        }
+    }
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .context("cannot bind 127.0.0.1:0 to pick a free port for moto_server")?;
+    let port = listener
+        .local_addr()
+        .context("cannot read the address of the port-picking listener")?
+        .port();
+    Ok(port)
+}
+
+fn open_log(path: &Path) -> Result<File> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    File::create(path).with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// Whether `GET /moto-api/` on the port answers with a 2xx or 3xx status.
+fn probe(port: u16) -> bool {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let timeout = Duration::from_secs(2);
+    let Ok(mut stream) = TcpStream::connect_timeout(&address, timeout) else {
+        return false;
+    };
+    if stream.set_read_timeout(Some(timeout)).is_err()
+        || stream.set_write_timeout(Some(timeout)).is_err()
+    {
+        return false;
+    }
+    let request = format!("GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut status_line = String::new();
+    if BufReader::new(stream).read_line(&mut status_line).is_err() {
+        return false;
+    }
+    // "HTTP/1.1 200 OK"
+    status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+        .is_some_and(|code| (200..400).contains(&code))
+}
+
+/// The last lines of the log, for error messages.
+fn log_tail(path: &Path) -> String {
+    const LINES: usize = 20;
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let start = lines.len().saturating_sub(LINES);
+            lines[start..].join("\n")
+        }
+        Err(error) => format!("(cannot read the log: {error})"),
+    }
+}

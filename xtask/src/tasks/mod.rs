@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub mod lambda_build;
+pub mod lint;
+pub mod services;
+pub mod test;
+pub mod tools;
+pub mod up;

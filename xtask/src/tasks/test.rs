@@ -1,0 +1,29 @@
+//! `cargo xtask test [nextest args]`: every check and test, against a local
+//! `moto_server`.
+
+use std::path::Path;
+
+use crate::cmd::{self, step};
+use crate::error::Result;
+use crate::moto::Moto;
+use crate::tasks::lint;
+use crate::tools;
+
+pub fn run(root: &Path, nextest_args: &[String]) -> Result<()> {
+    let venv = tools::ensure(root)?;
+    // Lint first: it needs no server and fails fast.
+    lint::lint(root, &venv)?;
+
+    let moto = Moto::start(&venv, root)?;
+    let mut nextest = cmd::cargo(root)?;
+    nextest
+        .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+        .args(nextest_args)
+        .envs(moto.test_env());
+    venv.activate(&mut nextest)?;
+    step(cmd::display(&nextest));
+    let result = cmd::run(&mut nextest);
+    // Stop the server before reporting the outcome (also on failure).
+    drop(moto);
+    result
+}
