@@ -1,1 +1,159 @@
-fn main() {}
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use alloy_primitives::{Address, B256};
+use clap::{Args, Parser, Subcommand};
+use ferry_chains::evm::ReceiverDerivation;
+use ferry_cli::api::Api;
+use ferry_cli::stores::StoreArgs;
+use ferry_cli::{dev, operator, server, with_store};
+use ferry_config::RegistryChoice;
+use ferry_domain::MerchantId;
+use ferry_store::Store;
+use tokio::net::TcpListener;
+
+/// Where the local stack expects the receiver factory: the first contract
+/// that anvil's account 0 deploys.
+const DEV_RECEIVER_FACTORY: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+/// Stands in for the receiver contract's init-code hash until the contracts
+/// are built into the local stack: the addresses are real CREATE2 results,
+/// but no chain has code at them yet.
+const DEV_RECEIVER_INIT_CODE_HASH: &str = "0x9f8c0f2c2f0b3b8a3a0a9c1b8c6e7d5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e";
+
+#[derive(Parser)]
+#[command(name = "ferry", version, about = "Ferry: self-hostable payment sessions")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API on 127.0.0.1 with every function mounted in one process.
+    Serve(ServeArgs),
+    /// Serve the API, create a merchant and an API key, run a self-check and
+    /// print a walkthrough; keeps serving until Ctrl-C.
+    Dev(ServeArgs),
+    /// Manage merchants.
+    #[command(subcommand)]
+    Merchant(MerchantCommand),
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    chains: ChainArgs,
+}
+
+#[derive(Args)]
+struct ChainArgs {
+    /// Which chain registry to serve.
+    #[arg(long, env = "FERRY_CHAIN_REGISTRY", default_value = "local", value_parser = RegistryChoice::from_str)]
+    chain_registry: RegistryChoice,
+    /// The receiver factory's address (the same on every chain).
+    #[arg(long, env = "FERRY_RECEIVER_FACTORY", default_value = DEV_RECEIVER_FACTORY)]
+    receiver_factory: Address,
+    /// keccak256 of the receiver contract's init code.
+    #[arg(long, env = "FERRY_RECEIVER_INIT_CODE_HASH", default_value = DEV_RECEIVER_INIT_CODE_HASH)]
+    receiver_init_code_hash: B256,
+}
+
+#[derive(Subcommand)]
+enum MerchantCommand {
+    /// Create a merchant and print its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create an API key for a merchant and print it (only its hash is stored).
+    Create {
+        #[arg(long)]
+        merchant: MerchantId,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() {
+    // Quiet by default so the walkthrough reads cleanly; RUST_LOG=info shows every request.
+    ferry_http::service::init_tracing_with_default("warn");
+    if let Err(error) = run(Cli::parse()).await {
+        eprintln!("error: {error}");
+        let mut source = error.source();
+        while let Some(cause) = source {
+            eprintln!("  caused by: {cause}");
+            source = cause.source();
+        }
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Serve(args) => serve(args, false).await,
+        Command::Dev(args) => serve(args, true).await,
+        Command::Merchant(MerchantCommand::Create { name, store }) => {
+            let merchant = with_store!(store.open().await?, |s| operator::create_merchant(&s, &name).await?);
+            println!("{}", merchant.id);
+            Ok(())
+        }
+        Command::ApiKey(ApiKeyCommand::Create { merchant, store }) => {
+            let key = with_store!(store.open().await?, |s| operator::create_api_key(&s, merchant).await?);
+            println!("{}", key.reveal());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs, dev: bool) -> Result<(), Error> {
+    let store = args.store.open().await?;
+    with_store!(store, |s| serve_with(s, args, dev).await)
+}
+
+async fn serve_with<S: Store>(store: S, args: ServeArgs, dev: bool) -> Result<(), Error> {
+    let registry = Arc::new(args.chains.chain_registry.load()?);
+    let receivers = ReceiverDerivation {
+        factory: args.chains.receiver_factory,
+        init_code_hash: args.chains.receiver_init_code_hash,
+    };
+    let api = Arc::new(Api::new(store.clone(), Arc::clone(&registry), receivers));
+    let listener = TcpListener::bind(args.addr).await.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    println!("Ferry is listening on {base_url} ({})", args.store.describe());
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("\nShutting down.");
+    };
+    let server = tokio::spawn(server::serve(listener, api, shutdown));
+
+    if dev {
+        let merchant = operator::create_merchant(&store, "Local dev merchant").await?;
+        let key = operator::create_api_key(&store, merchant.id).await?;
+        println!("Created merchant {} with API key {}", merchant.id, key.reveal());
+        println!("Self-check:");
+        let check = dev::self_check(&base_url, &key.reveal(), &registry).await?;
+        println!("Self-check passed: session {} is {}.", check.session_id, check.status);
+        println!("{}", dev::walkthrough(&base_url, &key.reveal(), &registry, &check));
+        println!("Serving until Ctrl-C.");
+    }
+    server.await??;
+    Ok(())
+}

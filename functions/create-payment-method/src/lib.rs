@@ -1,1 +1,52 @@
-pub fn placeholder() {}
+//! `POST /v1/sessions/{sessionId}/paymentMethods`: the payer chooses how to
+//! pay. For `evm` the session gets its deposit address — a CREATE2 address
+//! that is the same on every supported EVM chain — and moves to
+//! `waiting_payment`. Asking again returns the same address.
+
+use ferry_chains::evm::ReceiverDerivation;
+use ferry_http::auth::check_client_secret;
+use ferry_http::request::json_body;
+use ferry_http::sessions::{self, Change};
+use ferry_http::wire::{CreatePaymentMethodRequest, PaymentMethodRequest, PublicSessionResponse};
+use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
+use ferry_store::SessionStore;
+use http::StatusCode;
+
+pub struct CreatePaymentMethod<S> {
+    store: S,
+    receivers: ReceiverDerivation,
+}
+
+impl<S: SessionStore> CreatePaymentMethod<S> {
+    pub fn new(store: S, receivers: ReceiverDerivation) -> Self {
+        Self { store, receivers }
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn handle(&self, request: Request) -> HandlerResult {
+        let id = sessions::session_id(&request)?;
+        let body: CreatePaymentMethodRequest = json_body(&request)?;
+        let receiver = self.receivers.receiver(&id);
+        let now = ferry_http::now();
+        let session = sessions::update(&self.store, &id, |current| {
+            check_client_secret(current, body.client_secret.as_deref())?;
+            match &body.payment_method {
+                PaymentMethodRequest::Evm {} => {}
+                PaymentMethodRequest::Tron { .. } | PaymentMethodRequest::Solana { .. } => {
+                    return Err(ApiError::new(
+                        ErrorCode::UnsupportedPaymentMethod,
+                        "Only `evm` payment methods are available on this deployment.",
+                    )
+                    .with_param("paymentMethod.type"));
+                }
+            }
+            Ok(match current.set_evm_payment_method(receiver, now)? {
+                None => Change::None,
+                Some(next) => Change::Write { next, claim_receiver: Some(receiver) },
+            })
+        })
+        .await?;
+        tracing::info!(session_id = %session.id, %receiver, "evm payment method set");
+        json(StatusCode::OK, &PublicSessionResponse { session: (&session).into() })
+    }
+}

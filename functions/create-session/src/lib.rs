@@ -1,1 +1,246 @@
-pub fn placeholder() {}
+//! `POST /v1/sessions`: a merchant creates a payment session.
+//!
+//! API key → parse the body into domain types → store the session (and,
+//! with an `Idempotency-Key`, the response to replay) in one conditional
+//! write → 201.
+
+use std::sync::Arc;
+
+use ferry_domain::{
+    BaseUnits, ChainId, ChainRegistry, ClientSecret, Destination, DisplayInfo, EvmAddress, MerchantId, Metadata,
+    MetadataError, NewSession, Session, SessionId, Timestamp,
+};
+use ferry_http::auth::require_merchant;
+use ferry_http::request::{body_bytes, json_body};
+use ferry_http::wire::{CreateSessionRequest, SessionResponse};
+use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
+use ferry_store::{CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionStore};
+use http::StatusCode;
+use sha2::{Digest, Sha256};
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_TTL_SECONDS: u64 = 24 * 3600;
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+pub struct CreateSession<S> {
+    store: S,
+    registry: Arc<ChainRegistry>,
+}
+
+impl<S> CreateSession<S>
+where
+    S: SessionStore + IdempotencyStore + MerchantStore,
+{
+    pub fn new(store: S, registry: Arc<ChainRegistry>) -> Self {
+        Self { store, registry }
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn handle(&self, request: Request) -> HandlerResult {
+        let merchant = require_merchant(&self.store, &request).await?;
+        let idempotency_key = idempotency_key(&request)?;
+        let body: CreateSessionRequest = json_body(&request)?;
+        let new = parse_new_session(body, &self.registry)?;
+        let now = ferry_http::now();
+
+        let Some(key) = idempotency_key else {
+            let session = new_session(new, merchant, now);
+            self.store.create_session(&session, None).await?;
+            tracing::info!(session_id = %session.id, "session created");
+            return json(StatusCode::CREATED, &SessionResponse { session: (&session).into() });
+        };
+
+        let request_hash = canonical_hash(body_bytes(request.body()))?;
+        if let Some(record) = self.store.get_idempotency(&merchant, &key, now).await? {
+            return replay(&record, &request_hash);
+        }
+        let session = new_session(new, merchant, now);
+        let response_body = serde_json::to_string(&SessionResponse { session: (&session).into() })
+            .map_err(ApiError::internal)?;
+        let record = IdempotencyRecord {
+            merchant_id: merchant,
+            key: key.clone(),
+            request_hash: request_hash.clone(),
+            response_status: StatusCode::CREATED.as_u16(),
+            response_body: response_body.clone(),
+            created_at: now,
+            expires_at: now.plus_seconds(IDEMPOTENCY_TTL_SECONDS),
+        };
+        match self.store.create_session(&session, Some(&record)).await {
+            Ok(()) => {
+                tracing::info!(session_id = %session.id, "session created");
+                raw_json(StatusCode::CREATED, response_body, false)
+            }
+            // A concurrent request with the same key won the race: answer as it did.
+            Err(CreateSessionError::IdempotencyKeyExists) => {
+                match self.store.get_idempotency(&merchant, &key, now).await? {
+                    Some(winner) => replay(&winner, &request_hash),
+                    None => Err(ApiError::internal("idempotency record vanished after a conflicting create")),
+                }
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+fn new_session(new: NewSession, merchant: MerchantId, now: Timestamp) -> Session {
+    let id = SessionId::from_bytes(ferry_http::random_bytes());
+    let secret = ClientSecret::from_bytes(ferry_http::random_bytes());
+    Session::create(new, id, merchant, secret, now)
+}
+
+fn raw_json(status: StatusCode, body: String, replayed: bool) -> HandlerResult {
+    let mut response = http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json");
+    if replayed {
+        response = response.header(IDEMPOTENT_REPLAYED, "true");
+    }
+    response.body(ferry_http::Body::Text(body)).map_err(ApiError::internal)
+}
+
+/// The first response for this key again, if the body is the same.
+fn replay(record: &IdempotencyRecord, request_hash: &str) -> HandlerResult {
+    if record.request_hash != request_hash {
+        return Err(ApiError::new(
+            ErrorCode::IdempotencyKeyReused,
+            "This Idempotency-Key was already used with a different request body.",
+        )
+        .with_param("Idempotency-Key"));
+    }
+    let status = StatusCode::from_u16(record.response_status).map_err(ApiError::internal)?;
+    raw_json(status, record.response_body.clone(), true)
+}
+
+fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = request.headers().get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let invalid = |why: &str| ApiError::invalid("Idempotency-Key", why);
+    let key = value.to_str().map_err(|_| invalid("must be printable ASCII"))?;
+    if key.is_empty() {
+        return Err(invalid("must not be empty"));
+    }
+    if key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
+        return Err(invalid(&format!("must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters")));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// SHA-256 of the body as canonical JSON (keys sorted, no whitespace), so
+/// that the same request with its fields reordered is still the same.
+fn canonical_hash(body: &[u8]) -> Result<String, ApiError> {
+    fn canonical(value: &serde_json::Value, out: &mut String) {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (index, (key, value)) in entries.into_iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(key.clone()).to_string());
+                    out.push(':');
+                    canonical(value, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(ApiError::internal)?;
+    let mut text = String::new();
+    canonical(&value, &mut text);
+    Ok(hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+/// Turns the wire request into a [`NewSession`], naming the first bad field.
+pub fn parse_new_session(body: CreateSessionRequest, registry: &ChainRegistry) -> Result<NewSession, ApiError> {
+    let destination = body.destination;
+    if destination.kind != "evm" {
+        return Err(ApiError::invalid("destination.type", "must be \"evm\""));
+    }
+    let address: EvmAddress =
+        destination.address.parse().map_err(|e| ApiError::invalid("destination.address", e))?;
+    let chain_id = ChainId::new(destination.chain_id);
+    let chain = registry.chain(chain_id).ok_or_else(|| {
+        let supported: Vec<String> = registry.chains().map(|c| format!("{} ({})", c.id, c.name)).collect();
+        ApiError::new(
+            ErrorCode::UnsupportedChain,
+            format!("Chain {chain_id} is not supported. Supported chains: {}.", supported.join(", ")),
+        )
+        .with_param("destination.chainId")
+    })?;
+    let token_address: EvmAddress =
+        destination.token_address.parse().map_err(|e| ApiError::invalid("destination.tokenAddress", e))?;
+    let token = chain.token(&token_address).ok_or_else(|| {
+        let supported: Vec<String> = chain.tokens.iter().map(|t| format!("{} ({})", t.symbol, t.address)).collect();
+        ApiError::new(
+            ErrorCode::UnsupportedToken,
+            format!(
+                "Token {token_address} is not supported on {}. Supported tokens: {}.",
+                chain.name,
+                supported.join(", ")
+            ),
+        )
+        .with_param("destination.tokenAddress")
+    })?;
+    let amount = destination
+        .amount_units
+        .map(|text| BaseUnits::parse_token_amount(&text, token.decimals))
+        .transpose()
+        .map_err(|e| ApiError::invalid("destination.amountUnits", e))?;
+    let calldata = destination
+        .calldata
+        .map(|text| text.parse())
+        .transpose()
+        .map_err(|e| ApiError::invalid("destination.calldata", e))?;
+
+    let display = body.display;
+    let display = DisplayInfo::parse(display.title, display.verb, display.theme_css_url, display.payment_options)
+        .map_err(|e| ApiError::invalid(format!("display.{}", e.field_path()), &e))?;
+    let metadata = body
+        .metadata
+        .map(Metadata::parse)
+        .transpose()
+        .map_err(|e| match &e {
+            MetadataError::TooManyKeys { .. } => ApiError::invalid("metadata", &e),
+            MetadataError::BadKey { key, .. } | MetadataError::ValueTooLong { key, .. } => {
+                ApiError::invalid(format!("metadata.{key}"), &e)
+            }
+        })?;
+    let refund_address = body
+        .refund_address
+        .map(|text| text.parse())
+        .transpose()
+        .map_err(|e| ApiError::invalid("refundAddress", e))?;
+
+    Ok(NewSession {
+        destination: Destination {
+            address,
+            chain_id,
+            chain_name: chain.name.clone(),
+            token: token.clone(),
+            amount,
+            calldata,
+            delivery: None,
+        },
+        display,
+        metadata,
+        refund_address,
+    })
+}

@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod request;
 pub mod routes;
 pub mod service;
+pub mod sessions;
 pub mod wire;
 
 pub use error::{ApiError, ErrorCode, ErrorType};

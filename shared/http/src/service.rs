@@ -108,8 +108,13 @@ where
 /// (as `template.yaml` configures it), compact text otherwise. `RUST_LOG`
 /// filters (default `info`).
 pub fn init_tracing() {
+    init_tracing_with_default("info");
+}
+
+/// [`init_tracing`] with another default filter for when `RUST_LOG` is unset.
+pub fn init_tracing_with_default(default_filter: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     let _already_set = if json {

@@ -1,0 +1,52 @@
+//! Every function's handler behind one dispatcher: what API Gateway's
+//! routes do in a deployment.
+
+use std::sync::Arc;
+
+use check_session::CheckSession;
+use create_payment_method::CreatePaymentMethod;
+use create_session::CreateSession;
+use ferry_chains::evm::ReceiverDerivation;
+use ferry_domain::ChainRegistry;
+use ferry_http::routes::{Endpoint, RouteMatch, route};
+use ferry_http::{Body, Request, RequestExt, Response, respond};
+use ferry_store::Store;
+use get_session::GetSession;
+
+pub struct Api<S> {
+    create_session: CreateSession<S>,
+    get_session: GetSession<S>,
+    create_payment_method: CreatePaymentMethod<S>,
+    check_session: CheckSession<S>,
+}
+
+impl<S: Store> Api<S> {
+    pub fn new(store: S, registry: Arc<ChainRegistry>, receivers: ReceiverDerivation) -> Self {
+        Self {
+            create_session: CreateSession::new(store.clone(), registry),
+            get_session: GetSession::new(store.clone()),
+            create_payment_method: CreatePaymentMethod::new(store.clone(), receivers),
+            check_session: CheckSession::new(store),
+        }
+    }
+
+    /// Routes `request` to its function with the path parameters filled in,
+    /// as API Gateway would; unrouted requests go to the fallback.
+    pub async fn dispatch(&self, request: Request) -> Response<Body> {
+        let matched = route(request.method(), request.uri().path());
+        let (endpoint, request) = match matched {
+            RouteMatch::Found { endpoint, params } => (Some(endpoint), request.with_path_parameters(params)),
+            RouteMatch::MethodNotAllowed { .. } | RouteMatch::NotFound => (None, request),
+        };
+        respond(request, |request| async move {
+            match endpoint {
+                Some(Endpoint::CreateSession) => self.create_session.handle(request).await,
+                Some(Endpoint::GetSession) => self.get_session.handle(request).await,
+                Some(Endpoint::CreatePaymentMethod) => self.create_payment_method.handle(request).await,
+                Some(Endpoint::CheckSession) => self.check_session.handle(request).await,
+                Some(Endpoint::OpenApi) | None => openapi::handle(request).await,
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,193 @@
+//! `ferry dev`: the self-check that walks a session through the API over
+//! real HTTP, and the walkthrough printed for a new user.
+
+use bytes::Bytes;
+use ferry_domain::ChainRegistry;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+/// anvil's well-known test account #1, a fine place for test money to land.
+pub const DEV_DESTINATION: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SelfCheckError {
+    #[error("{step}: the request failed")]
+    Http {
+        step: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{step}: expected HTTP {expected}, got {status}: {body}")]
+    Status { step: &'static str, expected: u16, status: u16, body: String },
+    #[error("{step}: {problem}")]
+    Unexpected { step: &'static str, problem: String },
+}
+
+/// What the self-check created.
+#[derive(Debug)]
+pub struct SelfCheck {
+    pub session_id: String,
+    pub client_secret: String,
+    pub receiver_address: String,
+    pub status: String,
+}
+
+struct Http {
+    client: Client<HttpConnector, Full<Bytes>>,
+    base_url: String,
+    api_key: String,
+}
+
+impl Http {
+    async fn call(
+        &self,
+        step: &'static str,
+        method: http::Method,
+        path: &str,
+        body: Option<Value>,
+        authorized: bool,
+        expected: u16,
+    ) -> Result<Value, SelfCheckError> {
+        let mut request = http::Request::builder().method(method).uri(format!("{}{path}", self.base_url));
+        if authorized {
+            request = request.header("authorization", format!("Bearer {}", self.api_key));
+        }
+        let payload = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let request = request
+            .header("content-type", "application/json")
+            .body(Full::new(payload))
+            .map_err(|e| SelfCheckError::Http { step, source: Box::new(e) })?;
+        let response = self.client.request(request).await.map_err(|e| SelfCheckError::Http { step, source: Box::new(e) })?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| SelfCheckError::Http { step, source: Box::new(e) })?
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if status != expected {
+            return Err(SelfCheckError::Status { step, expected, status, body: text });
+        }
+        serde_json::from_str(&text).map_err(|e| SelfCheckError::Unexpected { step, problem: e.to_string() })
+    }
+}
+
+fn field<'a>(value: &'a Value, step: &'static str, pointer: &str) -> Result<&'a str, SelfCheckError> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .ok_or_else(|| SelfCheckError::Unexpected { step, problem: format!("no {pointer} in {value}") })
+}
+
+/// Creates a session on the first local chain, sets its EVM payment method,
+/// reads both views and checks it, printing each step.
+pub async fn self_check(base_url: &str, api_key: &str, registry: &ChainRegistry) -> Result<SelfCheck, SelfCheckError> {
+    let step = "choose a destination";
+    let chain = registry
+        .chains()
+        .next()
+        .ok_or(SelfCheckError::Unexpected { step, problem: "the chain registry is empty".into() })?;
+    let token = chain
+        .tokens
+        .first()
+        .ok_or(SelfCheckError::Unexpected { step, problem: format!("{} has no tokens", chain.name) })?;
+    let http = Http {
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        base_url: base_url.to_string(),
+        api_key: api_key.to_string(),
+    };
+
+    let created = http
+        .call(
+            "create a session",
+            http::Method::POST,
+            "/v1/sessions",
+            Some(json!({
+                "destination": {
+                    "type": "evm",
+                    "address": DEV_DESTINATION,
+                    "chainId": chain.id.get(),
+                    "tokenAddress": token.address.to_string(),
+                    "amountUnits": "10.00",
+                },
+                "display": {"title": "Ferry self-check", "verb": "Pay"},
+                "metadata": {"source": "ferry dev"},
+            })),
+            true,
+            201,
+        )
+        .await?;
+    let session_id = field(&created, "create a session", "/session/sessionId")?.to_string();
+    let client_secret = field(&created, "create a session", "/session/clientSecret")?.to_string();
+    println!("  ✓ created session {session_id}: {}", field(&created, "create a session", "/session/status")?);
+
+    let path = format!("/v1/sessions/{session_id}/paymentMethods");
+    let body = json!({"clientSecret": client_secret, "paymentMethod": {"type": "evm"}});
+    let with_method = http.call("set the EVM payment method", http::Method::POST, &path, Some(body), false, 200).await?;
+    let receiver = field(&with_method, "set the EVM payment method", "/session/paymentMethod/receiverAddress")?.to_string();
+    println!(
+        "  ✓ EVM payment method set: deposit address {receiver} on every chain; status {}",
+        field(&with_method, "set the EVM payment method", "/session/status")?
+    );
+
+    let step = "read the merchant's view";
+    let full = http.call(step, http::Method::GET, &format!("/v1/sessions/{session_id}"), None, true, 200).await?;
+    if field(&full, step, "/session/clientSecret")? != client_secret {
+        return Err(SelfCheckError::Unexpected { step, problem: "the full view lacks the client secret".into() });
+    }
+    let step = "read the public view";
+    let public = http.call(step, http::Method::GET, &format!("/v1/sessions/{session_id}"), None, false, 200).await?;
+    if public.pointer("/session/clientSecret").is_some() {
+        return Err(SelfCheckError::Unexpected { step, problem: "the public view shows the client secret".into() });
+    }
+    println!("  ✓ read the merchant's view and the public view");
+
+    let step = "check the session";
+    let path = format!("/v1/sessions/{session_id}/check");
+    let checked = http.call(step, http::Method::PUT, &path, Some(json!({"clientSecret": client_secret})), false, 200).await?;
+    let status = field(&checked, step, "/session/status")?.to_string();
+    println!("  ✓ checked the session: {status}");
+    Ok(SelfCheck { session_id, client_secret, receiver_address: receiver, status })
+}
+
+/// The copy-paste walkthrough.
+pub fn walkthrough(base_url: &str, api_key: &str, registry: &ChainRegistry, check: &SelfCheck) -> String {
+    let (chain_id, token) = registry
+        .chains()
+        .next()
+        .and_then(|chain| chain.tokens.first().map(|token| (chain.id.get(), token.address.to_string())))
+        .unwrap_or_default();
+    format!(
+        r#"
+Try it yourself (the API key is shown only now; `ferry api-key create` makes more):
+
+  export FERRY={base_url} FERRY_KEY={api_key}
+
+  # 1. The merchant creates a session (save sessionId and clientSecret from the answer):
+  curl -s -X POST $FERRY/v1/sessions -H "Authorization: Bearer $FERRY_KEY" \
+    -H 'Content-Type: application/json' -H 'Idempotency-Key: order-1' \
+    -d '{{"destination":{{"type":"evm","address":"{DEV_DESTINATION}","chainId":{chain_id},"tokenAddress":"{token}","amountUnits":"10.00"}},"display":{{"title":"Order #1","verb":"Pay"}}}}'
+
+  # 2. The payer's client asks for the deposit address:
+  curl -s -X POST $FERRY/v1/sessions/{session}/paymentMethods \
+    -H 'Content-Type: application/json' -d '{{"clientSecret":"{secret}","paymentMethod":{{"type":"evm"}}}}'
+
+  # 3. Anyone with the id reads the public view; the merchant's key shows the full session:
+  curl -s $FERRY/v1/sessions/{session}
+  curl -s $FERRY/v1/sessions/{session} -H "Authorization: Bearer $FERRY_KEY"
+
+  # 4. The payer's client asks Ferry to check, optionally naming its transaction:
+  curl -s -X PUT $FERRY/v1/sessions/{session}/check \
+    -H 'Content-Type: application/json' -d '{{"clientSecret":"{secret}"}}'
+
+  # The whole contract:
+  curl -s $FERRY/openapi.json
+"#,
+        session = check.session_id,
+        secret = check.client_secret,
+    )
+}

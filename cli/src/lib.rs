@@ -1,0 +1,8 @@
+//! The `ferry` command: the local runner (`ferry serve`, `ferry dev`) and
+//! the operator commands (merchants, API keys) for any store.
+
+pub mod api;
+pub mod dev;
+pub mod operator;
+pub mod server;
+pub mod stores;
