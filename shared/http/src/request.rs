@@ -54,17 +54,20 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
     })
 }
 
-/// serde reports a missing field at its parent; name the field itself
-/// instead, and phrase the common failures for people.
+/// serde reports a missing field (and sometimes an unknown one) at its
+/// parent; name the field itself instead, and phrase the common failures
+/// for people.
 fn refine(path: &str, message: &str) -> (String, String) {
     let join = |field: &str| if path == "." { field.to_string() } else { format!("{path}.{field}") };
     let quoted = |rest: &str| rest.split('`').next().map(str::to_string);
     if let Some(field) = message.strip_prefix("missing field `").and_then(quoted) {
         return (join(&field), "is required".to_string());
     }
-    if message.starts_with("unknown field `") {
-        // Here serde_path_to_error's path already ends with the field.
-        return (path.to_string(), "is not a known field".to_string());
+    if let Some(field) = message.strip_prefix("unknown field `").and_then(quoted) {
+        // Usually the path already ends with the field; not inside an
+        // internally tagged enum, whose fields serde buffers first.
+        let param = if path.rsplit('.').next() == Some(field.as_str()) { path.to_string() } else { join(&field) };
+        return (param, "is not a known field".to_string());
     }
     if let Some(variant) = message.strip_prefix("unknown variant `").and_then(quoted) {
         let expected = message.split_once(", expected ").map(|(_, e)| e).unwrap_or("a known value");

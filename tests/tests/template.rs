@@ -1,0 +1,36 @@
+//! `template.yaml` routes exactly the endpoints of the route table, each to
+//! the function crate that serves it.
+
+use std::collections::BTreeSet;
+
+use ferry_http::routes::Endpoint;
+
+/// (binary, method, path) for every endpoint of the route table.
+fn expected_routes() -> BTreeSet<(String, String, String)> {
+    Endpoint::ALL.iter().map(|e| (e.function().to_string(), e.method().to_string(), e.path().to_string())).collect()
+}
+
+fn template_routes() -> BTreeSet<(String, String, String)> {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).expect("template.yaml");
+    let mut routes = BTreeSet::new();
+    let (mut binary, mut path) = (None::<String>, None::<String>);
+    for line in template.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix("Binary: ") {
+            binary = Some(name.to_string());
+        } else if let Some(value) = line.strip_prefix("Path: ") {
+            path = Some(value.to_string());
+        } else if let Some(method) = line.strip_prefix("Method: ") {
+            let (Some(binary), Some(path)) = (binary.clone(), path.take()) else { panic!("Method before Binary/Path") };
+            routes.insert((binary, method.to_string(), path));
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_sam_template_routes_every_endpoint_to_its_function() {
+    let mut expected = expected_routes();
+    // The fallback: API Gateway's $default route answers 404/405 through the openapi function.
+    expected.insert(("openapi".into(), "ANY".into(), "$default".into()));
+    assert_eq!(template_routes(), expected);
+}
