@@ -65,10 +65,6 @@ impl Config {
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str| lookup(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
-        let parsed = |name: &'static str| -> Result<_, ConfigError> {
-            let text = required(name)?;
-            Ok((name, text))
-        };
         let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
 
         let table_name = required(TABLE_NAME)?;
@@ -77,10 +73,10 @@ impl Config {
             Some(text) => text.parse().map_err(|reason| invalid(CHAIN_REGISTRY, reason))?,
         }
         .load()?;
-        let (name, factory) = parsed(RECEIVER_FACTORY)?;
-        let factory = Address::from_str(&factory).map_err(|e| invalid(name, e.to_string()))?;
-        let (name, hash) = parsed(RECEIVER_INIT_CODE_HASH)?;
-        let init_code_hash = B256::from_str(&hash).map_err(|e| invalid(name, e.to_string()))?;
+        let factory = Address::from_str(&required(RECEIVER_FACTORY)?)
+            .map_err(|e| invalid(RECEIVER_FACTORY, e.to_string()))?;
+        let init_code_hash = B256::from_str(&required(RECEIVER_INIT_CODE_HASH)?)
+            .map_err(|e| invalid(RECEIVER_INIT_CODE_HASH, e.to_string()))?;
         Ok(Self { table_name, registry, receivers: ReceiverDerivation { factory, init_code_hash } })
     }
 }
