@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
+use ferry_store::StoreError;
 use ferry_store::dynamodb::DynamoStore;
 use ferry_store::sqlite::SqliteStore;
-use ferry_store::StoreError;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct StoreArgs {
@@ -37,7 +37,9 @@ impl StoreArgs {
             (Some(table), None) => Ok(AnyStore::Dynamo(DynamoStore::from_env(table.clone()).await)),
             (None, _) => {
                 std::fs::create_dir_all(&self.data_dir).map_err(StoreError::backend)?;
-                Ok(AnyStore::Sqlite(SqliteStore::open(&self.data_dir.join("ferry.db"))?))
+                Ok(AnyStore::Sqlite(SqliteStore::open(
+                    &self.data_dir.join("ferry.db"),
+                )?))
             }
         }
     }
@@ -46,7 +48,10 @@ impl StoreArgs {
         match (&self.table, &self.dynamodb_endpoint) {
             (Some(table), Some(endpoint)) => format!("DynamoDB table {table} at {endpoint}"),
             (Some(table), None) => format!("DynamoDB table {table}"),
-            (None, _) => format!("embedded store {}", self.data_dir.join("ferry.db").display()),
+            (None, _) => format!(
+                "embedded store {}",
+                self.data_dir.join("ferry.db").display()
+            ),
         }
     }
 }

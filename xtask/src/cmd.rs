@@ -42,7 +42,9 @@ pub fn run(command: &mut Command) -> Result<()> {
 
 /// Runs `command` with inherited stdio and returns its exit status.
 pub fn status(command: &mut Command) -> Result<ExitStatus> {
-    command.status().map_err(|error| spawn_error(command, error))
+    command
+        .status()
+        .map_err(|error| spawn_error(command, error))
 }
 
 /// Turns an unsuccessful exit status into a [`CommandFailed`].
@@ -87,7 +89,11 @@ pub fn display(command: &Command) -> String {
         .to_string_lossy()
         .into_owned();
     std::iter::once(program)
-        .chain(command.get_args().map(|arg| arg.to_string_lossy().into_owned()))
+        .chain(
+            command
+                .get_args()
+                .map(|arg| arg.to_string_lossy().into_owned()),
+        )
         .collect::<Vec<_>>()
         .join(" ")
 }

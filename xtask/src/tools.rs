@@ -59,7 +59,10 @@ pub fn ensure(root: &Path) -> Result<Venv> {
         return Ok(venv);
     }
 
-    step(format!("tools: installing {REQUIREMENTS} into {}", venv.dir.display()));
+    step(format!(
+        "tools: installing {REQUIREMENTS} into {}",
+        venv.dir.display()
+    ));
     check_python()?;
     if venv.dir.exists() {
         step("tools: removing the incomplete venv left by an interrupted install");
@@ -80,7 +83,9 @@ pub fn ensure(root: &Path) -> Result<Venv> {
     install
         .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
         .arg(REQUIREMENTS);
-    step(format!("pip install --disable-pip-version-check -r {REQUIREMENTS}"));
+    step(format!(
+        "pip install --disable-pip-version-check -r {REQUIREMENTS}"
+    ));
     cmd::run(&mut install)?;
 
     fs::write(&marker, &pins).with_context(|| format!("cannot write {}", marker.display()))?;

@@ -5,7 +5,7 @@
 use ferry_domain::TxHash;
 use ferry_http::auth::check_client_secret;
 use ferry_http::request::json_body;
-use ferry_http::sessions::{self, Change};
+use ferry_http::sessions::{self, Write};
 use ferry_http::wire::{CheckSessionRequest, PublicSessionResponse};
 use ferry_http::{ApiError, HandlerResult, Request, json};
 use ferry_store::SessionStore;
@@ -24,16 +24,26 @@ impl<S: SessionStore> CheckSession<S> {
     pub async fn handle(&self, request: Request) -> HandlerResult {
         let id = sessions::session_id(&request)?;
         let body: CheckSessionRequest = json_body(&request)?;
-        let tx_hash: Option<TxHash> =
-            body.tx_hash.as_deref().map(str::parse).transpose().map_err(|e| ApiError::invalid("txHash", e))?;
+        let tx_hash: Option<TxHash> = body
+            .tx_hash
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| ApiError::invalid("txHash", e))?;
         let session = sessions::update(&self.store, &id, |current| {
             check_client_secret(current, body.client_secret.as_deref())?;
-            Ok(match tx_hash.and_then(|hash| current.record_tx_hash_hint(hash)) {
-                None => Change::None,
-                Some(next) => Change::Write { next, claim_receiver: None },
-            })
+            let next = tx_hash.and_then(|hash| current.record_tx_hash_hint(hash));
+            Ok(next.map(|next| Write {
+                next,
+                claim_receiver: None,
+            }))
         })
         .await?;
-        json(StatusCode::OK, &PublicSessionResponse { session: (&session).into() })
+        json(
+            StatusCode::OK,
+            &PublicSessionResponse {
+                session: (&session).into(),
+            },
+        )
     }
 }

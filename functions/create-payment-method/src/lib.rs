@@ -6,7 +6,7 @@
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_http::auth::check_client_secret;
 use ferry_http::request::json_body;
-use ferry_http::sessions::{self, Change};
+use ferry_http::sessions::{self, Write};
 use ferry_http::wire::{CreatePaymentMethodRequest, PaymentMethodRequest, PublicSessionResponse};
 use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
 use ferry_store::SessionStore;
@@ -40,13 +40,19 @@ impl<S: SessionStore> CreatePaymentMethod<S> {
                     .with_param("paymentMethod.type"));
                 }
             }
-            Ok(match current.set_evm_payment_method(receiver, now)? {
-                None => Change::None,
-                Some(next) => Change::Write { next, claim_receiver: Some(receiver) },
-            })
+            let next = current.set_evm_payment_method(receiver, now)?;
+            Ok(next.map(|next| Write {
+                next,
+                claim_receiver: Some(receiver),
+            }))
         })
         .await?;
         tracing::info!(session_id = %session.id, %receiver, "evm payment method set");
-        json(StatusCode::OK, &PublicSessionResponse { session: (&session).into() })
+        json(
+            StatusCode::OK,
+            &PublicSessionResponse {
+                session: (&session).into(),
+            },
+        )
     }
 }

@@ -19,7 +19,8 @@ pub use ids::{IdError, MerchantId, SessionId};
 pub use money::{AmountError, BaseUnits};
 pub use registry::{Chain, ChainId, ChainRegistry, RegistryError, Token};
 pub use session::{
-    Delivery, Destination, DisplayError, DisplayField, DisplayInfo, EventKind, IllegalTransition, Metadata, MetadataError, NewSession,
-    PaymentMethod, Session, SessionError, SessionStatus, Transition,
+    Delivery, Destination, DisplayError, DisplayField, DisplayInfo, EventKind, IllegalTransition,
+    Metadata, MetadataError, NewSession, PaymentMethod, Session, SessionError, SessionStatus,
+    Transition,
 };
 pub use time::Timestamp;

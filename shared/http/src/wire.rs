@@ -237,7 +237,9 @@ impl From<&Session> for SessionPublicInfo {
                 chain_name: destination.chain_name.clone(),
                 token_address: destination.token.address.to_string(),
                 token_symbol: destination.token.symbol.clone(),
-                amount_units: destination.amount.map(|amount| amount.to_token_amount(decimals)),
+                amount_units: destination
+                    .amount
+                    .map(|amount| amount.to_token_amount(decimals)),
                 calldata: destination.calldata.as_ref().map(ToString::to_string),
                 delivery: destination.delivery.as_ref().map(|delivery| DeliveryView {
                     tx_hash: delivery.tx_hash.to_string(),
@@ -251,7 +253,10 @@ impl From<&Session> for SessionPublicInfo {
                 payment_options: session.display.payment_options.clone(),
             },
             payment_method: session.payment_method.as_ref().map(|method| match method {
-                PaymentMethod::Evm { receiver_address, created_at } => PaymentMethodView::Evm {
+                PaymentMethod::Evm {
+                    receiver_address,
+                    created_at,
+                } => PaymentMethodView::Evm {
                     receiver_address: receiver_address.to_string(),
                     created_at: created_at.unix_seconds(),
                 },
