@@ -5,12 +5,10 @@
 
 use check_session::CheckSession;
 use ferry_domain::{Session, SessionStatus, TxHash};
-use ferry_store::memory::MemoryStore;
-use ferry_store::sqlite::SqliteStore;
 use ferry_store::{SessionStore, Store};
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, request,
-    response_json, seed_merchant, seed_session, session_function_env,
+    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint,
+    on_each_store, request, response_json, seed_merchant, seed_session, session_function_env,
 };
 use http::StatusCode;
 use serde_json::Value;
@@ -19,10 +17,6 @@ use serde_json::Value;
 const REQUEST_ID: &str = "Q3kZlj1ZoAMEbdQ=";
 /// The `txHash` in the fixture's body.
 const TX_HASH: &str = "0x8d1c3e5a7b9f0d2c4e6a8b0d1f3e5c7a9b1d3f5e7c9a0b2d4f6e8a0c2e4b6d8f";
-
-fn sqlite() -> SqliteStore {
-    SqliteStore::in_memory().expect("in-memory SQLite store")
-}
 
 fn tx_hash() -> TxHash {
     TX_HASH.parse().expect("the fixture's tx hash")
@@ -79,15 +73,7 @@ async fn records_the_tx_hash_hint<S: Store>(store: S) {
     assert_eq!(unchanged.version, stored.version);
 }
 
-#[tokio::test]
-async fn records_the_tx_hash_hint_in_memory() {
-    bounded(records_the_tx_hash_hint(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn records_the_tx_hash_hint_in_sqlite() {
-    bounded(records_the_tx_hash_hint(sqlite())).await;
-}
+on_each_store!(records_the_tx_hash_hint);
 
 /// A check for a session that does not exist is 404 in the envelope.
 async fn answers_404_for_an_unknown_session<S: Store>(store: S) {
@@ -104,15 +90,7 @@ async fn answers_404_for_an_unknown_session<S: Store>(store: S) {
     assert_eq!(body["error"]["code"], "session_not_found", "{body}");
 }
 
-#[tokio::test]
-async fn answers_404_for_an_unknown_session_in_memory() {
-    bounded(answers_404_for_an_unknown_session(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn answers_404_for_an_unknown_session_in_sqlite() {
-    bounded(answers_404_for_an_unknown_session(sqlite())).await;
-}
+on_each_store!(answers_404_for_an_unknown_session);
 
 /// The real `check-session` binary, started as Lambda starts it, answers
 /// the fixture event from the fake Runtime API and records the hint in

@@ -7,12 +7,10 @@ use create_payment_method::CreatePaymentMethod;
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_config::Config;
 use ferry_domain::{PaymentMethod, Session, SessionStatus};
-use ferry_store::memory::MemoryStore;
-use ferry_store::sqlite::SqliteStore;
 use ferry_store::{SessionStore, Store};
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, request,
-    response_json, seed_merchant, seed_session, session_function_env,
+    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint,
+    on_each_store, request, response_json, seed_merchant, seed_session, session_function_env,
 };
 use http::StatusCode;
 use serde_json::Value;
@@ -32,10 +30,6 @@ fn derivation() -> ReceiverDerivation {
     Config::from_lookup(lookup)
         .expect("the test configuration")
         .receivers
-}
-
-fn sqlite() -> SqliteStore {
-    SqliteStore::in_memory().expect("in-memory SQLite store")
 }
 
 /// The session's id and client secret, for the fixture's placeholders.
@@ -122,15 +116,7 @@ async fn assigns_the_receiver<S: Store>(store: S) {
     assert_eq!(unchanged.version, stored.version);
 }
 
-#[tokio::test]
-async fn assigns_the_receiver_in_memory() {
-    bounded(assigns_the_receiver(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn assigns_the_receiver_in_sqlite() {
-    bounded(assigns_the_receiver(sqlite())).await;
-}
+on_each_store!(assigns_the_receiver);
 
 /// Another session's client secret is 401 and changes nothing.
 async fn refuses_a_wrong_client_secret<S: Store>(store: S) {
@@ -158,15 +144,7 @@ async fn refuses_a_wrong_client_secret<S: Store>(store: S) {
     assert_eq!(stored, session);
 }
 
-#[tokio::test]
-async fn refuses_a_wrong_client_secret_in_memory() {
-    bounded(refuses_a_wrong_client_secret(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn refuses_a_wrong_client_secret_in_sqlite() {
-    bounded(refuses_a_wrong_client_secret(sqlite())).await;
-}
+on_each_store!(refuses_a_wrong_client_secret);
 
 /// The real `create-payment-method` binary, started as Lambda starts it,
 /// answers the fixture event from the fake Runtime API with the receiver

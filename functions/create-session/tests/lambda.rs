@@ -11,7 +11,7 @@ use ferry_store::sqlite::SqliteStore;
 use ferry_store::{SessionStore, Store};
 use ferry_testing::{
     FakeRuntimeApi, TEST_TIMEOUT, bounded, fixture, fresh_table, gateway_body, header,
-    invoke_lambda, is_hex32, moto_endpoint, request, response_json, seed_merchant,
+    invoke_lambda, is_hex32, moto_endpoint, on_each_store, request, response_json, seed_merchant,
     session_function_env,
 };
 use http::StatusCode;
@@ -155,15 +155,7 @@ async fn refuses_an_unknown_api_key<S: Store>(store: S) {
     assert_eq!(body["error"]["code"], "invalid_api_key", "{body}");
 }
 
-#[tokio::test]
-async fn refuses_an_unknown_api_key_in_memory() {
-    bounded(refuses_an_unknown_api_key(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn refuses_an_unknown_api_key_in_sqlite() {
-    bounded(refuses_an_unknown_api_key(sqlite())).await;
-}
+on_each_store!(refuses_an_unknown_api_key);
 
 /// Without its configuration the binary stops before serving anything and
 /// says which variable is missing.

@@ -5,11 +5,9 @@
 
 use ferry_domain::Session;
 use ferry_store::Store;
-use ferry_store::memory::MemoryStore;
-use ferry_store::sqlite::SqliteStore;
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, request,
-    response_json, seed_merchant, seed_session, session_function_env,
+    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint,
+    on_each_store, request, response_json, seed_merchant, seed_session, session_function_env,
 };
 use get_session::GetSession;
 use http::StatusCode;
@@ -17,10 +15,6 @@ use serde_json::{Value, json};
 
 /// `requestContext.requestId` of the `get-session` fixture.
 const REQUEST_ID: &str = "Q3kZfhLfoAMEbZQ=";
-
-fn sqlite() -> SqliteStore {
-    SqliteStore::in_memory().expect("in-memory SQLite store")
-}
 
 /// What every view of the seeded session shows.
 fn assert_is_the_public_view_of(view: &Value, session: &Session) {
@@ -75,15 +69,7 @@ async fn shows_the_owner_the_full_session<S: Store>(store: S) {
     assert_is_the_full_view_of(&response_json(&response)["session"], &session);
 }
 
-#[tokio::test]
-async fn shows_the_owner_the_full_session_in_memory() {
-    bounded(shows_the_owner_the_full_session(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn shows_the_owner_the_full_session_in_sqlite() {
-    bounded(shows_the_owner_the_full_session(sqlite())).await;
-}
+on_each_store!(shows_the_owner_the_full_session);
 
 /// With the client secret in the query string: 200 and the public view,
 /// without the secret or the metadata.
@@ -106,15 +92,7 @@ async fn shows_the_payer_the_public_view<S: Store>(store: S) {
     assert!(!fields.contains_key("metadata"), "{view}");
 }
 
-#[tokio::test]
-async fn shows_the_payer_the_public_view_in_memory() {
-    bounded(shows_the_payer_the_public_view(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn shows_the_payer_the_public_view_in_sqlite() {
-    bounded(shows_the_payer_the_public_view(sqlite())).await;
-}
+on_each_store!(shows_the_payer_the_public_view);
 
 /// A client secret that is not the session's is 401, not the public view.
 async fn refuses_a_wrong_client_secret<S: Store>(store: S) {
@@ -135,15 +113,7 @@ async fn refuses_a_wrong_client_secret<S: Store>(store: S) {
     assert_eq!(body["error"]["param"], "clientSecret", "{body}");
 }
 
-#[tokio::test]
-async fn refuses_a_wrong_client_secret_in_memory() {
-    bounded(refuses_a_wrong_client_secret(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn refuses_a_wrong_client_secret_in_sqlite() {
-    bounded(refuses_a_wrong_client_secret(sqlite())).await;
-}
+on_each_store!(refuses_a_wrong_client_secret);
 
 /// Another merchant's key is told the session does not exist (404, not 403).
 async fn hides_the_session_from_other_merchants<S: Store>(store: S) {
@@ -165,15 +135,7 @@ async fn hides_the_session_from_other_merchants<S: Store>(store: S) {
     );
 }
 
-#[tokio::test]
-async fn hides_the_session_from_other_merchants_in_memory() {
-    bounded(hides_the_session_from_other_merchants(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn hides_the_session_from_other_merchants_in_sqlite() {
-    bounded(hides_the_session_from_other_merchants(sqlite())).await;
-}
+on_each_store!(hides_the_session_from_other_merchants);
 
 /// The real `get-session` binary, started as Lambda starts it, answers the
 /// fixture event from the fake Runtime API with the session it reads from

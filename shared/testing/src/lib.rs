@@ -288,6 +288,34 @@ pub fn session_function_env(endpoint: &str, table: &str) -> Vec<(&'static str, S
     ]
 }
 
+/// A fresh private SQLite store (the embedded adapter, in memory).
+pub fn sqlite() -> ferry_store::sqlite::SqliteStore {
+    ferry_store::sqlite::SqliteStore::in_memory().expect("in-memory SQLite store")
+}
+
+#[doc(hidden)]
+pub use ferry_store as __ferry_store;
+
+/// Runs each named scenario — an `async fn(store)` generic over the store —
+/// as two tests, `<scenario>::in_memory` and `<scenario>::in_sqlite`, each
+/// bounded in time.
+#[macro_export]
+macro_rules! on_each_store {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test]
+            async fn in_memory() {
+                $crate::bounded(super::$scenario($crate::__ferry_store::memory::MemoryStore::new())).await;
+            }
+
+            #[tokio::test]
+            async fn in_sqlite() {
+                $crate::bounded(super::$scenario($crate::sqlite())).await;
+            }
+        }
+    )+};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
