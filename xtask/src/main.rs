@@ -23,8 +23,11 @@ commands:
                         `cargo nextest run --workspace --no-fail-fast [args]`
   up [args]             run the local stack: `ferry dev [args]`
   lambda-build [--arm64] [args]
-                        `cargo lambda build --release [args]` with the tools venv
+                        `cargo lambda build --release [args]` of the binaries
+                        template.yaml deploys, with the tools venv
   lint                  cfn-lint and `sam validate --lint` on template.yaml
+  sam [args]            the pinned SAM CLI with the tools venv on PATH
+                        (`sam build` needs cargo-lambda and zig from it)
   services              start moto_server, print the test environment, and
                         keep it running until Enter, Ctrl-D or Ctrl-C
   help                  show this message
@@ -64,6 +67,7 @@ fn run() -> Result<()> {
         "up" => tasks::up::run(&root, rest),
         "lambda-build" => tasks::lambda_build::run(&root, rest),
         "lint" => no_args("lint").and_then(|()| tasks::lint::run(&root)),
+        "sam" => tasks::sam::run(&root, rest),
         "services" => no_args("services").and_then(|()| tasks::services::run(&root)),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");

@@ -2,6 +2,7 @@
 
 pub mod lambda_build;
 pub mod lint;
+pub mod sam;
 pub mod services;
 pub mod test;
 pub mod tools;
