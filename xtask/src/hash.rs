@@ -1,5 +1,6 @@
-//! A small stable hash (FNV-1a, 64 bit) used to name the tools venv after the
-//! contents of `xtask/requirements.txt`.
+//! A small stable hash (FNV-1a, 64 bit): it names the tools venv after the
+//! contents of `xtask/requirements.txt`, and records which `package.json` and
+//! `package-lock.json` `contracts/node_modules` was installed from.
 
 const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const PRIME: u64 = 0x0000_0100_0000_01b3;

@@ -1,6 +1,7 @@
 //! Ferry's task runner: `cargo xtask <command>` (see `cargo xtask help`).
 
 mod cmd;
+mod contracts;
 mod error;
 mod hash;
 mod moto;
@@ -19,13 +20,18 @@ usage: cargo xtask <command> [args]
 commands:
   tools                 install the pinned Python tools (xtask/requirements.txt)
                         into $HOME/.cache/ferry/venv-<hash>
-  test [nextest args]   lint template.yaml, start moto_server, and run
+  test [nextest args]   lint template.yaml, check the contract artifacts
+                        (`contracts --check`), start moto_server, and run
                         `cargo nextest run --workspace --no-fail-fast [args]`
   up [args]             run the local stack: `ferry dev [args]`
   lambda-build [--arm64] [args]
                         `cargo lambda build --release [args]` of the binaries
                         template.yaml deploys, with the tools venv
   lint                  cfn-lint and `sam validate --lint` on template.yaml
+  contracts [--check]   compile contracts/src with the pinned solc (running
+                        `npm ci` in contracts/ when its lock changed) into
+                        contracts/out; --check fails if the checked-in
+                        artifacts are not what the sources compile to
   sam [args]            the pinned SAM CLI with the tools venv on PATH
                         (`sam build` needs cargo-lambda and zig from it)
   services              start moto_server, print the test environment, and
@@ -67,6 +73,7 @@ fn run() -> Result<()> {
         "up" => tasks::up::run(&root, rest),
         "lambda-build" => tasks::lambda_build::run(&root, rest),
         "lint" => no_args("lint").and_then(|()| tasks::lint::run(&root)),
+        "contracts" => tasks::contracts::run(&root, rest),
         "sam" => tasks::sam::run(&root, rest),
         "services" => no_args("services").and_then(|()| tasks::services::run(&root)),
         "help" | "-h" | "--help" => {

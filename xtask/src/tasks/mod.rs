@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod contracts;
 pub mod lambda_build;
 pub mod lint;
 pub mod sam;

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::cmd::{self, step};
+use crate::contracts::{self, Mode};
 use crate::error::Result;
 use crate::moto::Moto;
 use crate::tasks::lint;
@@ -11,8 +12,10 @@ use crate::tools;
 
 pub fn run(root: &Path, nextest_args: &[String]) -> Result<()> {
     let venv = tools::ensure(root)?;
-    // Lint first: it needs no server and fails fast.
+    // Lint and check the contract artifacts first: they need no server and
+    // fail fast.
     lint::lint(root, &venv)?;
+    contracts::build(root, Mode::Check)?;
 
     let moto = Moto::start(&venv, root)?;
     let mut nextest = cmd::cargo(root)?;
