@@ -35,18 +35,14 @@ impl<S: Store> Api<S> {
     pub async fn dispatch(&self, request: Request) -> Response<Body> {
         let matched = route(request.method(), request.uri().path());
         let (endpoint, request) = match matched {
-            RouteMatch::Found { endpoint, params } => {
-                (Some(endpoint), request.with_path_parameters(params))
-            }
+            RouteMatch::Found { endpoint, params } => (Some(endpoint), request.with_path_parameters(params)),
             RouteMatch::MethodNotAllowed { .. } | RouteMatch::NotFound => (None, request),
         };
         respond(request, |request| async move {
             match endpoint {
                 Some(Endpoint::CreateSession) => self.create_session.handle(request).await,
                 Some(Endpoint::GetSession) => self.get_session.handle(request).await,
-                Some(Endpoint::CreatePaymentMethod) => {
-                    self.create_payment_method.handle(request).await
-                }
+                Some(Endpoint::CreatePaymentMethod) => self.create_payment_method.handle(request).await,
                 Some(Endpoint::CheckSession) => self.check_session.handle(request).await,
                 Some(Endpoint::OpenApi) | None => openapi::handle(request).await,
             }

@@ -21,12 +21,7 @@ pub enum SelfCheckError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("{step}: expected HTTP {expected}, got {status}: {body}")]
-    Status {
-        step: &'static str,
-        expected: u16,
-        status: u16,
-        body: String,
-    },
+    Status { step: &'static str, expected: u16, status: u16, body: String },
     #[error("{step}: {problem}")]
     Unexpected { step: &'static str, problem: String },
 }
@@ -56,9 +51,7 @@ impl Http {
         authorized: bool,
         expected: u16,
     ) -> Result<Value, SelfCheckError> {
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base_url));
+        let mut request = http::Request::builder().method(method).uri(format!("{}{path}", self.base_url));
         if authorized {
             request = request.header("authorization", format!("Bearer {}", self.api_key));
         }
@@ -66,74 +59,43 @@ impl Http {
         let request = request
             .header("content-type", "application/json")
             .body(Full::new(payload))
-            .map_err(|e| SelfCheckError::Http {
-                step,
-                source: Box::new(e),
-            })?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| SelfCheckError::Http {
-                step,
-                source: Box::new(e),
-            })?;
+            .map_err(|e| SelfCheckError::Http { step, source: Box::new(e) })?;
+        let response =
+            self.client.request(request).await.map_err(|e| SelfCheckError::Http { step, source: Box::new(e) })?;
         let status = response.status().as_u16();
         let bytes = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| SelfCheckError::Http {
-                step,
-                source: Box::new(e),
-            })?
+            .map_err(|e| SelfCheckError::Http { step, source: Box::new(e) })?
             .to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         if status != expected {
-            return Err(SelfCheckError::Status {
-                step,
-                expected,
-                status,
-                body: text,
-            });
+            return Err(SelfCheckError::Status { step, expected, status, body: text });
         }
-        serde_json::from_str(&text).map_err(|e| SelfCheckError::Unexpected {
-            step,
-            problem: e.to_string(),
-        })
+        serde_json::from_str(&text).map_err(|e| SelfCheckError::Unexpected { step, problem: e.to_string() })
     }
 }
 
-fn field<'a>(
-    value: &'a Value,
-    step: &'static str,
-    pointer: &str,
-) -> Result<&'a str, SelfCheckError> {
+fn field<'a>(value: &'a Value, step: &'static str, pointer: &str) -> Result<&'a str, SelfCheckError> {
     value
         .pointer(pointer)
         .and_then(Value::as_str)
-        .ok_or_else(|| SelfCheckError::Unexpected {
-            step,
-            problem: format!("no {pointer} in {value}"),
-        })
+        .ok_or_else(|| SelfCheckError::Unexpected { step, problem: format!("no {pointer} in {value}") })
 }
 
 /// Creates a session on the first local chain, sets its EVM payment method,
 /// reads both views and checks it, printing each step.
-pub async fn self_check(
-    base_url: &str,
-    api_key: &str,
-    registry: &ChainRegistry,
-) -> Result<SelfCheck, SelfCheckError> {
+pub async fn self_check(base_url: &str, api_key: &str, registry: &ChainRegistry) -> Result<SelfCheck, SelfCheckError> {
     let step = "choose a destination";
-    let chain = registry.chains().next().ok_or(SelfCheckError::Unexpected {
-        step,
-        problem: "the chain registry is empty".into(),
-    })?;
-    let token = chain.tokens.first().ok_or(SelfCheckError::Unexpected {
-        step,
-        problem: format!("{} has no tokens", chain.name),
-    })?;
+    let chain = registry
+        .chains()
+        .next()
+        .ok_or(SelfCheckError::Unexpected { step, problem: "the chain registry is empty".into() })?;
+    let token = chain
+        .tokens
+        .first()
+        .ok_or(SelfCheckError::Unexpected { step, problem: format!("{} has no tokens", chain.name) })?;
     let http = Http {
         client: Client::builder(TokioExecutor::new()).build_http(),
         base_url: base_url.to_string(),
@@ -162,112 +124,46 @@ pub async fn self_check(
         .await?;
     let session_id = field(&created, "create a session", "/session/sessionId")?.to_string();
     let client_secret = field(&created, "create a session", "/session/clientSecret")?.to_string();
-    println!(
-        "  ✓ created session {session_id}: {}",
-        field(&created, "create a session", "/session/status")?
-    );
+    println!("  ✓ created session {session_id}: {}", field(&created, "create a session", "/session/status")?);
 
     let path = format!("/v1/sessions/{session_id}/paymentMethods");
     let body = json!({"clientSecret": client_secret, "paymentMethod": {"type": "evm"}});
-    let with_method = http
-        .call(
-            "set the EVM payment method",
-            http::Method::POST,
-            &path,
-            Some(body),
-            false,
-            200,
-        )
-        .await?;
-    let receiver = field(
-        &with_method,
-        "set the EVM payment method",
-        "/session/paymentMethod/receiverAddress",
-    )?
-    .to_string();
+    let with_method =
+        http.call("set the EVM payment method", http::Method::POST, &path, Some(body), false, 200).await?;
+    let receiver =
+        field(&with_method, "set the EVM payment method", "/session/paymentMethod/receiverAddress")?.to_string();
     println!(
         "  ✓ EVM payment method set: deposit address {receiver} on every chain; status {}",
-        field(
-            &with_method,
-            "set the EVM payment method",
-            "/session/status"
-        )?
+        field(&with_method, "set the EVM payment method", "/session/status")?
     );
 
     let step = "read the merchant's view";
-    let full = http
-        .call(
-            step,
-            http::Method::GET,
-            &format!("/v1/sessions/{session_id}"),
-            None,
-            true,
-            200,
-        )
-        .await?;
+    let full = http.call(step, http::Method::GET, &format!("/v1/sessions/{session_id}"), None, true, 200).await?;
     if field(&full, step, "/session/clientSecret")? != client_secret {
-        return Err(SelfCheckError::Unexpected {
-            step,
-            problem: "the full view lacks the client secret".into(),
-        });
+        return Err(SelfCheckError::Unexpected { step, problem: "the full view lacks the client secret".into() });
     }
     let step = "read the public view";
-    let public = http
-        .call(
-            step,
-            http::Method::GET,
-            &format!("/v1/sessions/{session_id}"),
-            None,
-            false,
-            200,
-        )
-        .await?;
+    let public = http.call(step, http::Method::GET, &format!("/v1/sessions/{session_id}"), None, false, 200).await?;
     if public.pointer("/session/clientSecret").is_some() {
-        return Err(SelfCheckError::Unexpected {
-            step,
-            problem: "the public view shows the client secret".into(),
-        });
+        return Err(SelfCheckError::Unexpected { step, problem: "the public view shows the client secret".into() });
     }
     println!("  ✓ read the merchant's view and the public view");
 
     let step = "check the session";
     let path = format!("/v1/sessions/{session_id}/check");
-    let checked = http
-        .call(
-            step,
-            http::Method::PUT,
-            &path,
-            Some(json!({"clientSecret": client_secret})),
-            false,
-            200,
-        )
-        .await?;
+    let checked =
+        http.call(step, http::Method::PUT, &path, Some(json!({"clientSecret": client_secret})), false, 200).await?;
     let status = field(&checked, step, "/session/status")?.to_string();
     println!("  ✓ checked the session: {status}");
-    Ok(SelfCheck {
-        session_id,
-        client_secret,
-        receiver_address: receiver,
-        status,
-    })
+    Ok(SelfCheck { session_id, client_secret, receiver_address: receiver, status })
 }
 
 /// The copy-paste walkthrough.
-pub fn walkthrough(
-    base_url: &str,
-    api_key: &str,
-    registry: &ChainRegistry,
-    check: &SelfCheck,
-) -> String {
+pub fn walkthrough(base_url: &str, api_key: &str, registry: &ChainRegistry, check: &SelfCheck) -> String {
     let (chain_id, token) = registry
         .chains()
         .next()
-        .and_then(|chain| {
-            chain
-                .tokens
-                .first()
-                .map(|token| (chain.id.get(), token.address.to_string()))
-        })
+        .and_then(|chain| chain.tokens.first().map(|token| (chain.id.get(), token.address.to_string())))
         .unwrap_or_default();
     format!(
         r#"

@@ -19,15 +19,10 @@ const DEV_RECEIVER_FACTORY: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 /// Stands in for the receiver contract's init-code hash until the contracts
 /// are built into the local stack: the addresses are real CREATE2 results,
 /// but no chain has code at them yet.
-const DEV_RECEIVER_INIT_CODE_HASH: &str =
-    "0x9f8c0f2c2f0b3b8a3a0a9c1b8c6e7d5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e";
+const DEV_RECEIVER_INIT_CODE_HASH: &str = "0x9f8c0f2c2f0b3b8a3a0a9c1b8c6e7d5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e";
 
 #[derive(Parser)]
-#[command(
-    name = "ferry",
-    version,
-    about = "Ferry: self-hostable payment sessions"
-)]
+#[command(name = "ferry", version, about = "Ferry: self-hostable payment sessions")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -116,18 +111,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Serve(args) => serve(args, false).await,
         Command::Dev(args) => serve(args, true).await,
         Command::Merchant(MerchantCommand::Create { name, store }) => {
-            let merchant = with_store!(store.open().await?, |s| operator::create_merchant(
-                &s, &name
-            )
-            .await?);
+            let merchant = with_store!(store.open().await?, |s| operator::create_merchant(&s, &name).await?);
             println!("{}", merchant.id);
             Ok(())
         }
         Command::ApiKey(ApiKeyCommand::Create { merchant, store }) => {
-            let key = with_store!(store.open().await?, |s| operator::create_api_key(
-                &s, merchant
-            )
-            .await?);
+            let key = with_store!(store.open().await?, |s| operator::create_api_key(&s, merchant).await?);
             println!("{}", key.reveal());
             Ok(())
         }
@@ -146,14 +135,9 @@ async fn serve_with<S: Store>(store: S, args: ServeArgs, dev: bool) -> Result<()
         init_code_hash: args.chains.receiver_init_code_hash,
     };
     let api = Arc::new(Api::new(store.clone(), Arc::clone(&registry), receivers));
-    let listener = TcpListener::bind(args.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let listener = TcpListener::bind(args.addr).await.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let base_url = format!("http://{}", listener.local_addr()?);
-    println!(
-        "Ferry is listening on {base_url} ({})",
-        args.store.describe()
-    );
+    println!("Ferry is listening on {base_url} ({})", args.store.describe());
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         println!("\nShutting down.");
@@ -163,21 +147,11 @@ async fn serve_with<S: Store>(store: S, args: ServeArgs, dev: bool) -> Result<()
     if dev {
         let merchant = operator::create_merchant(&store, "Local dev merchant").await?;
         let key = operator::create_api_key(&store, merchant.id).await?;
-        println!(
-            "Created merchant {} with API key {}",
-            merchant.id,
-            key.reveal()
-        );
+        println!("Created merchant {} with API key {}", merchant.id, key.reveal());
         println!("Self-check:");
         let check = dev::self_check(&base_url, &key.reveal(), &registry).await?;
-        println!(
-            "Self-check passed: session {} is {}.",
-            check.session_id, check.status
-        );
-        println!(
-            "{}",
-            dev::walkthrough(&base_url, &key.reveal(), &registry, &check)
-        );
+        println!("Self-check passed: session {} is {}.", check.session_id, check.status);
+        println!("{}", dev::walkthrough(&base_url, &key.reveal(), &registry, &check));
         println!("Serving until Ctrl-C.");
     }
     server.await??;

@@ -33,9 +33,7 @@ fn into_hyper(response: ferry_http::Response<Body>) -> HyperResponse {
 fn query_map(query: Option<&str>) -> HashMap<String, Vec<String>> {
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        map.entry(key.into_owned())
-            .or_default()
-            .push(value.into_owned());
+        map.entry(key.into_owned()).or_default().push(value.into_owned());
     }
     map
 }
@@ -51,9 +49,7 @@ async fn handle<S: Store>(api: &Api<S>, request: hyper::Request<Incoming>) -> Hy
                 respond(request, |_| async {
                     Err(ApiError::new(
                         ErrorCode::PayloadTooLarge,
-                        format!(
-                            "The request body is larger than the limit of {MAX_BODY_BYTES} bytes."
-                        ),
+                        format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes."),
                     ))
                 })
                 .await,
@@ -90,8 +86,7 @@ pub async fn serve<S: Store>(
                 let api = Arc::clone(&api);
                 async move { Ok::<_, Infallible>(handle(&api, request).await) }
             });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
+            let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection closed with an error");
             }

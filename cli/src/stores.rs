@@ -37,9 +37,7 @@ impl StoreArgs {
             (Some(table), None) => Ok(AnyStore::Dynamo(DynamoStore::from_env(table.clone()).await)),
             (None, _) => {
                 std::fs::create_dir_all(&self.data_dir).map_err(StoreError::backend)?;
-                Ok(AnyStore::Sqlite(SqliteStore::open(
-                    &self.data_dir.join("ferry.db"),
-                )?))
+                Ok(AnyStore::Sqlite(SqliteStore::open(&self.data_dir.join("ferry.db"))?))
             }
         }
     }
@@ -48,10 +46,7 @@ impl StoreArgs {
         match (&self.table, &self.dynamodb_endpoint) {
             (Some(table), Some(endpoint)) => format!("DynamoDB table {table} at {endpoint}"),
             (Some(table), None) => format!("DynamoDB table {table}"),
-            (None, _) => format!(
-                "embedded store {}",
-                self.data_dir.join("ferry.db").display()
-            ),
+            (None, _) => format!("embedded store {}", self.data_dir.join("ferry.db").display()),
         }
     }
 }

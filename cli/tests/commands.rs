@@ -16,12 +16,9 @@ struct TempDir(std::path::PathBuf);
 
 impl TempDir {
     fn new(label: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let path =
-            std::env::temp_dir().join(format!("ferry-cli-{label}-{}-{nanos}", std::process::id()));
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("ferry-cli-{label}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path).expect("temp dir");
         Self(path)
     }
@@ -36,28 +33,15 @@ impl Drop for TempDir {
 /// Runs `ferry args…` to completion and returns its trimmed stdout.
 fn ferry(args: &[&str]) -> String {
     let output = Command::new(FERRY).args(args).output().expect("run ferry");
-    assert!(
-        output.status.success(),
-        "ferry {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("utf8")
-        .trim()
-        .to_string()
+    assert!(output.status.success(), "ferry {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("utf8").trim().to_string()
 }
 
 /// Creates a merchant and a key with the CLI and returns them.
 fn merchant_and_key(store_args: &[&str]) -> (MerchantId, ApiKey) {
     let merchant = ferry(&[&["merchant", "create", "--name", "Acme"], store_args].concat());
     let merchant: MerchantId = merchant.parse().expect("merchant id printed");
-    let key = ferry(
-        &[
-            &["api-key", "create", "--merchant", &merchant.to_string()],
-            store_args,
-        ]
-        .concat(),
-    );
+    let key = ferry(&[&["api-key", "create", "--merchant", &merchant.to_string()], store_args].concat());
     (merchant, key.parse().expect("API key printed"))
 }
 
@@ -67,27 +51,13 @@ async fn operators_create_merchants_and_keys_in_the_embedded_store() {
     let data_dir = dir.0.to_str().expect("utf8 path");
     let (merchant, key) = merchant_and_key(&["--data-dir", data_dir]);
     let store = SqliteStore::open(&dir.0.join("ferry.db")).expect("open");
-    let record = store
-        .find_api_key(&key.hash())
-        .await
-        .expect("find")
-        .expect("key stored");
+    let record = store.find_api_key(&key.hash()).await.expect("find").expect("key stored");
     assert_eq!(record.merchant_id, merchant);
-    assert_eq!(
-        store
-            .get_merchant(&merchant)
-            .await
-            .expect("get")
-            .map(|m| m.name),
-        Some("Acme".to_string())
-    );
+    assert_eq!(store.get_merchant(&merchant).await.expect("get").map(|m| m.name), Some("Acme".to_string()));
     // Only the hash is stored: the key's text appears nowhere in the database.
     for file in ["ferry.db", "ferry.db-wal"] {
         let bytes = std::fs::read(dir.0.join(file)).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(&key.reveal()),
-            "the plain API key is in {file}"
-        );
+        assert!(!String::from_utf8_lossy(&bytes).contains(&key.reveal()), "the plain API key is in {file}");
     }
 }
 
@@ -99,11 +69,7 @@ async fn operators_create_merchants_and_keys_in_dynamodb() {
     let table = format!("ferry-cli-{}", std::process::id());
     let (merchant, key) = merchant_and_key(&["--table", &table, "--dynamodb-endpoint", &endpoint]);
     let store = DynamoStore::local(&endpoint, table).await;
-    let record = store
-        .find_api_key(&key.hash())
-        .await
-        .expect("find")
-        .expect("key stored");
+    let record = store.find_api_key(&key.hash()).await.expect("find").expect("key stored");
     assert_eq!(record.merchant_id, merchant);
 }
 
@@ -111,13 +77,7 @@ async fn operators_create_merchants_and_keys_in_dynamodb() {
 fn unknown_merchants_get_no_keys() {
     let dir = TempDir::new("orphan");
     let output = Command::new(FERRY)
-        .args([
-            "api-key",
-            "create",
-            "--merchant",
-            "6f1c1f2e-2a8c-4c55-9d2e-3c1f3e0a9b7d",
-            "--data-dir",
-        ])
+        .args(["api-key", "create", "--merchant", "6f1c1f2e-2a8c-4c55-9d2e-3c1f3e0a9b7d", "--data-dir"])
         .arg(&dir.0)
         .output()
         .expect("run ferry");
@@ -159,15 +119,9 @@ fn ferry_dev_passes_its_self_check_and_keeps_serving() {
     let _ = child.kill();
     let _ = child.wait();
     let transcript = seen.join("\n");
-    assert!(
-        outcome.is_ok(),
-        "ferry dev did not finish its self-check:\n{transcript}"
-    );
+    assert!(outcome.is_ok(), "ferry dev did not finish its self-check:\n{transcript}");
     assert!(still_running, "ferry dev exited after its self-check");
     assert!(transcript.contains("Self-check passed"), "{transcript}");
     assert!(transcript.contains("waiting_payment"), "{transcript}");
-    assert!(
-        transcript.contains("curl -s -X POST $FERRY/v1/sessions"),
-        "{transcript}"
-    );
+    assert!(transcript.contains("curl -s -X POST $FERRY/v1/sessions"), "{transcript}");
 }

@@ -22,10 +22,7 @@ pub const BASE: u64 = 8453;
 pub const DESTINATION: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
 pub fn receivers() -> ReceiverDerivation {
-    ReceiverDerivation {
-        factory: Address::repeat_byte(0x11),
-        init_code_hash: B256::repeat_byte(0x22),
-    }
+    ReceiverDerivation { factory: Address::repeat_byte(0x11), init_code_hash: B256::repeat_byte(0x22) }
 }
 
 pub struct TestApp<S> {
@@ -45,12 +42,9 @@ pub struct TempDir(std::path::PathBuf);
 
 impl TempDir {
     pub fn new(label: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let path =
-            std::env::temp_dir().join(format!("ferry-{label}-{}-{nanos}", std::process::id()));
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("ferry-{label}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path).expect("create temp dir");
         Self(path)
     }
@@ -83,15 +77,8 @@ pub async fn dynamodb_store(create: bool) -> DynamoStore {
     let endpoint = std::env::var("FERRY_TEST_DYNAMODB_ENDPOINT").expect(
         "FERRY_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `cargo xtask test`, which starts moto_server",
     );
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let store = DynamoStore::local(
-        &endpoint,
-        format!("ferry-e2e-{}-{nanos}", std::process::id()),
-    )
-    .await;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let store = DynamoStore::local(&endpoint, format!("ferry-e2e-{}-{nanos}", std::process::id())).await;
     if create {
         store.ensure_table().await.expect("create table");
     }
@@ -101,9 +88,7 @@ pub async fn dynamodb_store(create: bool) -> DynamoStore {
 pub async fn spawn_app_with<S: Store>(store: S) -> TestApp<S> {
     let registry = Arc::new(ChainRegistry::production().expect("registry"));
     let api = Arc::new(Api::new(store.clone(), registry, receivers()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base_url = format!("http://{}", listener.local_addr().expect("address"));
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(ferry_cli::server::serve(listener, api, async {
@@ -112,30 +97,14 @@ pub async fn spawn_app_with<S: Store>(store: S) -> TestApp<S> {
     let (api_key, other_api_key) = match (merchant_key(&store).await, merchant_key(&store).await) {
         (Some(a), Some(b)) => (a, b),
         // A store that cannot be written (the missing-table test) gets keys that do not exist.
-        _ => (
-            "00000000-0000-4000-8000-000000000000".into(),
-            "00000000-0000-4000-8000-000000000001".into(),
-        ),
+        _ => ("00000000-0000-4000-8000-000000000000".into(), "00000000-0000-4000-8000-000000000001".into()),
     };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
-    TestApp {
-        base_url,
-        client,
-        store,
-        api_key,
-        other_api_key,
-        _shutdown: shutdown,
-        _data_dir: None,
-    }
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    TestApp { base_url, client, store, api_key, other_api_key, _shutdown: shutdown, _data_dir: None }
 }
 
 async fn merchant_key<S: Store>(store: &S) -> Option<String> {
-    let merchant = operator::create_merchant(store, "Test merchant")
-        .await
-        .ok()?;
+    let merchant = operator::create_merchant(store, "Test merchant").await.ok()?;
     let key = operator::create_api_key(store, merchant.id).await.ok()?;
     Some(key.reveal())
 }
@@ -176,13 +145,7 @@ impl Answer {
         assert_eq!(self.status, status, "{:#}", self.body);
         assert_eq!(self.body["error"]["type"], kind, "{:#}", self.body);
         assert_eq!(self.body["error"]["code"], code, "{:#}", self.body);
-        assert!(
-            self.body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "{:#}",
-            self.body
-        );
+        assert!(self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{:#}", self.body);
         assert!(self.header("request-id").is_some(), "no request-id");
         assert_eq!(self.header("content-type"), Some("application/json"));
         self
@@ -201,16 +164,8 @@ impl<S: Store> TestApp<S> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.expect("body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("JSON body")
-        };
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        Answer { status, headers, body }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -218,13 +173,7 @@ impl<S: Store> TestApp<S> {
     }
 
     pub async fn create_session_with(&self, key: &str, body: &Value) -> Answer {
-        self.send(
-            self.client
-                .post(self.url("/v1/sessions"))
-                .bearer_auth(key)
-                .json(body),
-        )
-        .await
+        self.send(self.client.post(self.url("/v1/sessions")).bearer_auth(key).json(body)).await
     }
 
     pub async fn create_session(&self, body: &Value) -> Answer {
@@ -236,10 +185,7 @@ impl<S: Store> TestApp<S> {
         let created = self.create_session(&session_body()).await;
         assert_eq!(created.status, 201, "{:#}", created.body);
         let session = &created.body["session"];
-        (
-            session["sessionId"].as_str().expect("id").into(),
-            session["clientSecret"].as_str().expect("secret").into(),
-        )
+        (session["sessionId"].as_str().expect("id").into(), session["clientSecret"].as_str().expect("secret").into())
     }
 
     pub async fn get_session(&self, id: &str, key: Option<&str>, secret: Option<&str>) -> Answer {
@@ -254,38 +200,20 @@ impl<S: Store> TestApp<S> {
     }
 
     pub async fn set_payment_method(&self, id: &str, body: &Value) -> Answer {
-        self.send(
-            self.client
-                .post(self.url(&format!("/v1/sessions/{id}/paymentMethods")))
-                .json(body),
-        )
-        .await
+        self.send(self.client.post(self.url(&format!("/v1/sessions/{id}/paymentMethods"))).json(body)).await
     }
 
     pub async fn check(&self, id: &str, body: &Value) -> Answer {
-        self.send(
-            self.client
-                .put(self.url(&format!("/v1/sessions/{id}/check")))
-                .json(body),
-        )
-        .await
+        self.send(self.client.put(self.url(&format!("/v1/sessions/{id}/check"))).json(body)).await
     }
 
     /// Rewrites a stored session behind the API's back, to reach states the
     /// API cannot be asked for directly (an expired or finished session).
     pub async fn rewrite_session(&self, id: &str, change: impl FnOnce(&mut Session)) {
         let id: SessionId = id.parse().expect("session id");
-        let mut session = self
-            .store
-            .get_session(&id)
-            .await
-            .expect("get")
-            .expect("exists");
+        let mut session = self.store.get_session(&id).await.expect("get").expect("exists");
         change(&mut session);
         session.version += 1;
-        self.store
-            .commit(SessionChange::new(&session))
-            .await
-            .expect("commit");
+        self.store.commit(SessionChange::new(&session)).await.expect("commit");
     }
 }

@@ -12,27 +12,10 @@ async fn walk_a_session_through_the_api<S: Store>(app: TestApp<S>) {
     assert_eq!(created.status, 201, "{:#}", created.body);
     assert!(created.header("request-id").is_some());
     let session = &created.body["session"];
-    let id = session["sessionId"]
-        .as_str()
-        .expect("sessionId")
-        .to_string();
-    let secret = session["clientSecret"]
-        .as_str()
-        .expect("clientSecret")
-        .to_string();
-    assert!(
-        id.len() == 32
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
-        "{id}"
-    );
-    assert!(
-        secret.len() == 32
-            && secret
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    );
+    let id = session["sessionId"].as_str().expect("sessionId").to_string();
+    let secret = session["clientSecret"].as_str().expect("clientSecret").to_string();
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{id}");
+    assert!(secret.len() == 32 && secret.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     assert_eq!(session["status"], "requires_payment_method");
     assert_eq!(
         session["destination"],
@@ -57,16 +40,10 @@ async fn walk_a_session_through_the_api<S: Store>(app: TestApp<S>) {
     let full = app.get_session(&id, Some(&app.api_key), None).await;
     assert_eq!(full.status, 200);
     assert_eq!(full.body, created.body);
-    for public in [
-        app.get_session(&id, None, None).await,
-        app.get_session(&id, None, Some(&secret)).await,
-    ] {
+    for public in [app.get_session(&id, None, None).await, app.get_session(&id, None, Some(&secret)).await] {
         assert_eq!(public.status, 200, "{:#}", public.body);
         let view = public.body["session"].as_object().expect("session object");
-        assert!(
-            !view.contains_key("clientSecret") && !view.contains_key("metadata"),
-            "{view:?}"
-        );
+        assert!(!view.contains_key("clientSecret") && !view.contains_key("metadata"), "{view:?}");
         assert_eq!(view["sessionId"], id.as_str());
         assert_eq!(view["destination"], session["destination"]);
     }
@@ -75,9 +52,7 @@ async fn walk_a_session_through_the_api<S: Store>(app: TestApp<S>) {
     let body = json!({"clientSecret": secret, "paymentMethod": {"type": "evm"}});
     let with_method = app.set_payment_method(&id, &body).await;
     assert_eq!(with_method.status, 200, "{:#}", with_method.body);
-    let expected = receivers()
-        .receiver(&id.parse::<SessionId>().expect("id"))
-        .to_string();
+    let expected = receivers().receiver(&id.parse::<SessionId>().expect("id")).to_string();
     let method = &with_method.body["session"]["paymentMethod"];
     assert_eq!(method["type"], "evm");
     assert_eq!(method["receiverAddress"], expected.as_str());
@@ -91,17 +66,10 @@ async fn walk_a_session_through_the_api<S: Store>(app: TestApp<S>) {
 
     // Check, with and without a transaction hint.
     let hint = format!("0x{}", "ab".repeat(32));
-    let checked = app
-        .check(&id, &json!({"clientSecret": secret, "txHash": hint}))
-        .await;
+    let checked = app.check(&id, &json!({"clientSecret": secret, "txHash": hint})).await;
     assert_eq!(checked.status, 200, "{:#}", checked.body);
     assert_eq!(checked.body["session"]["status"], "waiting_payment");
-    let stored = app
-        .store
-        .get_session(&id.parse().expect("id"))
-        .await
-        .expect("get")
-        .expect("exists");
+    let stored = app.store.get_session(&id.parse().expect("id")).await.expect("get").expect("exists");
     assert_eq!(stored.tx_hash_hint.map(|h| h.to_string()), Some(hint));
     let plain = app.check(&id, &json!({"clientSecret": secret})).await;
     assert_eq!(plain.body, checked.body);
@@ -125,11 +93,7 @@ async fn a_session_walks_through_the_api_on_dynamodb() {
 async fn the_same_idempotency_key_and_body_replays_the_first_response() {
     let app = spawn_app().await;
     let post = |body: &serde_json::Value, key: &str| {
-        app.client
-            .post(app.url("/v1/sessions"))
-            .bearer_auth(&app.api_key)
-            .header("Idempotency-Key", key)
-            .json(body)
+        app.client.post(app.url("/v1/sessions")).bearer_auth(&app.api_key).header("Idempotency-Key", key).json(body)
     };
     let first = app.send(post(&session_body(), "order-42")).await;
     assert_eq!(first.status, 201);
@@ -158,11 +122,7 @@ async fn the_same_idempotency_key_and_body_replays_the_first_response() {
 
     let mut other = session_body();
     other["destination"]["amountUnits"] = json!("11.00");
-    app.send(post(&other, "order-42")).await.assert_error(
-        409,
-        "invalid_request_error",
-        "idempotency_key_reused",
-    );
+    app.send(post(&other, "order-42")).await.assert_error(409, "invalid_request_error", "idempotency_key_reused");
 
     // Keys are per merchant: another merchant's identical key is independent.
     let theirs = app
@@ -175,23 +135,13 @@ async fn the_same_idempotency_key_and_body_replays_the_first_response() {
         )
         .await;
     assert_eq!(theirs.status, 201);
-    assert_ne!(
-        theirs.body["session"]["sessionId"],
-        first.body["session"]["sessionId"]
-    );
+    assert_ne!(theirs.body["session"]["sessionId"], first.body["session"]["sessionId"]);
 
     // A request refused by validation is not remembered.
     let mut invalid = session_body();
     invalid["display"]["title"] = json!("");
-    app.send(post(&invalid, "order-43")).await.assert_error(
-        400,
-        "validation_error",
-        "invalid_parameter",
-    );
-    assert_eq!(
-        app.send(post(&session_body(), "order-43")).await.status,
-        201
-    );
+    app.send(post(&invalid, "order-43")).await.assert_error(400, "validation_error", "invalid_parameter");
+    assert_eq!(app.send(post(&session_body(), "order-43")).await.status, 201);
 }
 
 #[tokio::test]
@@ -211,10 +161,7 @@ async fn concurrent_requests_with_one_idempotency_key_create_one_session() {
         .iter()
         .map(|answer| {
             assert_eq!(answer.status, 201, "{:#}", answer.body);
-            answer.body["session"]["sessionId"]
-                .as_str()
-                .expect("id")
-                .to_string()
+            answer.body["session"]["sessionId"].as_str().expect("id").to_string()
         })
         .collect();
     assert_eq!(ids.len(), 1, "one session for one key: {ids:?}");
@@ -225,11 +172,7 @@ async fn the_openapi_document_is_served() {
     let app = spawn_app().await;
     let answer = app.send(app.client.get(app.url("/openapi.json"))).await;
     assert_eq!(answer.status, 200);
-    assert!(
-        answer.body["openapi"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("3.1"))
-    );
+    assert!(answer.body["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
     for path in [
         "/v1/sessions",
         "/v1/sessions/{sessionId}",

@@ -7,22 +7,12 @@ use ferry_http::routes::Endpoint;
 
 /// (binary, method, path) for every endpoint of the route table.
 fn expected_routes() -> BTreeSet<(String, String, String)> {
-    Endpoint::ALL
-        .iter()
-        .map(|e| {
-            (
-                e.function().to_string(),
-                e.method().to_string(),
-                e.path().to_string(),
-            )
-        })
-        .collect()
+    Endpoint::ALL.iter().map(|e| (e.function().to_string(), e.method().to_string(), e.path().to_string())).collect()
 }
 
 fn template_routes() -> BTreeSet<(String, String, String)> {
     let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
-            .expect("template.yaml");
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).expect("template.yaml");
     let mut routes = BTreeSet::new();
     let (mut binary, mut path) = (None::<String>, None::<String>);
     for line in template.lines().map(str::trim) {
@@ -31,9 +21,7 @@ fn template_routes() -> BTreeSet<(String, String, String)> {
         } else if let Some(value) = line.strip_prefix("Path: ") {
             path = Some(value.to_string());
         } else if let Some(method) = line.strip_prefix("Method: ") {
-            let (Some(binary), Some(path)) = (binary.clone(), path.take()) else {
-                panic!("Method before Binary/Path")
-            };
+            let (Some(binary), Some(path)) = (binary.clone(), path.take()) else { panic!("Method before Binary/Path") };
             routes.insert((binary, method.to_string(), path));
         }
     }

@@ -24,26 +24,14 @@ impl<S: SessionStore> CheckSession<S> {
     pub async fn handle(&self, request: Request) -> HandlerResult {
         let id = sessions::session_id(&request)?;
         let body: CheckSessionRequest = json_body(&request)?;
-        let tx_hash: Option<TxHash> = body
-            .tx_hash
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|e| ApiError::invalid("txHash", e))?;
+        let tx_hash: Option<TxHash> =
+            body.tx_hash.as_deref().map(str::parse).transpose().map_err(|e| ApiError::invalid("txHash", e))?;
         let session = sessions::update(&self.store, &id, |current| {
             check_client_secret(current, body.client_secret.as_deref())?;
             let next = tx_hash.and_then(|hash| current.record_tx_hash_hint(hash));
-            Ok(next.map(|next| Write {
-                next,
-                claim_receiver: None,
-            }))
+            Ok(next.map(|next| Write { next, claim_receiver: None }))
         })
         .await?;
-        json(
-            StatusCode::OK,
-            &PublicSessionResponse {
-                session: (&session).into(),
-            },
-        )
+        json(StatusCode::OK, &PublicSessionResponse { session: (&session).into() })
     }
 }

@@ -41,18 +41,10 @@ impl<S: SessionStore> CreatePaymentMethod<S> {
                 }
             }
             let next = current.set_evm_payment_method(receiver, now)?;
-            Ok(next.map(|next| Write {
-                next,
-                claim_receiver: Some(receiver),
-            }))
+            Ok(next.map(|next| Write { next, claim_receiver: Some(receiver) }))
         })
         .await?;
         tracing::info!(session_id = %session.id, %receiver, "evm payment method set");
-        json(
-            StatusCode::OK,
-            &PublicSessionResponse {
-                session: (&session).into(),
-            },
-        )
+        json(StatusCode::OK, &PublicSessionResponse { session: (&session).into() })
     }
 }

@@ -7,16 +7,14 @@
 use std::sync::Arc;
 
 use ferry_domain::{
-    BaseUnits, ChainId, ChainRegistry, ClientSecret, Destination, DisplayInfo, EvmAddress,
-    MerchantId, Metadata, MetadataError, NewSession, Session, SessionId, Timestamp,
+    BaseUnits, ChainId, ChainRegistry, ClientSecret, Destination, DisplayInfo, EvmAddress, MerchantId, Metadata,
+    MetadataError, NewSession, Session, SessionId, Timestamp,
 };
 use ferry_http::auth::require_merchant;
 use ferry_http::request::{body_bytes, json_body};
 use ferry_http::wire::{CreateSessionRequest, SessionResponse};
 use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
-use ferry_store::{
-    CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionStore,
-};
+use ferry_store::{CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionStore};
 use http::StatusCode;
 use sha2::{Digest, Sha256};
 
@@ -51,12 +49,7 @@ where
             let session = new_session(new, merchant, now);
             self.store.create_session(&session, None).await?;
             tracing::info!(session_id = %session.id, "session created");
-            return json(
-                StatusCode::CREATED,
-                &SessionResponse {
-                    session: (&session).into(),
-                },
-            );
+            return json(StatusCode::CREATED, &SessionResponse { session: (&session).into() });
         };
 
         let request_hash = canonical_hash(body_bytes(request.body()))?;
@@ -64,10 +57,8 @@ where
             return replay(&record, &request_hash);
         }
         let session = new_session(new, merchant, now);
-        let response_body = serde_json::to_string(&SessionResponse {
-            session: (&session).into(),
-        })
-        .map_err(ApiError::internal)?;
+        let response_body =
+            serde_json::to_string(&SessionResponse { session: (&session).into() }).map_err(ApiError::internal)?;
         let record = IdempotencyRecord {
             merchant_id: merchant,
             key: key.clone(),
@@ -86,9 +77,7 @@ where
             Err(CreateSessionError::IdempotencyKeyExists) => {
                 match self.store.get_idempotency(&merchant, &key, now).await? {
                     Some(winner) => replay(&winner, &request_hash),
-                    None => Err(ApiError::internal(
-                        "idempotency record vanished after a conflicting create",
-                    )),
+                    None => Err(ApiError::internal("idempotency record vanished after a conflicting create")),
                 }
             }
             Err(other) => Err(other.into()),
@@ -103,15 +92,11 @@ fn new_session(new: NewSession, merchant: MerchantId, now: Timestamp) -> Session
 }
 
 fn raw_json(status: StatusCode, body: String, replayed: bool) -> HandlerResult {
-    let mut response = http::Response::builder()
-        .status(status)
-        .header(http::header::CONTENT_TYPE, "application/json");
+    let mut response = http::Response::builder().status(status).header(http::header::CONTENT_TYPE, "application/json");
     if replayed {
         response = response.header(IDEMPOTENT_REPLAYED, "true");
     }
-    response
-        .body(ferry_http::Body::Text(body))
-        .map_err(ApiError::internal)
+    response.body(ferry_http::Body::Text(body)).map_err(ApiError::internal)
 }
 
 /// The first response for this key again, if the body is the same.
@@ -132,16 +117,12 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     let invalid = |why: &str| ApiError::invalid("Idempotency-Key", why);
-    let key = value
-        .to_str()
-        .map_err(|_| invalid("must be printable ASCII"))?;
+    let key = value.to_str().map_err(|_| invalid("must be printable ASCII"))?;
     if key.is_empty() {
         return Err(invalid("must not be empty"));
     }
     if key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
-        return Err(invalid(&format!(
-            "must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters"
-        )));
+        return Err(invalid(&format!("must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters")));
     }
     Ok(Some(key.to_string()))
 }
@@ -186,43 +167,25 @@ fn canonical_hash(body: &[u8]) -> Result<String, ApiError> {
 }
 
 /// Turns the wire request into a [`NewSession`], naming the first bad field.
-pub fn parse_new_session(
-    body: CreateSessionRequest,
-    registry: &ChainRegistry,
-) -> Result<NewSession, ApiError> {
+pub fn parse_new_session(body: CreateSessionRequest, registry: &ChainRegistry) -> Result<NewSession, ApiError> {
     let destination = body.destination;
     if destination.kind != "evm" {
         return Err(ApiError::invalid("destination.type", "must be \"evm\""));
     }
-    let address: EvmAddress = destination
-        .address
-        .parse()
-        .map_err(|e| ApiError::invalid("destination.address", e))?;
+    let address: EvmAddress = destination.address.parse().map_err(|e| ApiError::invalid("destination.address", e))?;
     let chain_id = ChainId::new(destination.chain_id);
     let chain = registry.chain(chain_id).ok_or_else(|| {
-        let supported: Vec<String> = registry
-            .chains()
-            .map(|c| format!("{} ({})", c.id, c.name))
-            .collect();
+        let supported: Vec<String> = registry.chains().map(|c| format!("{} ({})", c.id, c.name)).collect();
         ApiError::new(
             ErrorCode::UnsupportedChain,
-            format!(
-                "Chain {chain_id} is not supported. Supported chains: {}.",
-                supported.join(", ")
-            ),
+            format!("Chain {chain_id} is not supported. Supported chains: {}.", supported.join(", ")),
         )
         .with_param("destination.chainId")
     })?;
-    let token_address: EvmAddress = destination
-        .token_address
-        .parse()
-        .map_err(|e| ApiError::invalid("destination.tokenAddress", e))?;
+    let token_address: EvmAddress =
+        destination.token_address.parse().map_err(|e| ApiError::invalid("destination.tokenAddress", e))?;
     let token = chain.token(&token_address).ok_or_else(|| {
-        let supported: Vec<String> = chain
-            .tokens
-            .iter()
-            .map(|t| format!("{} ({})", t.symbol, t.address))
-            .collect();
+        let supported: Vec<String> = chain.tokens.iter().map(|t| format!("{} ({})", t.symbol, t.address)).collect();
         ApiError::new(
             ErrorCode::UnsupportedToken,
             format!(
@@ -245,28 +208,16 @@ pub fn parse_new_session(
         .map_err(|e| ApiError::invalid("destination.calldata", e))?;
 
     let display = body.display;
-    let display = DisplayInfo::parse(
-        display.title,
-        display.verb,
-        display.theme_css_url,
-        display.payment_options,
-    )
-    .map_err(|e| ApiError::invalid(format!("display.{}", e.field_path()), &e))?;
-    let metadata = body
-        .metadata
-        .map(Metadata::parse)
-        .transpose()
-        .map_err(|e| match &e {
-            MetadataError::TooManyKeys { .. } => ApiError::invalid("metadata", &e),
-            MetadataError::BadKey { key, .. } | MetadataError::ValueTooLong { key, .. } => {
-                ApiError::invalid(format!("metadata.{key}"), &e)
-            }
-        })?;
-    let refund_address = body
-        .refund_address
-        .map(|text| text.parse())
-        .transpose()
-        .map_err(|e| ApiError::invalid("refundAddress", e))?;
+    let display = DisplayInfo::parse(display.title, display.verb, display.theme_css_url, display.payment_options)
+        .map_err(|e| ApiError::invalid(format!("display.{}", e.field_path()), &e))?;
+    let metadata = body.metadata.map(Metadata::parse).transpose().map_err(|e| match &e {
+        MetadataError::TooManyKeys { .. } => ApiError::invalid("metadata", &e),
+        MetadataError::BadKey { key, .. } | MetadataError::ValueTooLong { key, .. } => {
+            ApiError::invalid(format!("metadata.{key}"), &e)
+        }
+    })?;
+    let refund_address =
+        body.refund_address.map(|text| text.parse()).transpose().map_err(|e| ApiError::invalid("refundAddress", e))?;
 
     Ok(NewSession {
         destination: Destination {

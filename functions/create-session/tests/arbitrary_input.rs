@@ -49,9 +49,7 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
         "\\PC{0,40}".prop_map(Value::from),
         "0x[0-9a-fA-F]{0,70}".prop_map(Value::from),
         "[0-9]{0,45}(\\.[0-9]{0,40})?".prop_map(Value::from),
@@ -80,10 +78,7 @@ fn assert_answered(runtime: &tokio::runtime::Runtime, body: &[u8]) -> Result<(),
     runtime.block_on(async {
         let store = MemoryStore::new();
         let merchant = seed_merchant(&store).await;
-        let function = CreateSession::new(
-            store,
-            Arc::new(ChainRegistry::production().expect("registry")),
-        );
+        let function = CreateSession::new(store, Arc::new(ChainRegistry::production().expect("registry")));
         let request = http::Request::builder()
             .method("POST")
             .uri("/v1/sessions")
@@ -92,16 +87,10 @@ fn assert_answered(runtime: &tokio::runtime::Runtime, body: &[u8]) -> Result<(),
             .expect("request");
         let response = ferry_http::respond(request, |r| function.handle(r)).await;
         let status = response.status().as_u16();
-        prop_assert!(
-            status == 201 || status == 400 || status == 413,
-            "status {status}"
-        );
+        prop_assert!(status == 201 || status == 400 || status == 413, "status {status}");
         let json: Value = serde_json::from_slice(response.body().as_ref()).expect("JSON response");
         if status != 201 {
-            prop_assert!(
-                json["error"]["code"].is_string() && json["error"]["message"].is_string(),
-                "{json}"
-            );
+            prop_assert!(json["error"]["code"].is_string() && json["error"]["message"].is_string(), "{json}");
         }
         Ok(())
     })

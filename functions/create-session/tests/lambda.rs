@@ -10,9 +10,8 @@ use ferry_store::memory::MemoryStore;
 use ferry_store::sqlite::SqliteStore;
 use ferry_store::{SessionStore, Store};
 use ferry_testing::{
-    FakeRuntimeApi, TEST_TIMEOUT, bounded, fixture, fresh_table, gateway_body, header,
-    invoke_lambda, is_hex32, moto_endpoint, on_each_store, request, response_json, seed_merchant,
-    session_function_env,
+    FakeRuntimeApi, TEST_TIMEOUT, bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, is_hex32,
+    moto_endpoint, on_each_store, request, response_json, seed_merchant, session_function_env,
 };
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -21,10 +20,7 @@ use serde_json::{Value, json};
 const REQUEST_ID: &str = "Q3kZbjJ0oAMEbXw=";
 
 fn function<S: Store>(store: S) -> CreateSession<S> {
-    CreateSession::new(
-        store,
-        Arc::new(ChainRegistry::production().expect("production registry")),
-    )
+    CreateSession::new(store, Arc::new(ChainRegistry::production().expect("production registry")))
 }
 
 fn sqlite() -> SqliteStore {
@@ -50,10 +46,7 @@ fn assert_is_the_requested_session(session: &Value) {
             "amountUnits": "10.00",
         })
     );
-    assert_eq!(
-        session["display"],
-        json!({"title": "Order #1042", "verb": "Pay"})
-    );
+    assert_eq!(session["display"], json!({"title": "Order #1042", "verb": "Pay"}));
     assert_eq!(session["metadata"], json!({"orderId": "1042"}));
     assert_eq!(session["paymentMethod"], Value::Null);
     let created = session["createdAt"].as_u64().expect("createdAt");
@@ -61,10 +54,7 @@ fn assert_is_the_requested_session(session: &Value) {
 }
 
 fn session_id(session: &Value) -> SessionId {
-    session["sessionId"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("a session id")
+    session["sessionId"].as_str().and_then(|id| id.parse().ok()).expect("a session id")
 }
 
 /// A fixture event with a valid key creates the session, answers 201 with
@@ -75,28 +65,16 @@ async fn creates_the_session<S: Store>(store: S, fixture_name: &str) {
     let event = request(fixture_name, &[("API_KEY", &merchant.api_key)]);
     let response = ferry_http::respond(event, |request| function.handle(request)).await;
 
-    assert_eq!(
-        response.status(),
-        StatusCode::CREATED,
-        "{:?}",
-        response.body()
-    );
+    assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.body());
     assert_eq!(header(&response, "content-type"), Some("application/json"));
     assert!(header(&response, "request-id").is_some_and(|id| !id.is_empty()));
     let body = response_json(&response);
     assert_is_the_requested_session(&body["session"]);
 
-    let stored = store
-        .get_session(&session_id(&body["session"]))
-        .await
-        .expect("get")
-        .expect("stored");
+    let stored = store.get_session(&session_id(&body["session"])).await.expect("get").expect("stored");
     assert_eq!(stored.merchant_id, merchant.id);
     assert_eq!(stored.status, SessionStatus::RequiresPaymentMethod);
-    assert_eq!(
-        body["session"]["clientSecret"],
-        stored.client_secret.reveal()
-    );
+    assert_eq!(body["session"]["clientSecret"], stored.client_secret.reveal());
 }
 
 #[tokio::test]
@@ -111,11 +89,7 @@ async fn creates_a_session_from_an_api_gateway_event_in_sqlite() {
 
 #[tokio::test]
 async fn decodes_a_base64_encoded_body_in_memory() {
-    bounded(creates_the_session(
-        MemoryStore::new(),
-        "create-session-base64",
-    ))
-    .await;
+    bounded(creates_the_session(MemoryStore::new(), "create-session-base64")).await;
 }
 
 #[tokio::test]
@@ -130,10 +104,8 @@ async fn answers_with_the_api_gateway_request_id() {
         let store = MemoryStore::new();
         let key = seed_merchant(&store).await.api_key;
         let function = function(store);
-        let response = ferry_http::respond(request("create-session", &[("API_KEY", &key)]), |r| {
-            function.handle(r)
-        })
-        .await;
+        let response =
+            ferry_http::respond(request("create-session", &[("API_KEY", &key)]), |r| function.handle(r)).await;
         assert_eq!(header(&response, "request-id"), Some(REQUEST_ID));
     })
     .await;
@@ -144,10 +116,8 @@ async fn refuses_an_unknown_api_key<S: Store>(store: S) {
     seed_merchant(&store).await;
     let function = function(store);
     let unknown = "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10";
-    let response = ferry_http::respond(request("create-session", &[("API_KEY", unknown)]), |r| {
-        function.handle(r)
-    })
-    .await;
+    let response =
+        ferry_http::respond(request("create-session", &[("API_KEY", unknown)]), |r| function.handle(r)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(header(&response, "request-id"), Some(REQUEST_ID));
     let body = response_json(&response);
@@ -161,26 +131,15 @@ on_each_store!(refuses_an_unknown_api_key);
 /// says which variable is missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_to_start_without_its_configuration() {
-    let event = fixture(
-        "create-session",
-        &[("API_KEY", "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10")],
-    );
+    let event = fixture("create-session", &[("API_KEY", "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10")]);
     let outcome = tokio::task::spawn_blocking(move || {
         let no_config: [(&str, &str); 0] = [];
-        FakeRuntimeApi::invoke(
-            env!("CARGO_BIN_EXE_create-session"),
-            &no_config,
-            &event,
-            TEST_TIMEOUT,
-        )
+        FakeRuntimeApi::invoke(env!("CARGO_BIN_EXE_create-session"), &no_config, &event, TEST_TIMEOUT)
     })
     .await
     .expect("join");
     let error = outcome.expect_err("started without FERRY_TABLE_NAME");
-    assert!(
-        error.contains("exited") && error.contains("FERRY_TABLE_NAME"),
-        "{error}"
-    );
+    assert!(error.contains("exited") && error.contains("FERRY_TABLE_NAME"), "{error}");
 }
 
 /// The real `create-session` binary, started as Lambda starts it, answers
@@ -192,24 +151,15 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     let merchant = bounded(seed_merchant(&store)).await;
     let event = fixture("create-session", &[("API_KEY", &merchant.api_key)]);
 
-    let response = invoke_lambda(
-        env!("CARGO_BIN_EXE_create-session"),
-        session_function_env(&endpoint, store.table()),
-        event,
-    )
-    .await;
+    let response =
+        invoke_lambda(env!("CARGO_BIN_EXE_create-session"), session_function_env(&endpoint, store.table()), event)
+            .await;
 
     assert_eq!(response["statusCode"], 201, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");
-    assert_eq!(
-        response["headers"]["content-type"], "application/json",
-        "{response}"
-    );
+    assert_eq!(response["headers"]["content-type"], "application/json", "{response}");
     let body = gateway_body(&response);
     assert_is_the_requested_session(&body["session"]);
-    let stored = bounded(store.get_session(&session_id(&body["session"])))
-        .await
-        .expect("get")
-        .expect("stored");
+    let stored = bounded(store.get_session(&session_id(&body["session"]))).await.expect("get").expect("stored");
     assert_eq!(stored.merchant_id, merchant.id);
 }

@@ -27,21 +27,11 @@ impl<S: SessionStore + MerchantStore> GetSession<S> {
             if session.merchant_id != merchant {
                 return Err(ApiError::session_not_found());
             }
-            return json(
-                StatusCode::OK,
-                &SessionResponse {
-                    session: (&session).into(),
-                },
-            );
+            return json(StatusCode::OK, &SessionResponse { session: (&session).into() });
         }
         if let Some(secret) = query_param(&request, "clientSecret") {
             check_client_secret(&session, Some(&secret))?;
         }
-        json(
-            StatusCode::OK,
-            &PublicSessionResponse {
-                session: (&session).into(),
-            },
-        )
+        json(StatusCode::OK, &PublicSessionResponse { session: (&session).into() })
     }
 }

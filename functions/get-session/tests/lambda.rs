@@ -6,8 +6,8 @@
 use ferry_domain::Session;
 use ferry_store::Store;
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint,
-    on_each_store, request, response_json, seed_merchant, seed_session, session_function_env,
+    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, on_each_store, request,
+    response_json, seed_merchant, seed_session, session_function_env,
 };
 use get_session::GetSession;
 use http::StatusCode;
@@ -23,32 +23,16 @@ fn assert_is_the_public_view_of(view: &Value, session: &Session) {
     assert_eq!(view["destination"]["chainId"], 8453, "{view}");
     assert_eq!(view["destination"]["tokenSymbol"], "USDC", "{view}");
     assert_eq!(view["destination"]["amountUnits"], "10.00", "{view}");
-    assert_eq!(
-        view["destination"]["address"],
-        session.destination.address.to_string(),
-        "{view}"
-    );
+    assert_eq!(view["destination"]["address"], session.destination.address.to_string(), "{view}");
     assert_eq!(view["display"]["title"], "Order #1", "{view}");
     assert_eq!(view["paymentMethod"], Value::Null, "{view}");
-    assert_eq!(
-        view["createdAt"],
-        session.created_at.unix_seconds(),
-        "{view}"
-    );
-    assert_eq!(
-        view["expiresAt"],
-        session.expires_at.unix_seconds(),
-        "{view}"
-    );
+    assert_eq!(view["createdAt"], session.created_at.unix_seconds(), "{view}");
+    assert_eq!(view["expiresAt"], session.expires_at.unix_seconds(), "{view}");
 }
 
 fn assert_is_the_full_view_of(view: &Value, session: &Session) {
     assert_is_the_public_view_of(view, session);
-    assert_eq!(
-        view["clientSecret"],
-        session.client_secret.reveal(),
-        "{view}"
-    );
+    assert_eq!(view["clientSecret"], session.client_secret.reveal(), "{view}");
     assert_eq!(view["metadata"], json!({"order": "1"}), "{view}");
 }
 
@@ -58,10 +42,7 @@ async fn shows_the_owner_the_full_session<S: Store>(store: S) {
     let session = seed_session(&store, merchant.id).await;
     let function = GetSession::new(store);
     let id = session.id.to_string();
-    let event = request(
-        "get-session",
-        &[("API_KEY", &merchant.api_key), ("SESSION_ID", &id)],
-    );
+    let event = request("get-session", &[("API_KEY", &merchant.api_key), ("SESSION_ID", &id)]);
     let response = ferry_http::respond(event, |request| function.handle(request)).await;
 
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
@@ -78,10 +59,7 @@ async fn shows_the_payer_the_public_view<S: Store>(store: S) {
     let session = seed_session(&store, merchant.id).await;
     let function = GetSession::new(store);
     let (id, secret) = (session.id.to_string(), session.client_secret.reveal());
-    let event = request(
-        "get-session-public",
-        &[("SESSION_ID", &id), ("CLIENT_SECRET", &secret)],
-    );
+    let event = request("get-session-public", &[("SESSION_ID", &id), ("CLIENT_SECRET", &secret)]);
     let response = ferry_http::respond(event, |request| function.handle(request)).await;
 
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
@@ -101,10 +79,7 @@ async fn refuses_a_wrong_client_secret<S: Store>(store: S) {
     let function = GetSession::new(store);
     let id = session.id.to_string();
     let wrong = "00000000000000000000000000000000";
-    let event = request(
-        "get-session-public",
-        &[("SESSION_ID", &id), ("CLIENT_SECRET", wrong)],
-    );
+    let event = request("get-session-public", &[("SESSION_ID", &id), ("CLIENT_SECRET", wrong)]);
     let response = ferry_http::respond(event, |request| function.handle(request)).await;
 
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -122,17 +97,11 @@ async fn hides_the_session_from_other_merchants<S: Store>(store: S) {
     let session = seed_session(&store, owner.id).await;
     let function = GetSession::new(store);
     let id = session.id.to_string();
-    let event = request(
-        "get-session",
-        &[("API_KEY", &other.api_key), ("SESSION_ID", &id)],
-    );
+    let event = request("get-session", &[("API_KEY", &other.api_key), ("SESSION_ID", &id)]);
     let response = ferry_http::respond(event, |request| function.handle(request)).await;
 
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        response_json(&response)["error"]["code"],
-        "session_not_found"
-    );
+    assert_eq!(response_json(&response)["error"]["code"], "session_not_found");
 }
 
 on_each_store!(hides_the_session_from_other_merchants);
@@ -147,17 +116,10 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     let merchant = bounded(seed_merchant(&store)).await;
     let session = bounded(seed_session(&store, merchant.id)).await;
     let id = session.id.to_string();
-    let event = fixture(
-        "get-session",
-        &[("API_KEY", &merchant.api_key), ("SESSION_ID", &id)],
-    );
+    let event = fixture("get-session", &[("API_KEY", &merchant.api_key), ("SESSION_ID", &id)]);
 
-    let response = invoke_lambda(
-        env!("CARGO_BIN_EXE_get-session"),
-        session_function_env(&endpoint, store.table()),
-        event,
-    )
-    .await;
+    let response =
+        invoke_lambda(env!("CARGO_BIN_EXE_get-session"), session_function_env(&endpoint, store.table()), event).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");

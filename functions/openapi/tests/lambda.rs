@@ -2,9 +2,7 @@
 //! delivers them: the handler on real HTTP API (payload 2.0) events, and the
 //! real binary through its Lambda entry point.
 
-use ferry_testing::{
-    bounded, fixture, gateway_body, header, invoke_lambda, request, response_json,
-};
+use ferry_testing::{bounded, fixture, gateway_body, header, invoke_lambda, request, response_json};
 use http::StatusCode;
 use serde_json::Value;
 
@@ -15,15 +13,8 @@ const UNKNOWN_ROUTE_REQUEST_ID: &str = "Q3kZpk3ToAMEbfw=";
 fn assert_is_the_openapi_document(document: &Value) {
     let version = document["openapi"].as_str().unwrap_or_default();
     assert!(version.starts_with("3.1"), "openapi {version:?}");
-    for path in [
-        "/v1/sessions",
-        "/v1/sessions/{sessionId}",
-        "/v1/sessions/{sessionId}/paymentMethods",
-    ] {
-        assert!(
-            document["paths"].get(path).is_some(),
-            "the document has no {path}"
-        );
+    for path in ["/v1/sessions", "/v1/sessions/{sessionId}", "/v1/sessions/{sessionId}/paymentMethods"] {
+        assert!(document["paths"].get(path).is_some(), "the document has no {path}");
     }
 }
 
@@ -47,19 +38,11 @@ async fn answers_405_with_allow_for_a_known_path_and_the_wrong_method() {
         let response = ferry_http::respond(request("unknown-route", &[]), openapi::handle).await;
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(header(&response, "allow"), Some("POST"));
-        assert_eq!(
-            header(&response, "request-id"),
-            Some(UNKNOWN_ROUTE_REQUEST_ID)
-        );
+        assert_eq!(header(&response, "request-id"), Some(UNKNOWN_ROUTE_REQUEST_ID));
         let body = response_json(&response);
         assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
         assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("DELETE")),
-            "{body}"
-        );
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("DELETE")), "{body}");
     })
     .await;
 }
@@ -81,22 +64,11 @@ async fn answers_404_for_an_unknown_path() {
 /// fixture event from the fake Runtime API. It needs no table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let response = invoke_lambda(
-        env!("CARGO_BIN_EXE_openapi"),
-        Vec::new(),
-        fixture("openapi", &[]),
-    )
-    .await;
+    let response = invoke_lambda(env!("CARGO_BIN_EXE_openapi"), Vec::new(), fixture("openapi", &[])).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
-    assert_eq!(
-        response["headers"]["request-id"], OPENAPI_REQUEST_ID,
-        "{response}"
-    );
-    assert_eq!(
-        response["headers"]["content-type"], "application/json",
-        "{response}"
-    );
+    assert_eq!(response["headers"]["request-id"], OPENAPI_REQUEST_ID, "{response}");
+    assert_eq!(response["headers"]["content-type"], "application/json", "{response}");
     assert_is_the_openapi_document(&gateway_body(&response));
 }
 
@@ -104,21 +76,10 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
 /// request with 405, `Allow` and the envelope.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_unrouted_event_through_its_lambda_entry_point() {
-    let response = invoke_lambda(
-        env!("CARGO_BIN_EXE_openapi"),
-        Vec::new(),
-        fixture("unknown-route", &[]),
-    )
-    .await;
+    let response = invoke_lambda(env!("CARGO_BIN_EXE_openapi"), Vec::new(), fixture("unknown-route", &[])).await;
 
     assert_eq!(response["statusCode"], 405, "{response}");
     assert_eq!(response["headers"]["allow"], "POST", "{response}");
-    assert_eq!(
-        response["headers"]["request-id"], UNKNOWN_ROUTE_REQUEST_ID,
-        "{response}"
-    );
-    assert_eq!(
-        gateway_body(&response)["error"]["code"],
-        "method_not_allowed"
-    );
+    assert_eq!(response["headers"]["request-id"], UNKNOWN_ROUTE_REQUEST_ID, "{response}");
+    assert_eq!(gateway_body(&response)["error"]["code"], "method_not_allowed");
 }

@@ -91,9 +91,7 @@ impl FromStr for TxHash {
     type Err = AddressError;
     fn from_str(s: &str) -> Result<Self, AddressError> {
         let body = hex_body(s, 64).ok_or(AddressError::NotATxHash)?;
-        B256::from_str(body)
-            .map(Self)
-            .map_err(|_| AddressError::NotATxHash)
+        B256::from_str(body).map(Self).map_err(|_| AddressError::NotATxHash)
     }
 }
 
@@ -131,13 +129,9 @@ impl FromStr for Calldata {
             return Err(AddressError::NotHexData);
         }
         if body.len() / 2 > Self::MAX_BYTES {
-            return Err(AddressError::TooLong {
-                max: Self::MAX_BYTES,
-            });
+            return Err(AddressError::TooLong { max: Self::MAX_BYTES });
         }
-        hex::decode(body)
-            .map(|bytes| Self(bytes.into()))
-            .map_err(|_| AddressError::NotHexData)
+        hex::decode(body).map(|bytes| Self(bytes.into())).map_err(|_| AddressError::NotHexData)
     }
 }
 
@@ -162,11 +156,7 @@ mod tests {
 
     #[test]
     fn addresses_are_returned_checksummed_whatever_case_they_came_in() {
-        for input in [
-            USDC_BASE.to_string(),
-            USDC_BASE.to_lowercase(),
-            format!("0x{}", USDC_BASE[2..].to_uppercase()),
-        ] {
+        for input in [USDC_BASE.to_string(), USDC_BASE.to_lowercase(), format!("0x{}", USDC_BASE[2..].to_uppercase())] {
             let parsed: EvmAddress = input.parse().expect("valid address");
             assert_eq!(parsed.to_string(), USDC_BASE);
         }
@@ -188,33 +178,18 @@ mod tests {
             "0xZZ3589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
             " 0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
         ] {
-            assert_eq!(
-                bad.parse::<EvmAddress>(),
-                Err(AddressError::NotAnAddress),
-                "{bad:?}"
-            );
+            assert_eq!(bad.parse::<EvmAddress>(), Err(AddressError::NotAnAddress), "{bad:?}");
         }
     }
 
     #[test]
     fn calldata_must_be_even_length_hex_within_bounds() {
-        assert_eq!(
-            "0xa9059cbb".parse::<Calldata>().map(|c| c.to_string()),
-            Ok("0xa9059cbb".into())
-        );
+        assert_eq!("0xa9059cbb".parse::<Calldata>().map(|c| c.to_string()), Ok("0xa9059cbb".into()));
         assert_eq!("0x".parse::<Calldata>().map(|c| c.as_bytes().len()), Ok(0));
         assert_eq!("0xabc".parse::<Calldata>(), Err(AddressError::NotHexData));
-        assert_eq!(
-            "a9059cbb".parse::<Calldata>(),
-            Err(AddressError::NotHexData)
-        );
+        assert_eq!("a9059cbb".parse::<Calldata>(), Err(AddressError::NotHexData));
         let huge = format!("0x{}", "00".repeat(Calldata::MAX_BYTES + 1));
-        assert_eq!(
-            huge.parse::<Calldata>(),
-            Err(AddressError::TooLong {
-                max: Calldata::MAX_BYTES
-            })
-        );
+        assert_eq!(huge.parse::<Calldata>(), Err(AddressError::TooLong { max: Calldata::MAX_BYTES }));
     }
 
     #[test]

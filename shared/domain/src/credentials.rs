@@ -37,9 +37,7 @@ impl ApiKey {
 impl FromStr for ApiKey {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
-        uuid::Uuid::try_parse(s)
-            .map(Self)
-            .map_err(|_| IdError::NotUuid)
+        uuid::Uuid::try_parse(s).map(Self).map_err(|_| IdError::NotUuid)
     }
 }
 
@@ -142,9 +140,7 @@ mod tests {
 
     #[test]
     fn api_key_hash_is_sha256_of_the_canonical_text() {
-        let key: ApiKey = "123E4567-E89B-42D3-A456-426614174000"
-            .parse()
-            .expect("uuid");
+        let key: ApiKey = "123E4567-E89B-42D3-A456-426614174000".parse().expect("uuid");
         let expected = Sha256::digest(b"123e4567-e89b-42d3-a456-426614174000");
         assert_eq!(key.hash().to_string(), hex::encode(expected));
         assert_eq!(key.hash().to_string().parse::<ApiKeyHash>(), Ok(key.hash()));

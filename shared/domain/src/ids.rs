@@ -88,9 +88,7 @@ impl MerchantId {
 impl FromStr for MerchantId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
-        uuid::Uuid::try_parse(s)
-            .map(Self)
-            .map_err(|_| IdError::NotUuid)
+        uuid::Uuid::try_parse(s).map(Self).map_err(|_| IdError::NotUuid)
     }
 }
 
@@ -120,14 +118,7 @@ mod tests {
 
     #[test]
     fn session_ids_reject_anything_but_32_lowercase_hex() {
-        for bad in [
-            "",
-            "ab",
-            &"AB".repeat(16),
-            &"g".repeat(32),
-            &"a".repeat(33),
-            "../../etc/passwd",
-        ] {
+        for bad in ["", "ab", &"AB".repeat(16), &"g".repeat(32), &"a".repeat(33), "../../etc/passwd"] {
             assert_eq!(bad.parse::<SessionId>(), Err(IdError::NotHex32), "{bad:?}");
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod address;
 pub mod credentials;
+pub mod deposit;
 pub mod ids;
 pub mod money;
 pub mod registry;
@@ -15,12 +16,12 @@ pub mod time;
 
 pub use address::{AddressError, Calldata, EvmAddress, TxHash};
 pub use credentials::{ApiKey, ApiKeyHash, ClientSecret, Merchant};
+pub use deposit::{Deposit, DepositId, DepositSource, Plan, RefundReason, Tolerance, convert_at_par, plan};
 pub use ids::{IdError, MerchantId, SessionId};
 pub use money::{AmountError, BaseUnits};
 pub use registry::{Chain, ChainId, ChainRegistry, RegistryError, Token};
 pub use session::{
-    Delivery, Destination, DisplayError, DisplayField, DisplayInfo, EventKind, IllegalTransition,
-    Metadata, MetadataError, NewSession, PaymentMethod, Session, SessionError, SessionStatus,
-    Transition,
+    Delivery, Destination, DisplayError, DisplayField, DisplayInfo, EventKind, IllegalTransition, Metadata,
+    MetadataError, NewSession, PaymentMethod, Session, SessionError, SessionStatus, Transition,
 };
 pub use time::Timestamp;

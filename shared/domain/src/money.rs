@@ -41,19 +41,13 @@ impl BaseUnits {
         };
         let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         let has_point = text.contains('.');
-        if whole.is_empty()
-            || !digits(whole)
-            || !digits(fraction)
-            || (has_point && fraction.is_empty())
-        {
+        if whole.is_empty() || !digits(whole) || !digits(fraction) || (has_point && fraction.is_empty()) {
             return Err(AmountError::NotDecimal);
         }
         if fraction.len() > usize::from(decimals) {
             return Err(AmountError::TooPrecise { max: decimals });
         }
-        let scale = 10u128
-            .checked_pow(u32::from(decimals))
-            .ok_or(AmountError::TooLarge)?;
+        let scale = 10u128.checked_pow(u32::from(decimals)).ok_or(AmountError::TooLarge)?;
         let whole_units = whole
             .parse::<u128>()
             .map_err(|_| AmountError::TooLarge)?
@@ -63,19 +57,11 @@ impl BaseUnits {
         let fraction_units = if fraction.is_empty() {
             0
         } else {
-            let fraction_value = fraction
-                .parse::<u128>()
-                .map_err(|_| AmountError::TooLarge)?;
-            let pad = 10u128
-                .checked_pow(padding as u32)
-                .ok_or(AmountError::TooLarge)?;
-            fraction_value
-                .checked_mul(pad)
-                .ok_or(AmountError::TooLarge)?
+            let fraction_value = fraction.parse::<u128>().map_err(|_| AmountError::TooLarge)?;
+            let pad = 10u128.checked_pow(padding as u32).ok_or(AmountError::TooLarge)?;
+            fraction_value.checked_mul(pad).ok_or(AmountError::TooLarge)?
         };
-        let units = whole_units
-            .checked_add(fraction_units)
-            .ok_or(AmountError::TooLarge)?;
+        let units = whole_units.checked_add(fraction_units).ok_or(AmountError::TooLarge)?;
         if units == 0 {
             return Err(AmountError::NotPositive);
         }
@@ -91,16 +77,8 @@ impl BaseUnits {
         let (whole, fraction) = digits.split_at(digits.len() - decimals);
         let keep = decimals.min(2);
         let trimmed = fraction.trim_end_matches('0');
-        let fraction = if trimmed.len() >= keep {
-            trimmed
-        } else {
-            &fraction[..keep]
-        };
-        if fraction.is_empty() {
-            whole.to_string()
-        } else {
-            format!("{whole}.{fraction}")
-        }
+        let fraction = if trimmed.len() >= keep { trimmed } else { &fraction[..keep] };
+        if fraction.is_empty() { whole.to_string() } else { format!("{whole}.{fraction}") }
     }
 }
 
@@ -130,55 +108,22 @@ mod tests {
 
     #[test]
     fn parses_whole_and_fractional_amounts_exactly() {
-        assert_eq!(
-            BaseUnits::parse_token_amount("10", 6),
-            Ok(BaseUnits(10_000_000))
-        );
-        assert_eq!(
-            BaseUnits::parse_token_amount("10.00", 6),
-            Ok(BaseUnits(10_000_000))
-        );
-        assert_eq!(
-            BaseUnits::parse_token_amount("0.000001", 6),
-            Ok(BaseUnits(1))
-        );
-        assert_eq!(
-            BaseUnits::parse_token_amount("1.5", 18),
-            Ok(BaseUnits(1_500_000_000_000_000_000))
-        );
-        assert_eq!(
-            BaseUnits::parse_token_amount("007.10", 2),
-            Ok(BaseUnits(710))
-        );
+        assert_eq!(BaseUnits::parse_token_amount("10", 6), Ok(BaseUnits(10_000_000)));
+        assert_eq!(BaseUnits::parse_token_amount("10.00", 6), Ok(BaseUnits(10_000_000)));
+        assert_eq!(BaseUnits::parse_token_amount("0.000001", 6), Ok(BaseUnits(1)));
+        assert_eq!(BaseUnits::parse_token_amount("1.5", 18), Ok(BaseUnits(1_500_000_000_000_000_000)));
+        assert_eq!(BaseUnits::parse_token_amount("007.10", 2), Ok(BaseUnits(710)));
     }
 
     #[test]
     fn refuses_what_is_not_a_plain_positive_decimal() {
-        for bad in [
-            "", ".", "1.", ".5", "-1", "+1", "1e6", "1,5", " 1", "1 ", "0x10", "١",
-        ] {
-            assert_eq!(
-                BaseUnits::parse_token_amount(bad, 6),
-                Err(AmountError::NotDecimal),
-                "{bad:?}"
-            );
+        for bad in ["", ".", "1.", ".5", "-1", "+1", "1e6", "1,5", " 1", "1 ", "0x10", "١"] {
+            assert_eq!(BaseUnits::parse_token_amount(bad, 6), Err(AmountError::NotDecimal), "{bad:?}");
         }
-        assert_eq!(
-            BaseUnits::parse_token_amount("0", 6),
-            Err(AmountError::NotPositive)
-        );
-        assert_eq!(
-            BaseUnits::parse_token_amount("0.000", 6),
-            Err(AmountError::NotPositive)
-        );
-        assert_eq!(
-            BaseUnits::parse_token_amount("0.0000001", 6),
-            Err(AmountError::TooPrecise { max: 6 })
-        );
-        assert_eq!(
-            BaseUnits::parse_token_amount(&"9".repeat(40), 6),
-            Err(AmountError::TooLarge)
-        );
+        assert_eq!(BaseUnits::parse_token_amount("0", 6), Err(AmountError::NotPositive));
+        assert_eq!(BaseUnits::parse_token_amount("0.000", 6), Err(AmountError::NotPositive));
+        assert_eq!(BaseUnits::parse_token_amount("0.0000001", 6), Err(AmountError::TooPrecise { max: 6 }));
+        assert_eq!(BaseUnits::parse_token_amount(&"9".repeat(40), 6), Err(AmountError::TooLarge));
     }
 
     #[test]
@@ -189,10 +134,7 @@ mod tests {
         assert_eq!(BaseUnits(1_234_567).to_token_amount(6), "1.234567");
         assert_eq!(BaseUnits(5).to_token_amount(0), "5");
         assert_eq!(BaseUnits(5).to_token_amount(1), "0.5");
-        assert_eq!(
-            BaseUnits(u128::MAX).to_token_amount(18),
-            "340282366920938463463.374607431768211455"
-        );
+        assert_eq!(BaseUnits(u128::MAX).to_token_amount(18), "340282366920938463463.374607431768211455");
     }
 
     proptest! {

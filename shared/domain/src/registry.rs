@@ -66,11 +66,7 @@ pub enum RegistryError {
     #[error("chain {chain} lists token {token} twice")]
     DuplicateToken { chain: ChainId, token: EvmAddress },
     #[error("token {token} on chain {chain} has {decimals} decimals; at most 38 are supported")]
-    TooManyDecimals {
-        chain: ChainId,
-        token: EvmAddress,
-        decimals: u8,
-    },
+    TooManyDecimals { chain: ChainId, token: EvmAddress, decimals: u8 },
     #[error("chain {0} has no tokens")]
     NoTokens(ChainId),
 }
@@ -102,14 +98,8 @@ impl ChainRegistry {
                 return Err(RegistryError::NoTokens(chain.id));
             }
             for (index, token) in chain.tokens.iter().enumerate() {
-                if chain.tokens[..index]
-                    .iter()
-                    .any(|other| other.address == token.address)
-                {
-                    return Err(RegistryError::DuplicateToken {
-                        chain: chain.id,
-                        token: token.address,
-                    });
+                if chain.tokens[..index].iter().any(|other| other.address == token.address) {
+                    return Err(RegistryError::DuplicateToken { chain: chain.id, token: token.address });
                 }
                 if token.decimals > 38 {
                     return Err(RegistryError::TooManyDecimals {
@@ -153,13 +143,8 @@ mod tests {
         let production = ChainRegistry::production().expect("production registry");
         assert_eq!(production.chains().count(), 14);
         let base = production.chain(ChainId::new(8453)).expect("Base");
-        let usdc: EvmAddress = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
-            .parse()
-            .expect("address");
-        assert_eq!(
-            base.token(&usdc).map(|t| (t.symbol.as_str(), t.decimals)),
-            Some(("USDC", 6))
-        );
+        let usdc: EvmAddress = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913".parse().expect("address");
+        assert_eq!(base.token(&usdc).map(|t| (t.symbol.as_str(), t.decimals)), Some(("USDC", 6)));
         let local = ChainRegistry::local().expect("local registry");
         assert_eq!(local.chains().count(), 2);
     }
@@ -172,10 +157,7 @@ address = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
 decimals = 6
 "#;
         let chain = format!("[[chain]]\nid = 1\nname = \"A\"\nconfirmations = 1\n{token}");
-        assert!(matches!(
-            ChainRegistry::from_toml(&format!("{chain}{chain}")),
-            Err(RegistryError::DuplicateChain(_))
-        ));
+        assert!(matches!(ChainRegistry::from_toml(&format!("{chain}{chain}")), Err(RegistryError::DuplicateChain(_))));
         assert!(matches!(
             ChainRegistry::from_toml(&format!("{chain}{token}")),
             Err(RegistryError::DuplicateToken { .. })

@@ -14,10 +14,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    BaseUnits, Calldata, ChainId, ClientSecret, EvmAddress, MerchantId, SessionId, Timestamp,
-    Token, TxHash,
-};
+use crate::deposit::{Deposit, DepositSource};
+use crate::{BaseUnits, Calldata, ChainId, ClientSecret, EvmAddress, MerchantId, SessionId, Timestamp, Token, TxHash};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -62,22 +60,15 @@ impl SessionStatus {
     }
 
     /// The status after `transition`, and the event the change emits.
-    pub fn apply(
-        self,
-        transition: Transition,
-    ) -> Result<(SessionStatus, Option<EventKind>), IllegalTransition> {
+    pub fn apply(self, transition: Transition) -> Result<(SessionStatus, Option<EventKind>), IllegalTransition> {
         use SessionStatus as S;
         use Transition as T;
         match (self, transition) {
-            (S::RequiresPaymentMethod | S::WaitingPayment, T::SetPaymentMethod) => {
-                Ok((S::WaitingPayment, None))
-            }
+            (S::RequiresPaymentMethod | S::WaitingPayment, T::SetPaymentMethod) => Ok((S::WaitingPayment, None)),
             (S::WaitingPayment, T::DepositSeen) => Ok((S::Processing, Some(EventKind::Processing))),
             (S::Processing, T::Delivered) => Ok((S::Succeeded, Some(EventKind::Succeeded))),
             (S::Processing, T::Refunded) => Ok((S::Bounced, Some(EventKind::Bounced))),
-            (S::RequiresPaymentMethod | S::WaitingPayment, T::Expire) => {
-                Ok((S::Expired, Some(EventKind::Expired)))
-            }
+            (S::RequiresPaymentMethod | S::WaitingPayment, T::Expire) => Ok((S::Expired, Some(EventKind::Expired))),
             (from, transition) => Err(IllegalTransition { from, transition }),
         }
     }
@@ -252,26 +243,16 @@ impl DisplayInfo {
             .transpose()?;
         if let Some(options) = &payment_options {
             if options.len() > Self::MAX_OPTIONS {
-                return Err(DisplayError::TooManyOptions {
-                    max: Self::MAX_OPTIONS,
-                });
+                return Err(DisplayError::TooManyOptions { max: Self::MAX_OPTIONS });
             }
             for (index, option) in options.iter().enumerate() {
                 let chars = option.chars().count();
                 if option.trim().is_empty() || chars > Self::MAX_OPTION_CHARS {
-                    return Err(DisplayError::BadOption {
-                        index,
-                        max: Self::MAX_OPTION_CHARS,
-                    });
+                    return Err(DisplayError::BadOption { index, max: Self::MAX_OPTION_CHARS });
                 }
             }
         }
-        Ok(Self {
-            title,
-            verb,
-            theme_css_url,
-            payment_options,
-        })
+        Ok(Self { title, verb, theme_css_url, payment_options })
     }
 }
 
@@ -297,23 +278,15 @@ impl Metadata {
 
     pub fn parse(entries: BTreeMap<String, String>) -> Result<Self, MetadataError> {
         if entries.len() > Self::MAX_KEYS {
-            return Err(MetadataError::TooManyKeys {
-                max: Self::MAX_KEYS,
-            });
+            return Err(MetadataError::TooManyKeys { max: Self::MAX_KEYS });
         }
         for (key, value) in &entries {
             let key_chars = key.chars().count();
             if key_chars == 0 || key_chars > Self::MAX_KEY_CHARS {
-                return Err(MetadataError::BadKey {
-                    key: key.clone(),
-                    max: Self::MAX_KEY_CHARS,
-                });
+                return Err(MetadataError::BadKey { key: key.clone(), max: Self::MAX_KEY_CHARS });
             }
             if value.chars().count() > Self::MAX_VALUE_CHARS {
-                return Err(MetadataError::ValueTooLong {
-                    key: key.clone(),
-                    max: Self::MAX_VALUE_CHARS,
-                });
+                return Err(MetadataError::ValueTooLong { key: key.clone(), max: Self::MAX_VALUE_CHARS });
             }
         }
         Ok(Self(entries))
@@ -332,6 +305,9 @@ pub enum PaymentMethod {
     Evm {
         receiver_address: EvmAddress,
         created_at: Timestamp,
+        /// The deposit that paid the session, once seen.
+        #[serde(default)]
+        source: Option<DepositSource>,
     },
 }
 
@@ -398,10 +374,7 @@ impl Session {
         now >= self.expires_at
     }
 
-    fn transitioned(
-        &self,
-        transition: Transition,
-    ) -> Result<(Session, Option<EventKind>), IllegalTransition> {
+    fn transitioned(&self, transition: Transition) -> Result<(Session, Option<EventKind>), IllegalTransition> {
         let (status, event) = self.status.apply(transition)?;
         let mut next = self.clone();
         next.status = status;
@@ -416,26 +389,42 @@ impl Session {
         receiver_address: EvmAddress,
         now: Timestamp,
     ) -> Result<Option<Session>, SessionError> {
-        if let Some(PaymentMethod::Evm {
-            receiver_address: existing,
-            ..
-        }) = &self.payment_method
+        if let Some(PaymentMethod::Evm { receiver_address: existing, .. }) = &self.payment_method
             && *existing == receiver_address
             && self.status == SessionStatus::WaitingPayment
         {
             return Ok(None);
         }
         if self.status.is_open() && self.is_past_expiry(now) {
-            return Err(SessionError::Expired {
-                expires_at: self.expires_at,
-            });
+            return Err(SessionError::Expired { expires_at: self.expires_at });
         }
         let (mut next, _no_event) = self.transitioned(Transition::SetPaymentMethod)?;
-        next.payment_method = Some(PaymentMethod::Evm {
-            receiver_address,
-            created_at: now,
-        });
+        next.payment_method = Some(PaymentMethod::Evm { receiver_address, created_at: now, source: None });
         Ok(Some(next))
+    }
+
+    /// The deposit that pays this session was seen: `processing`, with the
+    /// deposit recorded as the payment method's source.
+    pub fn deposit_seen(&self, deposit: &Deposit) -> Result<(Session, EventKind), IllegalTransition> {
+        let (mut next, event) = self.transitioned(Transition::DepositSeen)?;
+        if let Some(PaymentMethod::Evm { source, .. }) = &mut next.payment_method {
+            *source = Some(deposit.into());
+        }
+        Ok((next, event.unwrap_or(EventKind::Processing)))
+    }
+
+    /// The funds reached the destination: `succeeded`.
+    pub fn delivered(&self, delivery: Delivery) -> Result<(Session, EventKind), IllegalTransition> {
+        let (mut next, event) = self.transitioned(Transition::Delivered)?;
+        next.destination.delivery = Some(delivery);
+        Ok((next, event.unwrap_or(EventKind::Succeeded)))
+    }
+
+    /// Delivery failed and the funds went to the refund address: `bounced`.
+    pub fn refunded(&self, refund: Delivery) -> Result<(Session, EventKind), IllegalTransition> {
+        let (mut next, event) = self.transitioned(Transition::Refunded)?;
+        next.destination.delivery = Some(refund);
+        Ok((next, event.unwrap_or(EventKind::Bounced)))
     }
 
     /// Records the transaction a payer says paid this session, so that the
@@ -473,47 +462,28 @@ mod tests {
         let (s, e) = s.apply(Transition::SetPaymentMethod).expect("set method");
         assert_eq!((s, e), (SessionStatus::WaitingPayment, None));
         let (s, e) = s.apply(Transition::DepositSeen).expect("deposit");
-        assert_eq!(
-            (s, e),
-            (SessionStatus::Processing, Some(EventKind::Processing))
-        );
+        assert_eq!((s, e), (SessionStatus::Processing, Some(EventKind::Processing)));
         let (s, e) = s.apply(Transition::Delivered).expect("delivered");
-        assert_eq!(
-            (s, e),
-            (SessionStatus::Succeeded, Some(EventKind::Succeeded))
-        );
+        assert_eq!((s, e), (SessionStatus::Succeeded, Some(EventKind::Succeeded)));
     }
 
     #[test]
     fn display_fields_are_checked_and_named() {
-        let parse = |title: &str, url: Option<&str>| {
-            DisplayInfo::parse(title.into(), "Pay".into(), url.map(Into::into), None)
-        };
+        let parse =
+            |title: &str, url: Option<&str>| DisplayInfo::parse(title.into(), "Pay".into(), url.map(Into::into), None);
         assert!(parse("Order #1", Some("https://shop.example/theme.css")).is_ok());
-        assert_eq!(
-            parse("  ", None).map_err(|e| e.field_path()),
-            Err("title".to_string())
-        );
-        assert_eq!(
-            parse("x", Some("http://shop.example/a.css")),
-            Err(DisplayError::NotHttpsUrl)
-        );
+        assert_eq!(parse("  ", None).map_err(|e| e.field_path()), Err("title".to_string()));
+        assert_eq!(parse("x", Some("http://shop.example/a.css")), Err(DisplayError::NotHttpsUrl));
         assert_eq!(parse("x", Some("https://")), Err(DisplayError::NotHttpsUrl));
         let options = Some(vec!["evm".to_string(), String::new()]);
-        let error =
-            DisplayInfo::parse("x".into(), "Pay".into(), None, options).expect_err("empty option");
+        let error = DisplayInfo::parse("x".into(), "Pay".into(), None, options).expect_err("empty option");
         assert_eq!(error.field_path(), "paymentOptions[1]");
     }
 
     #[test]
     fn a_processing_session_never_expires() {
-        let err = SessionStatus::Processing
-            .apply(Transition::Expire)
-            .expect_err("illegal");
-        assert_eq!(
-            err.to_string(),
-            "a session that is processing cannot expire"
-        );
+        let err = SessionStatus::Processing.apply(Transition::Expire).expect_err("illegal");
+        assert_eq!(err.to_string(), "a session that is processing cannot expire");
     }
 
     proptest! {

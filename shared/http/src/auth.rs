@@ -23,10 +23,7 @@ fn presented_api_key(request: &Request) -> Option<Result<ApiKey, ApiError>> {
         .map(|(_, token)| token.trim());
     Some(match token {
         Some(token) => token.parse::<ApiKey>().map_err(|_| invalid_api_key()),
-        None => Err(ApiError::new(
-            ErrorCode::InvalidApiKey,
-            "The Authorization header must be `Bearer <API key>`.",
-        )),
+        None => Err(ApiError::new(ErrorCode::InvalidApiKey, "The Authorization header must be `Bearer <API key>`.")),
     })
 }
 
@@ -36,10 +33,7 @@ async fn merchant_for<S: MerchantStore>(store: &S, key: ApiKey) -> Result<Mercha
 }
 
 /// The merchant whose API key authorizes this request; 401 without one.
-pub async fn require_merchant<S: MerchantStore>(
-    store: &S,
-    request: &Request,
-) -> Result<MerchantId, ApiError> {
+pub async fn require_merchant<S: MerchantStore>(store: &S, request: &Request) -> Result<MerchantId, ApiError> {
     match presented_api_key(request) {
         None => Err(ApiError::new(
             ErrorCode::MissingApiKey,
@@ -51,10 +45,7 @@ pub async fn require_merchant<S: MerchantStore>(
 
 /// The merchant when an API key is presented (it must then be valid), or
 /// `None` for an anonymous request.
-pub async fn optional_merchant<S: MerchantStore>(
-    store: &S,
-    request: &Request,
-) -> Result<Option<MerchantId>, ApiError> {
+pub async fn optional_merchant<S: MerchantStore>(store: &S, request: &Request) -> Result<Option<MerchantId>, ApiError> {
     match presented_api_key(request) {
         None => Ok(None),
         Some(key) => merchant_for(store, key?).await.map(Some),
@@ -64,23 +55,13 @@ pub async fn optional_merchant<S: MerchantStore>(
 /// Checks a presented client secret against the session's, in constant time.
 pub fn check_client_secret(session: &Session, presented: Option<&str>) -> Result<(), ApiError> {
     let presented = presented.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::MissingClientSecret,
-            "Send the session's client secret as `clientSecret`.",
-        )
-        .with_param("clientSecret")
+        ApiError::new(ErrorCode::MissingClientSecret, "Send the session's client secret as `clientSecret`.")
+            .with_param("clientSecret")
     })?;
     let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidClientSecret,
-            "The client secret is not valid for this session.",
-        )
-        .with_param("clientSecret")
+        ApiError::new(ErrorCode::InvalidClientSecret, "The client secret is not valid for this session.")
+            .with_param("clientSecret")
     };
     let presented: ClientSecret = presented.parse().map_err(|_| invalid())?;
-    if session.client_secret.matches(&presented) {
-        Ok(())
-    } else {
-        Err(invalid())
-    }
+    if session.client_secret.matches(&presented) { Ok(()) } else { Err(invalid()) }
 }

@@ -84,10 +84,9 @@ impl ErrorCode {
         use ErrorCode as C;
         match self {
             C::InvalidParameter | C::InvalidJson | C::PayloadTooLarge => ErrorType::ValidationError,
-            C::MissingApiKey
-            | C::InvalidApiKey
-            | C::MissingClientSecret
-            | C::InvalidClientSecret => ErrorType::AuthenticationError,
+            C::MissingApiKey | C::InvalidApiKey | C::MissingClientSecret | C::InvalidClientSecret => {
+                ErrorType::AuthenticationError
+            }
             C::SessionNotFound
             | C::SessionExpired
             | C::InvalidSessionState
@@ -107,17 +106,12 @@ impl ErrorCode {
         match self {
             C::InvalidParameter | C::InvalidJson => StatusCode::BAD_REQUEST,
             C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            C::MissingApiKey
-            | C::InvalidApiKey
-            | C::MissingClientSecret
-            | C::InvalidClientSecret => StatusCode::UNAUTHORIZED,
+            C::MissingApiKey | C::InvalidApiKey | C::MissingClientSecret | C::InvalidClientSecret => {
+                StatusCode::UNAUTHORIZED
+            }
             C::SessionNotFound | C::RouteNotFound => StatusCode::NOT_FOUND,
-            C::SessionExpired | C::InvalidSessionState | C::IdempotencyKeyReused => {
-                StatusCode::CONFLICT
-            }
-            C::UnsupportedChain | C::UnsupportedToken | C::UnsupportedPaymentMethod => {
-                StatusCode::BAD_REQUEST
-            }
+            C::SessionExpired | C::InvalidSessionState | C::IdempotencyKeyReused => StatusCode::CONFLICT,
+            C::UnsupportedChain | C::UnsupportedToken | C::UnsupportedPaymentMethod => StatusCode::BAD_REQUEST,
             C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -163,13 +157,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            param: None,
-            allow: None,
-            source: None,
-        }
+        Self { code, message: message.into(), param: None, allow: None, source: None }
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -190,10 +178,7 @@ impl ApiError {
     /// An unexpected failure: logged with its whole source chain, answered
     /// with an opaque 500.
     pub fn internal(source: impl Into<BoxError>) -> Self {
-        let mut error = Self::new(
-            ErrorCode::InternalError,
-            "Something went wrong on our side. Please retry later.",
-        );
+        let mut error = Self::new(ErrorCode::InternalError, "Something went wrong on our side. Please retry later.");
         error.source = Some(source.into());
         error
     }
@@ -257,19 +242,14 @@ impl From<CreateSessionError> for ApiError {
 
 impl From<IllegalTransition> for ApiError {
     fn from(error: IllegalTransition) -> Self {
-        Self::new(
-            ErrorCode::InvalidSessionState,
-            format!("{}.", capitalize(&error.to_string())),
-        )
+        Self::new(ErrorCode::InvalidSessionState, format!("{}.", capitalize(&error.to_string())))
     }
 }
 
 impl From<SessionError> for ApiError {
     fn from(error: SessionError) -> Self {
         match error {
-            SessionError::Expired { .. } => {
-                Self::new(ErrorCode::SessionExpired, "The session has expired.")
-            }
+            SessionError::Expired { .. } => Self::new(ErrorCode::SessionExpired, "The session has expired."),
             SessionError::IllegalTransition(illegal) => illegal.into(),
         }
     }
@@ -277,10 +257,7 @@ impl From<SessionError> for ApiError {
 
 fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -292,10 +269,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for code in ErrorCode::ALL {
             assert!(seen.insert(code.as_str()), "{code:?} twice");
-            assert_eq!(
-                serde_json::to_value(code).expect("serialize"),
-                code.as_str()
-            );
+            assert_eq!(serde_json::to_value(code).expect("serialize"), code.as_str());
         }
     }
 
@@ -309,10 +283,8 @@ mod tests {
 
     #[test]
     fn envelopes_name_the_param_when_there_is_one() {
-        let body = serde_json::to_value(
-            ApiError::invalid("destination.chainId", "must be a number").envelope(),
-        )
-        .expect("serialize");
+        let body = serde_json::to_value(ApiError::invalid("destination.chainId", "must be a number").envelope())
+            .expect("serialize");
         assert_eq!(
             body,
             serde_json::json!({"error": {

@@ -91,9 +91,7 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("UUID")
-                    .description(Some(
-                        "The merchant's API key: `Authorization: Bearer <key>`.",
-                    ))
+                    .description(Some("The merchant's API key: `Authorization: Bearer <key>`."))
                     .build(),
             ),
         );
@@ -119,9 +117,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
          | code | type | HTTP status |\n|---|---|---|\n",
     );
     for code in ErrorCode::ALL {
-        let kind = serde_json::to_value(code.error_type())
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string));
+        let kind = serde_json::to_value(code.error_type()).ok().and_then(|v| v.as_str().map(str::to_string));
         description.push_str(&format!(
             "| `{}` | `{}` | {} |\n",
             code.as_str(),
@@ -156,10 +152,8 @@ mod tests {
                 }
             }
         }
-        let mut routed: Vec<(String, String)> = Endpoint::ALL
-            .iter()
-            .map(|e| (e.method().to_string(), e.path().to_string()))
-            .collect();
+        let mut routed: Vec<(String, String)> =
+            Endpoint::ALL.iter().map(|e| (e.method().to_string(), e.path().to_string())).collect();
         documented.sort();
         routed.sort();
         assert_eq!(documented, routed);
@@ -168,19 +162,10 @@ mod tests {
     #[test]
     fn the_document_is_openapi_3_1_and_names_every_error_code() {
         let json = serde_json::to_value(document()).expect("serialize");
-        assert!(
-            json["openapi"]
-                .as_str()
-                .is_some_and(|v| v.starts_with("3.1")),
-            "{}",
-            json["openapi"]
-        );
+        assert!(json["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", json["openapi"]);
         let description = json["info"]["description"].as_str().expect("description");
         for code in ErrorCode::ALL {
-            assert!(
-                description.contains(&format!("`{}`", code.as_str())),
-                "{code:?} undocumented"
-            );
+            assert!(description.contains(&format!("`{}`", code.as_str())), "{code:?} undocumented");
         }
         let codes = &json["components"]["schemas"]["ErrorCode"]["enum"];
         assert_eq!(codes.as_array().map(Vec::len), Some(ErrorCode::ALL.len()));

@@ -44,10 +44,7 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
         ApiError::new(ErrorCode::InvalidJson, message)
     })?;
     if !value.is_object() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidJson,
-            "The request body must be a JSON object.",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidJson, "The request body must be a JSON object."));
     }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
@@ -62,11 +59,7 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
 /// for people.
 fn refine(path: &str, message: &str) -> (String, String) {
     let join = |field: &str| {
-        if path == "." {
-            field.to_string()
-        } else {
-            format!("{path}.{field}")
-        }
+        if path == "." { field.to_string() } else { format!("{path}.{field}") }
     };
     let quoted = |rest: &str| rest.split('`').next().map(str::to_string);
     if let Some(field) = message.strip_prefix("missing field `").and_then(quoted) {
@@ -75,50 +68,27 @@ fn refine(path: &str, message: &str) -> (String, String) {
     if let Some(field) = message.strip_prefix("unknown field `").and_then(quoted) {
         // Usually the path already ends with the field; not inside an
         // internally tagged enum, whose fields serde buffers first.
-        let param = if path.rsplit('.').next() == Some(field.as_str()) {
-            path.to_string()
-        } else {
-            join(&field)
-        };
+        let param = if path.rsplit('.').next() == Some(field.as_str()) { path.to_string() } else { join(&field) };
         return (param, "is not a known field".to_string());
     }
     if let Some(variant) = message.strip_prefix("unknown variant `").and_then(quoted) {
-        let expected = message
-            .split_once(", expected ")
-            .map(|(_, e)| e)
-            .unwrap_or("a known value");
-        return (
-            path.to_string(),
-            format!("has unknown value `{variant}`; expected {expected}"),
-        );
+        let expected = message.split_once(", expected ").map(|(_, e)| e).unwrap_or("a known value");
+        return (path.to_string(), format!("has unknown value `{variant}`; expected {expected}"));
     }
-    let param = if path == "." {
-        "body".to_string()
-    } else {
-        path.to_string()
-    };
+    let param = if path == "." { "body".to_string() } else { path.to_string() };
     (param, format!("is invalid: {message}"))
 }
 
 pub fn path_param(request: &Request, name: &str) -> Option<String> {
-    request
-        .path_parameters_ref()
-        .and_then(|params| params.first(name))
-        .map(str::to_string)
+    request.path_parameters_ref().and_then(|params| params.first(name)).map(str::to_string)
 }
 
 pub fn query_param(request: &Request, name: &str) -> Option<String> {
-    request
-        .query_string_parameters_ref()
-        .and_then(|params| params.first(name))
-        .map(str::to_string)
+    request.query_string_parameters_ref().and_then(|params| params.first(name)).map(str::to_string)
 }
 
 pub fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
-    request
-        .headers()
-        .get(name)
-        .and_then(|value| value.to_str().ok())
+    request.headers().get(name).and_then(|value| value.to_str().ok())
 }
 
 #[cfg(test)]
@@ -142,9 +112,7 @@ mod tests {
     }
 
     fn parse(body: &str) -> ApiError {
-        let request = http::Request::builder()
-            .body(Body::Text(body.to_string()))
-            .expect("request");
+        let request = http::Request::builder().body(Body::Text(body.to_string())).expect("request");
         json_body::<Outer>(&request).expect_err("should fail")
     }
 

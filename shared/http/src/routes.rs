@@ -19,13 +19,8 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 5] = [
-        Self::CreateSession,
-        Self::GetSession,
-        Self::CreatePaymentMethod,
-        Self::CheckSession,
-        Self::OpenApi,
-    ];
+    pub const ALL: [Endpoint; 5] =
+        [Self::CreateSession, Self::GetSession, Self::CreatePaymentMethod, Self::CheckSession, Self::OpenApi];
 
     pub fn method(self) -> Method {
         match self {
@@ -60,13 +55,8 @@ impl Endpoint {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum RouteMatch {
-    Found {
-        endpoint: Endpoint,
-        params: HashMap<String, String>,
-    },
-    MethodNotAllowed {
-        allowed: Vec<Method>,
-    },
+    Found { endpoint: Endpoint, params: HashMap<String, String> },
+    MethodNotAllowed { allowed: Vec<Method> },
     NotFound,
 }
 
@@ -101,33 +91,22 @@ pub fn route(method: &Method, path: &str) -> RouteMatch {
             allowed.push(endpoint.method());
         }
     }
-    if allowed.is_empty() {
-        RouteMatch::NotFound
-    } else {
-        RouteMatch::MethodNotAllowed { allowed }
-    }
+    if allowed.is_empty() { RouteMatch::NotFound } else { RouteMatch::MethodNotAllowed { allowed } }
 }
 
 /// The JSON 404 or 405 for a request no endpoint serves.
 pub fn unrouted(method: &Method, path: &str) -> ApiError {
     match route(method, path) {
         RouteMatch::MethodNotAllowed { allowed } => {
-            let allow = allowed
-                .iter()
-                .map(Method::as_str)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut error = ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                format!("{method} is not allowed here; use {allow}."),
-            );
+            let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            let mut error =
+                ApiError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed here; use {allow}."));
             error.allow = Some(allow);
             error
         }
-        RouteMatch::NotFound | RouteMatch::Found { .. } => ApiError::new(
-            ErrorCode::RouteNotFound,
-            format!("No endpoint at {method} {path}."),
-        ),
+        RouteMatch::NotFound | RouteMatch::Found { .. } => {
+            ApiError::new(ErrorCode::RouteNotFound, format!("No endpoint at {method} {path}."))
+        }
     }
 }
 
@@ -137,9 +116,7 @@ mod tests {
 
     #[test]
     fn routes_fill_in_path_parameters() {
-        let RouteMatch::Found { endpoint, params } =
-            route(&Method::POST, "/v1/sessions/abc/paymentMethods")
-        else {
+        let RouteMatch::Found { endpoint, params } = route(&Method::POST, "/v1/sessions/abc/paymentMethods") else {
             panic!("no match");
         };
         assert_eq!(endpoint, Endpoint::CreatePaymentMethod);
@@ -150,32 +127,17 @@ mod tests {
     fn a_known_path_with_the_wrong_method_is_405_and_says_what_is_allowed() {
         assert_eq!(
             route(&Method::DELETE, "/v1/sessions/abc"),
-            RouteMatch::MethodNotAllowed {
-                allowed: vec![Method::GET]
-            }
+            RouteMatch::MethodNotAllowed { allowed: vec![Method::GET] }
         );
         let error = unrouted(&Method::DELETE, "/v1/sessions/abc");
-        assert_eq!(
-            (error.code, error.allow.as_deref()),
-            (ErrorCode::MethodNotAllowed, Some("GET"))
-        );
+        assert_eq!((error.code, error.allow.as_deref()), (ErrorCode::MethodNotAllowed, Some("GET")));
     }
 
     #[test]
     fn unknown_paths_are_404() {
-        for path in [
-            "/",
-            "/v1",
-            "/v1/sessions/",
-            "/v1/sessions//check",
-            "/v2/sessions",
-            "/v1/sessions/a/b/c",
-        ] {
+        for path in ["/", "/v1", "/v1/sessions/", "/v1/sessions//check", "/v2/sessions", "/v1/sessions/a/b/c"] {
             assert_eq!(route(&Method::GET, path), RouteMatch::NotFound, "{path}");
         }
-        assert_eq!(
-            unrouted(&Method::GET, "/nope").code,
-            ErrorCode::RouteNotFound
-        );
+        assert_eq!(unrouted(&Method::GET, "/nope").code, ErrorCode::RouteNotFound);
     }
 }

@@ -43,20 +43,12 @@ fn request_id(request: &Request) -> String {
 
 fn error_response(error: &ApiError) -> Response<Body> {
     let body = serde_json::to_string(&error.envelope()).unwrap_or_else(|_| {
-        r#"{"error":{"type":"api_error","code":"internal_error","message":"Internal error."}}"#
-            .into()
+        r#"{"error":{"type":"api_error","code":"internal_error","message":"Internal error."}}"#.into()
     });
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = error.status();
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Some(allow) = error
-        .allow
-        .as_deref()
-        .and_then(|a| HeaderValue::from_str(a).ok())
-    {
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(allow) = error.allow.as_deref().and_then(|a| HeaderValue::from_str(a).ok()) {
         response.headers_mut().insert(http::header::ALLOW, allow);
     }
     response
@@ -128,18 +120,11 @@ pub fn init_tracing() {
 /// [`init_tracing`] with another default filter for when `RUST_LOG` is unset.
 pub fn init_tracing_with_default(default_filter: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
-        .is_ok_and(|format| format.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    let _already_set = if json {
-        builder.json().flatten_event(true).without_time().try_init()
-    } else {
-        builder.compact().try_init()
-    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _already_set =
+        if json { builder.json().flatten_event(true).without_time().try_init() } else { builder.compact().try_init() };
 }
 
 /// The Lambda entry point every HTTP function's `main` calls: serves
@@ -150,11 +135,9 @@ where
     Fut: Future<Output = HandlerResult> + Send,
 {
     let handler = &handler;
-    lambda_http::run(lambda_http::service_fn(
-        move |request: Request| async move {
-            Ok::<_, std::convert::Infallible>(respond(request, handler).await)
-        },
-    ))
+    lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
+        Ok::<_, std::convert::Infallible>(respond(request, handler).await)
+    }))
     .await
 }
 
@@ -164,18 +147,12 @@ mod tests {
     use crate::ErrorCode;
 
     fn request(body: Body) -> Request {
-        http::Request::builder()
-            .uri("/v1/sessions")
-            .body(body)
-            .expect("request")
+        http::Request::builder().uri("/v1/sessions").body(body).expect("request")
     }
 
     #[tokio::test]
     async fn every_response_carries_a_request_id() {
-        let response = respond(request(Body::Empty), |_| async {
-            json(StatusCode::OK, &"ok")
-        })
-        .await;
+        let response = respond(request(Body::Empty), |_| async { json(StatusCode::OK, &"ok") }).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert!(response.headers().get(REQUEST_ID).is_some());
     }
@@ -185,8 +162,7 @@ mod tests {
         let body = Body::Text("x".repeat(crate::request::MAX_BODY_BYTES + 1));
         let response = respond(request(body), |_| async { panic!("handler must not run") }).await;
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        let body: serde_json::Value =
-            serde_json::from_slice(response.body().as_ref()).expect("json");
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).expect("json");
         assert_eq!(body["error"]["code"], "payload_too_large");
     }
 
@@ -194,9 +170,7 @@ mod tests {
     async fn panics_become_an_opaque_500_envelope() {
         let response = respond(request(Body::Empty), |_| async { panic!("secret detail") }).await;
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let text = std::str::from_utf8(response.body().as_ref())
-            .expect("utf8")
-            .to_string();
+        let text = std::str::from_utf8(response.body().as_ref()).expect("utf8").to_string();
         assert!(!text.contains("secret detail"));
         let body: serde_json::Value = serde_json::from_str(&text).expect("json");
         assert_eq!(body["error"]["type"], "api_error");
@@ -206,20 +180,11 @@ mod tests {
     #[tokio::test]
     async fn method_not_allowed_names_the_allowed_methods() {
         let response = respond(request(Body::Empty), |_| async {
-            Err(crate::routes::unrouted(
-                &http::Method::PATCH,
-                "/v1/sessions",
-            ))
+            Err(crate::routes::unrouted(&http::Method::PATCH, "/v1/sessions"))
         })
         .await;
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(
-            response
-                .headers()
-                .get(http::header::ALLOW)
-                .map(|v| v.as_bytes()),
-            Some(&b"POST"[..])
-        );
+        assert_eq!(response.headers().get(http::header::ALLOW).map(|v| v.as_bytes()), Some(&b"POST"[..]));
         let _ = ErrorCode::MethodNotAllowed;
     }
 }

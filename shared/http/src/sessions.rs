@@ -14,16 +14,11 @@ const MAX_ATTEMPTS: usize = 5;
 /// The `{sessionId}` path parameter. An id that cannot exist is simply not
 /// found.
 pub fn session_id(request: &Request) -> Result<SessionId, ApiError> {
-    path_param(request, "sessionId")
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(ApiError::session_not_found)
+    path_param(request, "sessionId").and_then(|id| id.parse().ok()).ok_or_else(ApiError::session_not_found)
 }
 
 pub async fn load<S: SessionStore>(store: &S, id: &SessionId) -> Result<Session, ApiError> {
-    store
-        .get_session(id)
-        .await?
-        .ok_or_else(ApiError::session_not_found)
+    store.get_session(id).await?.ok_or_else(ApiError::session_not_found)
 }
 
 /// What a request wants written: the session's next version, claiming a
@@ -43,17 +38,10 @@ where
 {
     for _attempt in 0..MAX_ATTEMPTS {
         let current = load(store, id).await?;
-        let Some(Write {
-            next,
-            claim_receiver,
-        }) = decide(&current)?
-        else {
+        let Some(Write { next, claim_receiver }) = decide(&current)? else {
             return Ok(current);
         };
-        let change = SessionChange {
-            session: &next,
-            claim_receiver,
-        };
+        let change = SessionChange { session: &next, claim_receiver };
         match store.commit(change).await {
             Ok(()) => return Ok(next),
             Err(StoreError::Conflict(why)) => {

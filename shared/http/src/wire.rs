@@ -208,7 +208,24 @@ pub enum PaymentMethodView {
         receiver_address: String,
         #[serde(rename = "createdAt")]
         created_at: u64,
+        /// The deposit, once Ferry has seen it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        source: Option<SourceView>,
     },
+}
+
+/// What the payer sent.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceView {
+    pub address: String,
+    pub chain_id: u64,
+    pub chain_name: String,
+    pub token_address: String,
+    pub token_symbol: String,
+    /// In the source token's units.
+    pub sent_units: String,
+    pub tx_hash: String,
 }
 
 /// `{"session": SessionPublicInfo}`
@@ -237,9 +254,7 @@ impl From<&Session> for SessionPublicInfo {
                 chain_name: destination.chain_name.clone(),
                 token_address: destination.token.address.to_string(),
                 token_symbol: destination.token.symbol.clone(),
-                amount_units: destination
-                    .amount
-                    .map(|amount| amount.to_token_amount(decimals)),
+                amount_units: destination.amount.map(|amount| amount.to_token_amount(decimals)),
                 calldata: destination.calldata.as_ref().map(ToString::to_string),
                 delivery: destination.delivery.as_ref().map(|delivery| DeliveryView {
                     tx_hash: delivery.tx_hash.to_string(),
@@ -253,12 +268,18 @@ impl From<&Session> for SessionPublicInfo {
                 payment_options: session.display.payment_options.clone(),
             },
             payment_method: session.payment_method.as_ref().map(|method| match method {
-                PaymentMethod::Evm {
-                    receiver_address,
-                    created_at,
-                } => PaymentMethodView::Evm {
+                PaymentMethod::Evm { receiver_address, created_at, source } => PaymentMethodView::Evm {
                     receiver_address: receiver_address.to_string(),
                     created_at: created_at.unix_seconds(),
+                    source: source.as_ref().map(|source| SourceView {
+                        address: source.address.to_string(),
+                        chain_id: source.chain_id.get(),
+                        chain_name: source.chain_name.clone(),
+                        token_address: source.token.address.to_string(),
+                        token_symbol: source.token.symbol.clone(),
+                        sent_units: source.sent.to_token_amount(source.token.decimals),
+                        tx_hash: source.tx_hash.to_string(),
+                    }),
                 },
             }),
             created_at: session.created_at.unix_seconds(),

@@ -12,8 +12,8 @@ use crate::tools;
 
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let venv = tools::ensure(root)?;
-    let template = std::fs::read_to_string(root.join("template.yaml"))
-        .map_err(|e| format!("cannot read template.yaml: {e}"))?;
+    let template =
+        std::fs::read_to_string(root.join("template.yaml")).map_err(|e| format!("cannot read template.yaml: {e}"))?;
     let mut command = cmd::cargo(root)?;
     command.args(["lambda", "build", "--release"]);
     for binary in deployed_binaries(&template) {
@@ -29,11 +29,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
 
 /// The `Binary:` build properties of the template's functions.
 fn deployed_binaries(template: &str) -> Vec<&str> {
-    template
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("Binary:"))
-        .map(str::trim)
-        .collect()
+    template.lines().filter_map(|line| line.trim().strip_prefix("Binary:")).map(str::trim).collect()
 }
 
 #[cfg(test)]
