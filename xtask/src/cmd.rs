@@ -42,9 +42,7 @@ pub fn run(command: &mut Command) -> Result<()> {
 
 /// Runs `command` with inherited stdio and returns its exit status.
 pub fn status(command: &mut Command) -> Result<ExitStatus> {
-    command
-        .status()
-        .map_err(|error| spawn_error(command, error))
+    command.status().map_err(|error| spawn_error(command, error))
 }
 
 /// Turns an unsuccessful exit status into a [`CommandFailed`].
@@ -52,10 +50,7 @@ pub fn check(command: &Command, status: ExitStatus) -> Result<()> {
     if status.success() {
         return Ok(());
     }
-    Err(Box::new(CommandFailed {
-        command: display(command),
-        code: exit_code(status),
-    }))
+    Err(Box::new(CommandFailed { command: display(command), code: exit_code(status) }))
 }
 
 /// The error for a command that could not be started at all.
@@ -83,17 +78,10 @@ fn exit_code(status: ExitStatus) -> i32 {
 
 /// `program arg1 arg2`, for messages.
 pub fn display(command: &Command) -> String {
-    let program = Path::new(command.get_program())
-        .file_name()
-        .unwrap_or(command.get_program())
-        .to_string_lossy()
-        .into_owned();
+    let program =
+        Path::new(command.get_program()).file_name().unwrap_or(command.get_program()).to_string_lossy().into_owned();
     std::iter::once(program)
-        .chain(
-            command
-                .get_args()
-                .map(|arg| arg.to_string_lossy().into_owned()),
-        )
+        .chain(command.get_args().map(|arg| arg.to_string_lossy().into_owned()))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -56,12 +56,10 @@ fn ensure_node_modules(root: &Path) -> Result<()> {
     step("contracts: installing the pinned compiler (npm ci in contracts/)");
     step(format!("using npm {}", version_of("npm")?));
     let mut npm = Command::new("npm");
-    npm.current_dir(&dir)
-        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]);
+    npm.current_dir(&dir).args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]);
     step(cmd::display(&npm));
     cmd::run(&mut npm)?;
-    fs::write(&marker, format!("{wanted}\n"))
-        .with_context(|| format!("cannot write {}", marker.display()))
+    fs::write(&marker, format!("{wanted}\n")).with_context(|| format!("cannot write {}", marker.display()))
 }
 
 /// The FNV-1a hash of the manifests, in order, each preceded by its length.
@@ -69,8 +67,7 @@ fn manifests_hash(dir: &Path) -> Result<String> {
     let mut bytes = Vec::new();
     for name in MANIFESTS {
         let path = dir.join(name);
-        let contents =
-            fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let contents = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         bytes.extend_from_slice(&(contents.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&contents);
     }
@@ -95,14 +92,9 @@ fn check_node() -> Result<()> {
 
 /// `<program> --version`, trimmed; a missing program is a clear error.
 fn version_of(program: &str) -> Result<String> {
-    let output = Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output();
+    let output = Command::new(program).arg("--version").stdin(Stdio::null()).output();
     match output {
-        Ok(output) if output.status.success() => {
-            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        }
+        Ok(output) if output.status.success() => Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned()),
         Ok(output) => Err(format!(
             "`{program} --version` failed ({}): {}",
             output.status,

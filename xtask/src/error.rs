@@ -42,14 +42,8 @@ impl<T, E: Into<Box<dyn Error>>> Context<T> for std::result::Result<T, E> {
 }
 
 /// Wraps `source` in an error that says what was being done.
-pub fn with_source(
-    message: impl Into<String>,
-    source: impl Into<Box<dyn Error>>,
-) -> Box<dyn Error> {
-    Box::new(ContextError {
-        message: message.into(),
-        source: source.into(),
-    })
+pub fn with_source(message: impl Into<String>, source: impl Into<Box<dyn Error>>) -> Box<dyn Error> {
+    Box::new(ContextError { message: message.into(), source: source.into() })
 }
 
 /// A child process ran but did not succeed; `main` exits with `code`.

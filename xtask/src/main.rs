@@ -61,9 +61,9 @@ fn run() -> Result<()> {
     let no_args = |name: &str| -> Result<()> {
         match rest.first() {
             None => Ok(()),
-            Some(arg) => Err(Box::new(Usage(format!(
-                "`{name}` takes no arguments, got `{arg}` (see `cargo xtask help`)"
-            )))),
+            Some(arg) => {
+                Err(Box::new(Usage(format!("`{name}` takes no arguments, got `{arg}` (see `cargo xtask help`)"))))
+            }
         }
     };
 

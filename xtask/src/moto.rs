@@ -30,24 +30,12 @@ impl Moto {
         let port = free_port()?;
         let log_path = paths::cache_dir()?.join("moto.log");
         let log = open_log(&log_path)?;
-        let log_err = log
-            .try_clone()
-            .with_context(|| format!("cannot reopen {}", log_path.display()))?;
+        let log_err = log.try_clone().with_context(|| format!("cannot reopen {}", log_path.display()))?;
 
         let mut command = venv.command(root, "moto_server")?;
-        command
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        step(format!(
-            "{} (log: {})",
-            cmd::display(&command),
-            log_path.display()
-        ));
-        let child = command
-            .spawn()
-            .map_err(|error| cmd::spawn_error(&command, error))?;
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdin(Stdio::null()).stdout(log).stderr(log_err);
+        step(format!("{} (log: {})", cmd::display(&command), log_path.display()));
+        let child = command.spawn().map_err(|error| cmd::spawn_error(&command, error))?;
 
         // From here on the guard owns the child: any failure below stops it.
         let mut moto = Moto { child, port };
@@ -75,11 +63,7 @@ impl Moto {
     fn wait_ready(&mut self, log_path: &Path) -> Result<()> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if let Some(status) = self
-                .child
-                .try_wait()
-                .context("cannot check whether moto_server is still running")?
-            {
+            if let Some(status) = self.child.try_wait().context("cannot check whether moto_server is still running")? {
                 return Err(format!(
                     "moto_server exited before it was ready ({status}); end of {}:\n{}",
                     log_path.display(),
@@ -121,17 +105,13 @@ impl Drop for Moto {
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .context("cannot bind 127.0.0.1:0 to pick a free port for moto_server")?;
-    let port = listener
-        .local_addr()
-        .context("cannot read the address of the port-picking listener")?
-        .port();
+    let port = listener.local_addr().context("cannot read the address of the port-picking listener")?.port();
     Ok(port)
 }
 
 fn open_log(path: &Path) -> Result<File> {
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
     File::create(path).with_context(|| format!("cannot create {}", path.display()))
 }
@@ -143,9 +123,7 @@ fn probe(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&address, timeout) else {
         return false;
     };
-    if stream.set_read_timeout(Some(timeout)).is_err()
-        || stream.set_write_timeout(Some(timeout)).is_err()
-    {
+    if stream.set_read_timeout(Some(timeout)).is_err() || stream.set_write_timeout(Some(timeout)).is_err() {
         return false;
     }
     let request = format!("GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");

@@ -9,13 +9,10 @@ use crate::error::Result;
 /// The workspace root: the parent of the xtask crate.
 pub fn workspace_root() -> Result<PathBuf> {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().map(Path::to_path_buf).ok_or_else(|| {
-        format!(
-            "xtask manifest dir {} has no parent",
-            manifest_dir.display()
-        )
-        .into()
-    })
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("xtask manifest dir {} has no parent", manifest_dir.display()).into())
 }
 
 /// `$HOME/.cache/ferry`, created on demand by the callers that write into it.

@@ -38,9 +38,7 @@ impl Venv {
 
     /// Puts the venv bin dir first on the command's PATH.
     pub fn activate(&self, command: &mut Command) -> Result<()> {
-        command
-            .env("PATH", cmd::path_with(&self.bin_dir())?)
-            .env("VIRTUAL_ENV", &self.dir);
+        command.env("PATH", cmd::path_with(&self.bin_dir())?).env("VIRTUAL_ENV", &self.dir);
         Ok(())
     }
 }
@@ -48,8 +46,7 @@ impl Venv {
 /// Makes sure the venv for the current pins exists and is complete.
 pub fn ensure(root: &Path) -> Result<Venv> {
     let requirements = root.join(REQUIREMENTS);
-    let pins = fs::read(&requirements)
-        .with_context(|| format!("cannot read {}", requirements.display()))?;
+    let pins = fs::read(&requirements).with_context(|| format!("cannot read {}", requirements.display()))?;
     let dir = paths::cache_dir()?.join(format!("venv-{}", hash::short_hex(&pins)));
     let venv = Venv { dir };
     let marker = venv.dir.join(MARKER);
@@ -59,19 +56,14 @@ pub fn ensure(root: &Path) -> Result<Venv> {
         return Ok(venv);
     }
 
-    step(format!(
-        "tools: installing {REQUIREMENTS} into {}",
-        venv.dir.display()
-    ));
+    step(format!("tools: installing {REQUIREMENTS} into {}", venv.dir.display()));
     check_python()?;
     if venv.dir.exists() {
         step("tools: removing the incomplete venv left by an interrupted install");
-        fs::remove_dir_all(&venv.dir)
-            .with_context(|| format!("cannot remove {}", venv.dir.display()))?;
+        fs::remove_dir_all(&venv.dir).with_context(|| format!("cannot remove {}", venv.dir.display()))?;
     }
     if let Some(parent) = venv.dir.parent() {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
 
     let mut create = Command::new("python3");
@@ -80,12 +72,8 @@ pub fn ensure(root: &Path) -> Result<Venv> {
     cmd::run(&mut create)?;
 
     let mut install = venv.command(root, "python")?;
-    install
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
-        .arg(REQUIREMENTS);
-    step(format!(
-        "pip install --disable-pip-version-check -r {REQUIREMENTS}"
-    ));
+    install.args(["-m", "pip", "install", "--disable-pip-version-check", "-r"]).arg(REQUIREMENTS);
+    step(format!("pip install --disable-pip-version-check -r {REQUIREMENTS}"));
     cmd::run(&mut install)?;
 
     fs::write(&marker, &pins).with_context(|| format!("cannot write {}", marker.display()))?;
@@ -95,10 +83,7 @@ pub fn ensure(root: &Path) -> Result<Venv> {
 
 /// Fails with an actionable message when there is no usable `python3`.
 fn check_python() -> Result<()> {
-    let output = Command::new("python3")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output();
+    let output = Command::new("python3").arg("--version").stdin(Stdio::null()).output();
     match output {
         Ok(output) if output.status.success() => {
             let version = String::from_utf8_lossy(&output.stdout);
@@ -111,11 +96,11 @@ fn check_python() -> Result<()> {
             String::from_utf8_lossy(&output.stderr).trim()
         )
         .into()),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Err(
-            "python3 was not found on PATH: install Python 3 (with the venv module, \
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            Err("python3 was not found on PATH: install Python 3 (with the venv module, \
              e.g. `apt-get install python3 python3-venv`) and retry"
-                .into(),
-        ),
+                .into())
+        }
         Err(error) => Err(error).context("cannot run `python3 --version`"),
     }
 }

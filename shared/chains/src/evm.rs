@@ -21,10 +21,7 @@ impl ReceiverDerivation {
     }
 
     pub fn receiver(&self, session: &SessionId) -> EvmAddress {
-        EvmAddress::new(
-            self.factory
-                .create2(Self::salt(session), self.init_code_hash),
-        )
+        EvmAddress::new(self.factory.create2(Self::salt(session), self.init_code_hash))
     }
 }
 
@@ -37,9 +34,7 @@ mod tests {
     fn receivers_follow_the_create2_formula() {
         let derivation = ReceiverDerivation {
             factory: address!("0x5FbDB2315678afecb367f032d93F642f64180aa3"),
-            init_code_hash: b256!(
-                "0x1111111111111111111111111111111111111111111111111111111111111111"
-            ),
+            init_code_hash: b256!("0x1111111111111111111111111111111111111111111111111111111111111111"),
         };
         let session = SessionId::from_bytes([0x42; 16]);
         // keccak256(0xff ++ factory ++ salt ++ init_code_hash)[12..], computed independently:
@@ -53,10 +48,7 @@ mod tests {
 
     #[test]
     fn each_session_gets_its_own_receiver() {
-        let derivation = ReceiverDerivation {
-            factory: Address::repeat_byte(1),
-            init_code_hash: B256::repeat_byte(2),
-        };
+        let derivation = ReceiverDerivation { factory: Address::repeat_byte(1), init_code_hash: B256::repeat_byte(2) };
         let a = derivation.receiver(&SessionId::from_bytes([1; 16]));
         let b = derivation.receiver(&SessionId::from_bytes([2; 16]));
         assert_ne!(a, b);

@@ -32,9 +32,7 @@ pub enum RegistryChoice {
 impl RegistryChoice {
     pub fn load(self) -> Result<ChainRegistry, ConfigError> {
         match self {
-            Self::Production => {
-                ChainRegistry::production().map_err(|e| ConfigError::Registry("production", e))
-            }
+            Self::Production => ChainRegistry::production().map_err(|e| ConfigError::Registry("production", e)),
             Self::Local => ChainRegistry::local().map_err(|e| ConfigError::Registry("local", e)),
         }
     }
@@ -66,33 +64,20 @@ impl Config {
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
+        let required = |name: &'static str| lookup(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
         let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
 
         let table_name = required(TABLE_NAME)?;
         let registry = match lookup(CHAIN_REGISTRY) {
             None => RegistryChoice::Production,
-            Some(text) => text
-                .parse()
-                .map_err(|reason| invalid(CHAIN_REGISTRY, reason))?,
+            Some(text) => text.parse().map_err(|reason| invalid(CHAIN_REGISTRY, reason))?,
         }
         .load()?;
-        let factory = Address::from_str(&required(RECEIVER_FACTORY)?)
-            .map_err(|e| invalid(RECEIVER_FACTORY, e.to_string()))?;
+        let factory =
+            Address::from_str(&required(RECEIVER_FACTORY)?).map_err(|e| invalid(RECEIVER_FACTORY, e.to_string()))?;
         let init_code_hash = B256::from_str(&required(RECEIVER_INIT_CODE_HASH)?)
             .map_err(|e| invalid(RECEIVER_INIT_CODE_HASH, e.to_string()))?;
-        Ok(Self {
-            table_name,
-            registry,
-            receivers: ReceiverDerivation {
-                factory,
-                init_code_hash,
-            },
-        })
+        Ok(Self { table_name, registry, receivers: ReceiverDerivation { factory, init_code_hash } })
     }
 }
 
@@ -102,24 +87,15 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
     const FULL: [(&str, &str); 4] = [
         (TABLE_NAME, "ferry"),
         (CHAIN_REGISTRY, "local"),
-        (
-            RECEIVER_FACTORY,
-            "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-        ),
-        (
-            RECEIVER_INIT_CODE_HASH,
-            "0x1111111111111111111111111111111111111111111111111111111111111111",
-        ),
+        (RECEIVER_FACTORY, "0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+        (RECEIVER_INIT_CODE_HASH, "0x1111111111111111111111111111111111111111111111111111111111111111"),
     ];
 
     #[test]
@@ -132,16 +108,9 @@ mod tests {
     #[test]
     fn each_missing_variable_is_named() {
         for (missing, _) in FULL.iter().filter(|(name, _)| *name != CHAIN_REGISTRY) {
-            let partial: Vec<_> = FULL
-                .iter()
-                .copied()
-                .filter(|(name, _)| name != missing)
-                .collect();
+            let partial: Vec<_> = FULL.iter().copied().filter(|(name, _)| name != missing).collect();
             let error = Config::from_lookup(env(&partial)).expect_err("incomplete");
-            assert_eq!(
-                error.to_string(),
-                format!("environment variable {missing} is not set")
-            );
+            assert_eq!(error.to_string(), format!("environment variable {missing} is not set"));
         }
     }
 
@@ -150,12 +119,7 @@ mod tests {
         let mut bad = FULL;
         bad[2] = (RECEIVER_FACTORY, "0x1234");
         let error = Config::from_lookup(env(&bad)).expect_err("bad factory");
-        assert!(
-            error
-                .to_string()
-                .starts_with("environment variable FERRY_RECEIVER_FACTORY is invalid"),
-            "{error}"
-        );
+        assert!(error.to_string().starts_with("environment variable FERRY_RECEIVER_FACTORY is invalid"), "{error}");
         bad = FULL;
         bad[1] = (CHAIN_REGISTRY, "mainnet");
         assert!(Config::from_lookup(env(&bad)).is_err());

@@ -9,13 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferry_domain::{
-    ApiKey, BaseUnits, ChainId, ClientSecret, Destination, DisplayInfo, EvmAddress, Merchant,
-    MerchantId, Metadata, NewSession, Session, SessionId, SessionStatus, Timestamp, Token,
+    ApiKey, BaseUnits, ChainId, ClientSecret, Destination, DisplayInfo, EvmAddress, Merchant, MerchantId, Metadata,
+    NewSession, Session, SessionId, SessionStatus, Timestamp, Token,
 };
 
-use crate::{
-    ApiKeyRecord, CreateSessionError, IdempotencyRecord, SessionChange, Store, StoreError,
-};
+use crate::{ApiKeyRecord, CreateSessionError, IdempotencyRecord, SessionChange, Store, StoreError};
 
 const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
@@ -33,10 +31,7 @@ pub async fn run_all<S: Store>(store: S) {
 
 fn fresh_bytes() -> [u8; 16] {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&nanos.to_be_bytes());
@@ -52,19 +47,13 @@ fn fresh_address() -> EvmAddress {
 
 /// A session as `create-session` would build it.
 pub fn sample_session(merchant_id: MerchantId) -> Session {
-    let usdc: EvmAddress = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
-        .parse()
-        .expect("address");
+    let usdc: EvmAddress = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913".parse().expect("address");
     let new = NewSession {
         destination: Destination {
             address: fresh_address(),
             chain_id: ChainId::new(8453),
             chain_name: "Base".into(),
-            token: Token {
-                symbol: "USDC".into(),
-                address: usdc,
-                decimals: 6,
-            },
+            token: Token { symbol: "USDC".into(), address: usdc, decimals: 6 },
             amount: Some(BaseUnits::new(10_000_000)),
             calldata: Some("0xa9059cbb".parse().expect("calldata")),
             delivery: None,
@@ -75,10 +64,7 @@ pub fn sample_session(merchant_id: MerchantId) -> Session {
             theme_css_url: None,
             payment_options: Some(vec!["evm".into()]),
         },
-        metadata: Some(
-            Metadata::parse(BTreeMap::from([("order".to_string(), "1".to_string())]))
-                .expect("metadata"),
-        ),
+        metadata: Some(Metadata::parse(BTreeMap::from([("order".to_string(), "1".to_string())])).expect("metadata")),
         refund_address: Some(fresh_address()),
     };
     Session::create(
@@ -112,42 +98,24 @@ async fn sessions_round_trip<S: Store>(store: &S) {
     let loaded = store.get_session(&session.id).await.expect("get");
     assert_eq!(loaded.as_ref(), Some(&session));
     let unknown = SessionId::from_bytes(fresh_bytes());
-    assert_eq!(
-        store.get_session(&unknown).await.expect("get unknown"),
-        None
-    );
+    assert_eq!(store.get_session(&unknown).await.expect("get unknown"), None);
 }
 
 async fn session_ids_are_unique<S: Store>(store: &S) {
     let session = sample_session(fresh_merchant());
     store.create_session(&session, None).await.expect("create");
     let again = store.create_session(&session, None).await;
-    assert!(
-        matches!(
-            again,
-            Err(CreateSessionError::Store(StoreError::Conflict(_)))
-        ),
-        "{again:?}"
-    );
+    assert!(matches!(again, Err(CreateSessionError::Store(StoreError::Conflict(_)))), "{again:?}");
 }
 
 async fn commits_are_conditional_on_the_version<S: Store>(store: &S) {
     let session = sample_session(fresh_merchant());
     store.create_session(&session, None).await.expect("create");
     let receiver = fresh_address();
-    let next = session
-        .set_evm_payment_method(receiver, NOW)
-        .expect("legal")
-        .expect("changed");
+    let next = session.set_evm_payment_method(receiver, NOW).expect("legal").expect("changed");
     assert_eq!(next.version, 1);
-    store
-        .commit(SessionChange::new(&next).claiming_receiver(receiver))
-        .await
-        .expect("first commit");
-    assert_eq!(
-        store.get_session(&session.id).await.expect("get"),
-        Some(next.clone())
-    );
+    store.commit(SessionChange::new(&next).claiming_receiver(receiver)).await.expect("first commit");
+    assert_eq!(store.get_session(&session.id).await.expect("get"), Some(next.clone()));
 
     // The same change again is stale: version 1 is already stored.
     let stale = store.commit(SessionChange::new(&next)).await;
@@ -155,21 +123,12 @@ async fn commits_are_conditional_on_the_version<S: Store>(store: &S) {
     // Skipping a version is refused too.
     let mut skipping = next.clone();
     skipping.version = 3;
-    assert!(matches!(
-        store.commit(SessionChange::new(&skipping)).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.commit(SessionChange::new(&skipping)).await, Err(StoreError::Conflict(_))));
     // And a session that was never created cannot be committed.
     let mut ghost = sample_session(fresh_merchant());
     ghost.version = 1;
-    assert!(matches!(
-        store.commit(SessionChange::new(&ghost)).await,
-        Err(StoreError::Conflict(_))
-    ));
-    assert_eq!(
-        store.get_session(&session.id).await.expect("get"),
-        Some(next)
-    );
+    assert!(matches!(store.commit(SessionChange::new(&ghost)).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.get_session(&session.id).await.expect("get"), Some(next));
 }
 
 async fn a_receiver_belongs_to_one_session<S: Store>(store: &S) {
@@ -179,57 +138,22 @@ async fn a_receiver_belongs_to_one_session<S: Store>(store: &S) {
     for session in [&first, &second] {
         store.create_session(session, None).await.expect("create");
     }
-    let first_next = first
-        .set_evm_payment_method(receiver, NOW)
-        .expect("legal")
-        .expect("changed");
-    store
-        .commit(SessionChange::new(&first_next).claiming_receiver(receiver))
-        .await
-        .expect("claim");
-    assert_eq!(
-        store
-            .find_session_by_receiver(&receiver)
-            .await
-            .expect("find"),
-        Some(first.id)
-    );
+    let first_next = first.set_evm_payment_method(receiver, NOW).expect("legal").expect("changed");
+    store.commit(SessionChange::new(&first_next).claiming_receiver(receiver)).await.expect("claim");
+    assert_eq!(store.find_session_by_receiver(&receiver).await.expect("find"), Some(first.id));
 
-    let second_next = second
-        .set_evm_payment_method(receiver, NOW)
-        .expect("legal")
-        .expect("changed");
-    let stolen = store
-        .commit(SessionChange::new(&second_next).claiming_receiver(receiver))
-        .await;
+    let second_next = second.set_evm_payment_method(receiver, NOW).expect("legal").expect("changed");
+    let stolen = store.commit(SessionChange::new(&second_next).claiming_receiver(receiver)).await;
     assert!(matches!(stolen, Err(StoreError::Conflict(_))), "{stolen:?}");
     // The losing write left nothing behind.
-    assert_eq!(
-        store.get_session(&second.id).await.expect("get"),
-        Some(second)
-    );
-    assert_eq!(
-        store
-            .find_session_by_receiver(&receiver)
-            .await
-            .expect("find"),
-        Some(first.id)
-    );
+    assert_eq!(store.get_session(&second.id).await.expect("get"), Some(second));
+    assert_eq!(store.find_session_by_receiver(&receiver).await.expect("find"), Some(first.id));
 
     // The owner may claim its own receiver again.
     let mut again = first_next.clone();
     again.version += 1;
-    store
-        .commit(SessionChange::new(&again).claiming_receiver(receiver))
-        .await
-        .expect("re-claim");
-    assert_eq!(
-        store
-            .find_session_by_receiver(&fresh_address())
-            .await
-            .expect("find"),
-        None
-    );
+    store.commit(SessionChange::new(&again).claiming_receiver(receiver)).await.expect("re-claim");
+    assert_eq!(store.find_session_by_receiver(&fresh_address()).await.expect("find"), None);
 }
 
 async fn idempotency_keys_are_scoped_to_a_merchant_and_expire<S: Store>(store: &S) {
@@ -237,70 +161,28 @@ async fn idempotency_keys_are_scoped_to_a_merchant_and_expire<S: Store>(store: &
     let key = format!("order-{}", hex_of(fresh_bytes()));
     let first = sample_session(merchant);
     let record = idempotency(merchant, &key, "first");
-    store
-        .create_session(&first, Some(&record))
-        .await
-        .expect("create");
-    assert_eq!(
-        store
-            .get_idempotency(&merchant, &key, NOW)
-            .await
-            .expect("get"),
-        Some(record.clone())
-    );
+    store.create_session(&first, Some(&record)).await.expect("create");
+    assert_eq!(store.get_idempotency(&merchant, &key, NOW).await.expect("get"), Some(record.clone()));
 
     let second = sample_session(merchant);
-    let reused = store
-        .create_session(&second, Some(&idempotency(merchant, &key, "second")))
-        .await;
-    assert!(
-        matches!(reused, Err(CreateSessionError::IdempotencyKeyExists)),
-        "{reused:?}"
-    );
-    assert_eq!(
-        store.get_session(&second.id).await.expect("get"),
-        None,
-        "nothing written on reuse"
-    );
+    let reused = store.create_session(&second, Some(&idempotency(merchant, &key, "second"))).await;
+    assert!(matches!(reused, Err(CreateSessionError::IdempotencyKeyExists)), "{reused:?}");
+    assert_eq!(store.get_session(&second.id).await.expect("get"), None, "nothing written on reuse");
 
     let other_merchant = fresh_merchant();
-    assert_eq!(
-        store
-            .get_idempotency(&other_merchant, &key, NOW)
-            .await
-            .expect("get"),
-        None
-    );
+    assert_eq!(store.get_idempotency(&other_merchant, &key, NOW).await.expect("get"), None);
     let theirs = sample_session(other_merchant);
-    store
-        .create_session(&theirs, Some(&idempotency(other_merchant, &key, "theirs")))
-        .await
-        .expect("other merchant");
+    store.create_session(&theirs, Some(&idempotency(other_merchant, &key, "theirs"))).await.expect("other merchant");
 
     // After 24 hours the key is forgotten and may be used again.
     let later = record.expires_at;
-    assert_eq!(
-        store
-            .get_idempotency(&merchant, &key, later)
-            .await
-            .expect("get"),
-        None
-    );
+    assert_eq!(store.get_idempotency(&merchant, &key, later).await.expect("get"), None);
     let mut fresh = idempotency(merchant, &key, "after expiry");
     fresh.created_at = later;
     fresh.expires_at = later.plus_seconds(86_400);
     let third = sample_session(merchant);
-    store
-        .create_session(&third, Some(&fresh))
-        .await
-        .expect("reuse after expiry");
-    assert_eq!(
-        store
-            .get_idempotency(&merchant, &key, later)
-            .await
-            .expect("get"),
-        Some(fresh)
-    );
+    store.create_session(&third, Some(&fresh)).await.expect("reuse after expiry");
+    assert_eq!(store.get_idempotency(&merchant, &key, later).await.expect("get"), Some(fresh));
 }
 
 async fn concurrent_creates_with_one_key_store_one_session<S: Store>(store: &S) {
@@ -311,12 +193,7 @@ async fn concurrent_creates_with_one_key_store_one_session<S: Store>(store: &S) 
             let store = store.clone();
             let session = sample_session(merchant);
             let record = idempotency(merchant, &key, &session.id.to_string());
-            tokio::spawn(async move {
-                store
-                    .create_session(&session, Some(&record))
-                    .await
-                    .map(|()| session.id)
-            })
+            tokio::spawn(async move { store.create_session(&session, Some(&record)).await.map(|()| session.id) })
         })
         .collect();
     let mut created = Vec::new();
@@ -328,11 +205,7 @@ async fn concurrent_creates_with_one_key_store_one_session<S: Store>(store: &S) 
         }
     }
     assert_eq!(created.len(), 1, "exactly one create wins");
-    let record = store
-        .get_idempotency(&merchant, &key, NOW)
-        .await
-        .expect("get")
-        .expect("recorded");
+    let record = store.get_idempotency(&merchant, &key, NOW).await.expect("get").expect("recorded");
     assert_eq!(record.response_body, created[0].to_string());
 }
 
@@ -343,15 +216,9 @@ async fn concurrent_commits_on_one_version_let_exactly_one_win<S: Store>(store: 
         .map(|_| {
             let store = store.clone();
             let receiver = fresh_address();
-            let next = session
-                .set_evm_payment_method(receiver, NOW)
-                .expect("legal")
-                .expect("changed");
+            let next = session.set_evm_payment_method(receiver, NOW).expect("legal").expect("changed");
             tokio::spawn(async move {
-                store
-                    .commit(SessionChange::new(&next).claiming_receiver(receiver))
-                    .await
-                    .map(|()| next)
+                store.commit(SessionChange::new(&next).claiming_receiver(receiver)).await.map(|()| next)
             })
         })
         .collect();
@@ -364,59 +231,27 @@ async fn concurrent_commits_on_one_version_let_exactly_one_win<S: Store>(store: 
         }
     }
     assert_eq!(winners.len(), 1, "exactly one writer wins");
-    assert_eq!(
-        store.get_session(&session.id).await.expect("get").as_ref(),
-        winners.first()
-    );
+    assert_eq!(store.get_session(&session.id).await.expect("get").as_ref(), winners.first());
     assert_eq!(winners[0].status, SessionStatus::WaitingPayment);
 }
 
 async fn merchants_and_api_keys_round_trip<S: Store>(store: &S) {
-    let merchant = Merchant {
-        id: fresh_merchant(),
-        name: "Acme".into(),
-        created_at: NOW,
-    };
+    let merchant = Merchant { id: fresh_merchant(), name: "Acme".into(), created_at: NOW };
     let key = ApiKey::from_random_bytes(fresh_bytes());
-    let record = ApiKeyRecord {
-        hash: key.hash(),
-        merchant_id: merchant.id,
-        created_at: NOW,
-    };
+    let record = ApiKeyRecord { hash: key.hash(), merchant_id: merchant.id, created_at: NOW };
 
     let orphan = store.create_api_key(&record).await;
-    assert!(
-        matches!(orphan, Err(StoreError::Conflict(_))),
-        "a key needs its merchant: {orphan:?}"
-    );
+    assert!(matches!(orphan, Err(StoreError::Conflict(_))), "a key needs its merchant: {orphan:?}");
 
-    store
-        .create_merchant(&merchant)
-        .await
-        .expect("create merchant");
-    assert!(matches!(
-        store.create_merchant(&merchant).await,
-        Err(StoreError::Conflict(_))
-    ));
-    assert_eq!(
-        store.get_merchant(&merchant.id).await.expect("get"),
-        Some(merchant.clone())
-    );
+    store.create_merchant(&merchant).await.expect("create merchant");
+    assert!(matches!(store.create_merchant(&merchant).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.get_merchant(&merchant.id).await.expect("get"), Some(merchant.clone()));
 
     store.create_api_key(&record).await.expect("create key");
-    assert!(matches!(
-        store.create_api_key(&record).await,
-        Err(StoreError::Conflict(_))
-    ));
-    assert_eq!(
-        store.find_api_key(&key.hash()).await.expect("find"),
-        Some(record)
-    );
+    assert!(matches!(store.create_api_key(&record).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.find_api_key(&key.hash()).await.expect("find"), Some(record));
     let unknown = ApiKey::from_random_bytes(fresh_bytes());
-    assert_eq!(
-        store.find_api_key(&unknown.hash()).await.expect("find"),
-        None
-    );
+    assert_eq!(store.find_api_key(&unknown.hash()).await.expect("find"), None);
 }
 
 fn hex_of(bytes: [u8; 16]) -> String {

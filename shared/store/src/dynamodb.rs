@@ -18,15 +18,14 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
 };
 use ferry_domain::{ApiKeyHash, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
 
 use crate::{
-    ApiKeyRecord, CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore,
-    SessionChange, SessionStore, StoreError, StoreResult, decode, encode,
+    ApiKeyRecord, CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionChange, SessionStore,
+    StoreError, StoreResult, decode, encode,
 };
 
 /// The name of the sparse index over open sessions by expiry.
@@ -58,17 +57,11 @@ fn session_key(id: &SessionId) -> Item {
 }
 
 fn receiver_key(receiver: &EvmAddress) -> Item {
-    key(
-        format!("RECEIVER#EVM#{}", receiver.to_lowercase_hex()),
-        "RECEIVER",
-    )
+    key(format!("RECEIVER#EVM#{}", receiver.to_lowercase_hex()), "RECEIVER")
 }
 
 fn idempotency_key(merchant_id: &MerchantId, idempotency_key: &str) -> Item {
-    key(
-        format!("IDEMPOTENCY#{merchant_id}#{idempotency_key}"),
-        "IDEMPOTENCY",
-    )
+    key(format!("IDEMPOTENCY#{merchant_id}#{idempotency_key}"), "IDEMPOTENCY")
 }
 
 fn merchant_key(id: &MerchantId) -> Item {
@@ -104,12 +97,7 @@ fn doc_of<T: serde::de::DeserializeOwned>(what: &'static str, item: &Item) -> St
 #[error("item has no attribute {0}")]
 struct MissingAttribute(&'static str);
 
-fn put(
-    item: Item,
-    table: &str,
-    condition: &str,
-    values: Option<Item>,
-) -> StoreResult<TransactWriteItem> {
+fn put(item: Item, table: &str, condition: &str, values: Option<Item>) -> StoreResult<TransactWriteItem> {
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -127,11 +115,7 @@ fn cancellation_codes<R>(
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match error.as_service_error()? {
         TransactWriteItemsError::TransactionCanceledException(cancelled) => Some(
-            cancelled
-                .cancellation_reasons()
-                .iter()
-                .map(|reason| reason.code().unwrap_or("None").to_string())
-                .collect(),
+            cancelled.cancellation_reasons().iter().map(|reason| reason.code().unwrap_or("None").to_string()).collect(),
         ),
         _ => None,
     }
@@ -140,20 +124,13 @@ fn cancellation_codes<R>(
 /// A cancellation caused only by failed conditions or a concurrent
 /// transaction: a lost race, not a broken backend.
 fn lost_race(codes: &[String]) -> bool {
-    codes
-        .iter()
-        .any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict")
-        && codes
-            .iter()
-            .all(|c| c == "None" || c == "ConditionalCheckFailed" || c == "TransactionConflict")
+    codes.iter().any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict")
+        && codes.iter().all(|c| c == "None" || c == "ConditionalCheckFailed" || c == "TransactionConflict")
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     /// A client from the standard AWS configuration chain (environment,
@@ -189,12 +166,7 @@ impl DynamoStore {
     /// exist yet. For local development and tests; deployments get the
     /// table from CloudFormation.
     pub async fn ensure_table(&self) -> StoreResult<()> {
-        let exists = self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await;
+        let exists = self.client.describe_table().table_name(&self.table).send().await;
         if exists.is_ok() {
             return Ok(());
         }
@@ -206,21 +178,13 @@ impl DynamoStore {
                 .map_err(StoreError::backend)
         };
         let key_element = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .map_err(StoreError::backend)
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(StoreError::backend)
         };
         let open_sessions = GlobalSecondaryIndex::builder()
             .index_name(OPEN_SESSIONS_INDEX)
             .key_schema(key_element("openShard", KeyType::Hash)?)
             .key_schema(key_element("expiresAt", KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .map_err(StoreError::backend)?;
         self.client
@@ -279,12 +243,7 @@ impl DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
+            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
                 Err(StoreError::Conflict(conflict))
             }
             Err(e) => Err(StoreError::backend(e)),
@@ -292,12 +251,7 @@ impl DynamoStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactOutcome> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(e) => match cancellation_codes(&e) {
@@ -334,23 +288,16 @@ impl SessionStore for DynamoStore {
                 record_item,
                 &self.table,
                 "attribute_not_exists(pk) OR expiresAt <= :now",
-                Some(HashMap::from([(
-                    ":now".to_string(),
-                    n(record.created_at.unix_seconds()),
-                )])),
+                Some(HashMap::from([(":now".to_string(), n(record.created_at.unix_seconds()))])),
             )?,
             put(item, &self.table, "attribute_not_exists(pk)", None)?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TransactOutcome::Cancelled(codes))
-                if codes.first().is_some_and(|c| c != "None") =>
-            {
+            Err(TransactOutcome::Cancelled(codes)) if codes.first().is_some_and(|c| c != "None") => {
                 Err(CreateSessionError::IdempotencyKeyExists)
             }
-            Err(TransactOutcome::Cancelled(_)) => {
-                Err(StoreError::Conflict("session id already exists").into())
-            }
+            Err(TransactOutcome::Cancelled(_)) => Err(StoreError::Conflict("session id already exists").into()),
             Err(TransactOutcome::Failed(e)) => Err(e.into()),
         }
     }
@@ -363,10 +310,7 @@ impl SessionStore for DynamoStore {
     async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
         use aws_sdk_dynamodb::operation::put_item::PutItemError;
         let session = change.session;
-        let previous = session
-            .version
-            .checked_sub(1)
-            .ok_or(StoreError::Conflict("session version changed"))?;
+        let previous = session.version.checked_sub(1).ok_or(StoreError::Conflict("session version changed"))?;
         let condition = "version = :previous";
         let values = HashMap::from([(":previous".to_string(), n(previous))]);
         let item = session_item(session)?;
@@ -382,12 +326,7 @@ impl SessionStore for DynamoStore {
                 .await;
             return match result {
                 Ok(_) => Ok(()),
-                Err(e)
-                    if matches!(
-                        e.as_service_error(),
-                        Some(PutItemError::ConditionalCheckFailedException(_))
-                    ) =>
-                {
+                Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
                     Err(StoreError::Conflict("session version changed"))
                 }
                 Err(e) => Err(StoreError::backend(e)),
@@ -402,42 +341,26 @@ impl SessionStore for DynamoStore {
                 receiver_item,
                 &self.table,
                 "attribute_not_exists(pk) OR sessionId = :session",
-                Some(HashMap::from([(
-                    ":session".to_string(),
-                    s(session.id.to_string()),
-                )])),
+                Some(HashMap::from([(":session".to_string(), s(session.id.to_string()))])),
             )?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TransactOutcome::Cancelled(codes))
-                if codes.get(1).is_some_and(|c| c == "ConditionalCheckFailed") =>
-            {
+            Err(TransactOutcome::Cancelled(codes)) if codes.get(1).is_some_and(|c| c == "ConditionalCheckFailed") => {
                 Err(StoreError::Conflict("receiver belongs to another session"))
             }
-            Err(TransactOutcome::Cancelled(_)) => {
-                Err(StoreError::Conflict("session version changed"))
-            }
+            Err(TransactOutcome::Cancelled(_)) => Err(StoreError::Conflict("session version changed")),
             Err(TransactOutcome::Failed(e)) => Err(e),
         }
     }
 
-    async fn find_session_by_receiver(
-        &self,
-        receiver: &EvmAddress,
-    ) -> StoreResult<Option<SessionId>> {
+    async fn find_session_by_receiver(&self, receiver: &EvmAddress) -> StoreResult<Option<SessionId>> {
         let Some(item) = self.get_item(receiver_key(receiver)).await? else {
             return Ok(None);
         };
         match item.get("sessionId") {
-            Some(AttributeValue::S(id)) => id
-                .parse()
-                .map(Some)
-                .map_err(|e| StoreError::corrupt("receiver", e)),
-            _ => Err(StoreError::corrupt(
-                "receiver",
-                MissingAttribute("sessionId"),
-            )),
+            Some(AttributeValue::S(id)) => id.parse().map(Some).map_err(|e| StoreError::corrupt("receiver", e)),
+            _ => Err(StoreError::corrupt("receiver", MissingAttribute("sessionId"))),
         }
     }
 }
@@ -483,16 +406,12 @@ impl MerchantStore for DynamoStore {
             .build()
             .map_err(StoreError::backend)?;
         let items = vec![
-            TransactWriteItem::builder()
-                .condition_check(merchant_exists)
-                .build(),
+            TransactWriteItem::builder().condition_check(merchant_exists).build(),
             put(item, &self.table, "attribute_not_exists(pk)", None)?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TransactOutcome::Cancelled(_)) => {
-                Err(StoreError::Conflict("api key exists or merchant does not"))
-            }
+            Err(TransactOutcome::Cancelled(_)) => Err(StoreError::Conflict("api key exists or merchant does not")),
             Err(TransactOutcome::Failed(e)) => Err(e),
         }
     }

@@ -49,14 +49,8 @@ impl StoreError {
         Self::Backend(Box::new(error))
     }
 
-    pub fn corrupt(
-        what: &'static str,
-        error: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Self::Corrupt {
-            what,
-            source: Box::new(error),
-        }
+    pub fn corrupt(what: &'static str, error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Corrupt { what, source: Box::new(error) }
     }
 }
 
@@ -106,10 +100,7 @@ pub struct SessionChange<'a> {
 
 impl<'a> SessionChange<'a> {
     pub fn new(session: &'a Session) -> Self {
-        Self {
-            session,
-            claim_receiver: None,
-        }
+        Self { session, claim_receiver: None }
     }
 
     pub fn claiming_receiver(mut self, receiver: EvmAddress) -> Self {
@@ -127,10 +118,7 @@ pub trait SessionStore: Send + Sync {
         idempotency: Option<&IdempotencyRecord>,
     ) -> impl Future<Output = Result<(), CreateSessionError>> + Send;
 
-    fn get_session(
-        &self,
-        id: &SessionId,
-    ) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
+    fn get_session(&self, id: &SessionId) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
 
     /// Applies `change` if the stored session is at `change.session.version - 1`
     /// and the receiver (if any) is free or already this session's;
@@ -157,19 +145,12 @@ pub trait IdempotencyStore: Send + Sync {
 pub trait MerchantStore: Send + Sync {
     fn create_merchant(&self, merchant: &Merchant) -> impl Future<Output = StoreResult<()>> + Send;
 
-    fn get_merchant(
-        &self,
-        id: &MerchantId,
-    ) -> impl Future<Output = StoreResult<Option<Merchant>>> + Send;
+    fn get_merchant(&self, id: &MerchantId) -> impl Future<Output = StoreResult<Option<Merchant>>> + Send;
 
     /// Stores a key's hash for an existing merchant.
-    fn create_api_key(&self, record: &ApiKeyRecord)
-    -> impl Future<Output = StoreResult<()>> + Send;
+    fn create_api_key(&self, record: &ApiKeyRecord) -> impl Future<Output = StoreResult<()>> + Send;
 
-    fn find_api_key(
-        &self,
-        hash: &ApiKeyHash,
-    ) -> impl Future<Output = StoreResult<Option<ApiKeyRecord>>> + Send;
+    fn find_api_key(&self, hash: &ApiKeyHash) -> impl Future<Output = StoreResult<Option<ApiKeyRecord>>> + Send;
 }
 
 /// Everything the API needs from a store.
@@ -178,10 +159,7 @@ impl<T: SessionStore + IdempotencyStore + MerchantStore + Clone + 'static> Store
 
 #[cfg(any(feature = "sqlite", feature = "dynamodb"))]
 /// Decodes a JSON document stored by an adapter.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(
-    what: &'static str,
-    json: &str,
-) -> StoreResult<T> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &'static str, json: &str) -> StoreResult<T> {
     serde_json::from_str(json).map_err(|e| StoreError::corrupt(what, e))
 }
 

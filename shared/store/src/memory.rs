@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use ferry_domain::{ApiKeyHash, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
 
 use crate::{
-    ApiKeyRecord, CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore,
-    SessionChange, SessionStore, StoreError, StoreResult,
+    ApiKeyRecord, CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionChange, SessionStore,
+    StoreError, StoreResult,
 };
 
 #[derive(Default)]
@@ -33,9 +33,7 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave `State` half-updated:
         // every method checks all conditions before it mutates anything.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -48,11 +46,7 @@ impl SessionStore for MemoryStore {
         let mut state = self.state();
         if let Some(record) = idempotency {
             let key = (record.merchant_id, record.key.clone());
-            if state
-                .idempotency
-                .get(&key)
-                .is_some_and(|r| r.expires_at > record.created_at)
-            {
+            if state.idempotency.get(&key).is_some_and(|r| r.expires_at > record.created_at) {
                 return Err(CreateSessionError::IdempotencyKeyExists);
             }
         }
@@ -60,9 +54,7 @@ impl SessionStore for MemoryStore {
             return Err(StoreError::Conflict("session id already exists").into());
         }
         if let Some(record) = idempotency {
-            state
-                .idempotency
-                .insert((record.merchant_id, record.key.clone()), record.clone());
+            state.idempotency.insert((record.merchant_id, record.key.clone()), record.clone());
         }
         state.sessions.insert(session.id, session.clone());
         Ok(())
@@ -75,10 +67,7 @@ impl SessionStore for MemoryStore {
     async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
         let mut state = self.state();
         let next = change.session;
-        let current = state
-            .sessions
-            .get(&next.id)
-            .ok_or(StoreError::Conflict("session does not exist"))?;
+        let current = state.sessions.get(&next.id).ok_or(StoreError::Conflict("session does not exist"))?;
         if current.version.checked_add(1) != Some(next.version) {
             return Err(StoreError::Conflict("session version changed"));
         }
@@ -96,10 +85,7 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn find_session_by_receiver(
-        &self,
-        receiver: &EvmAddress,
-    ) -> StoreResult<Option<SessionId>> {
+    async fn find_session_by_receiver(&self, receiver: &EvmAddress) -> StoreResult<Option<SessionId>> {
         Ok(self.state().receivers.get(receiver).copied())
     }
 }

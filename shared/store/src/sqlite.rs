@@ -11,8 +11,8 @@ use ferry_domain::{ApiKeyHash, EvmAddress, Merchant, MerchantId, Session, Sessio
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
-    ApiKeyRecord, CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore,
-    SessionChange, SessionStore, StoreError, StoreResult, decode, encode,
+    ApiKeyRecord, CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionChange, SessionStore,
+    StoreError, StoreResult, decode, encode,
 };
 
 const SCHEMA: &str = "
@@ -66,19 +66,11 @@ impl SqliteStore {
 
     fn init(connection: Connection) -> StoreResult<Self> {
         connection
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-            )
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(StoreError::backend)?;
-        connection
-            .busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(StoreError::backend)?;
-        connection
-            .execute_batch(SCHEMA)
-            .map_err(StoreError::backend)?;
-        Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
-        })
+        connection.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
+        connection.execute_batch(SCHEMA).map_err(StoreError::backend)?;
+        Ok(Self { connection: Arc::new(Mutex::new(connection)) })
     }
 
     /// Runs `work` on the connection on the blocking pool.
@@ -89,9 +81,7 @@ impl SqliteStore {
     {
         let connection = Arc::clone(&self.connection);
         tokio::task::spawn_blocking(move || {
-            let mut guard = connection
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut guard = connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             work(&mut guard)
         })
         .await
@@ -123,9 +113,8 @@ impl SessionStore for SqliteStore {
             session.status.as_str(),
             session.expires_at.unix_seconds() as i64,
         );
-        let record = idempotency
-            .map(|r| Ok::<_, StoreError>((r.clone(), encode("idempotency record", r)?)))
-            .transpose()?;
+        let record =
+            idempotency.map(|r| Ok::<_, StoreError>((r.clone(), encode("idempotency record", r)?))).transpose()?;
         self.with(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
                 if let Some((record, record_doc)) = &record {
@@ -166,11 +155,7 @@ impl SessionStore for SqliteStore {
         let id = id.to_string();
         let doc: Option<String> = self
             .with(move |conn| {
-                conn.query_row("SELECT doc FROM sessions WHERE id = ?1", [id], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map_err(db)
+                conn.query_row("SELECT doc FROM sessions WHERE id = ?1", [id], |row| row.get(0)).optional().map_err(db)
             })
             .await?;
         doc.map(|doc| decode("session", &doc)).transpose()
@@ -180,15 +165,9 @@ impl SessionStore for SqliteStore {
         let session = change.session;
         let doc = encode("session", session)?;
         let id = session.id.to_string();
-        let previous = session
-            .version
-            .checked_sub(1)
-            .ok_or(StoreError::Conflict("session version changed"))? as i64;
-        let (version, status, expires) = (
-            session.version as i64,
-            session.status.as_str(),
-            session.expires_at.unix_seconds() as i64,
-        );
+        let previous = session.version.checked_sub(1).ok_or(StoreError::Conflict("session version changed"))? as i64;
+        let (version, status, expires) =
+            (session.version as i64, session.status.as_str(), session.expires_at.unix_seconds() as i64);
         let receiver = change.claim_receiver.map(|r| r.to_lowercase_hex());
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
@@ -220,24 +199,16 @@ impl SessionStore for SqliteStore {
         .await
     }
 
-    async fn find_session_by_receiver(
-        &self,
-        receiver: &EvmAddress,
-    ) -> StoreResult<Option<SessionId>> {
+    async fn find_session_by_receiver(&self, receiver: &EvmAddress) -> StoreResult<Option<SessionId>> {
         let address = receiver.to_lowercase_hex();
         let id: Option<String> = self
             .with(move |conn| {
-                conn.query_row(
-                    "SELECT session_id FROM receivers WHERE address = ?1",
-                    [address],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(db)
+                conn.query_row("SELECT session_id FROM receivers WHERE address = ?1", [address], |row| row.get(0))
+                    .optional()
+                    .map_err(db)
             })
             .await?;
-        id.map(|id| id.parse().map_err(|e| StoreError::corrupt("receiver", e)))
-            .transpose()
+        id.map(|id| id.parse().map_err(|e| StoreError::corrupt("receiver", e))).transpose()
     }
 }
 
@@ -248,11 +219,7 @@ impl IdempotencyStore for SqliteStore {
         key: &str,
         now: Timestamp,
     ) -> StoreResult<Option<IdempotencyRecord>> {
-        let (merchant_id, key, now) = (
-            merchant_id.to_string(),
-            key.to_string(),
-            now.unix_seconds() as i64,
-        );
+        let (merchant_id, key, now) = (merchant_id.to_string(), key.to_string(), now.unix_seconds() as i64);
         let doc: Option<String> = self
             .with(move |conn| {
                 conn.query_row(
@@ -264,24 +231,16 @@ impl IdempotencyStore for SqliteStore {
                 .map_err(db)
             })
             .await?;
-        doc.map(|doc| decode("idempotency record", &doc))
-            .transpose()
+        doc.map(|doc| decode("idempotency record", &doc)).transpose()
     }
 }
 
 impl MerchantStore for SqliteStore {
     async fn create_merchant(&self, merchant: &Merchant) -> StoreResult<()> {
         let (id, doc) = (merchant.id.to_string(), encode("merchant", merchant)?);
-        self.with(move |conn| {
-            match conn.execute(
-                "INSERT INTO merchants (id, doc) VALUES (?1, ?2)",
-                params![id, doc],
-            ) {
-                Err(e) if is_unique_violation(&e) => {
-                    Err(StoreError::Conflict("merchant already exists"))
-                }
-                other => other.map(drop).map_err(db),
-            }
+        self.with(move |conn| match conn.execute("INSERT INTO merchants (id, doc) VALUES (?1, ?2)", params![id, doc]) {
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("merchant already exists")),
+            other => other.map(drop).map_err(db),
         })
         .await
     }
@@ -290,31 +249,22 @@ impl MerchantStore for SqliteStore {
         let id = id.to_string();
         let doc: Option<String> = self
             .with(move |conn| {
-                conn.query_row("SELECT doc FROM merchants WHERE id = ?1", [id], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map_err(db)
+                conn.query_row("SELECT doc FROM merchants WHERE id = ?1", [id], |row| row.get(0)).optional().map_err(db)
             })
             .await?;
         doc.map(|doc| decode("merchant", &doc)).transpose()
     }
 
     async fn create_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()> {
-        let (hash, merchant_id, doc) = (
-            record.hash.to_string(),
-            record.merchant_id.to_string(),
-            encode("api key", record)?,
-        );
+        let (hash, merchant_id, doc) =
+            (record.hash.to_string(), record.merchant_id.to_string(), encode("api key", record)?);
         self.with(move |conn| {
             match conn.execute(
                 "INSERT INTO api_keys (hash, merchant_id, doc) VALUES (?1, ?2, ?3)",
                 params![hash, merchant_id, doc],
             ) {
                 // Both a duplicate hash and a missing merchant (foreign key) land here.
-                Err(e) if is_unique_violation(&e) => {
-                    Err(StoreError::Conflict("api key exists or merchant does not"))
-                }
+                Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("api key exists or merchant does not")),
                 other => other.map(drop).map_err(db),
             }
         })
@@ -325,11 +275,9 @@ impl MerchantStore for SqliteStore {
         let hash = hash.to_string();
         let doc: Option<String> = self
             .with(move |conn| {
-                conn.query_row("SELECT doc FROM api_keys WHERE hash = ?1", [hash], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map_err(db)
+                conn.query_row("SELECT doc FROM api_keys WHERE hash = ?1", [hash], |row| row.get(0))
+                    .optional()
+                    .map_err(db)
             })
             .await?;
         doc.map(|doc| decode("api key", &doc)).transpose()
@@ -358,10 +306,7 @@ mod tests {
             store.create_session(&session, None).await.expect("create");
         }
         let reopened = SqliteStore::open(&path).expect("reopen");
-        assert_eq!(
-            reopened.get_session(&session.id).await.expect("get"),
-            Some(session)
-        );
+        assert_eq!(reopened.get_session(&session.id).await.expect("get"), Some(session));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -36,8 +36,7 @@ pub const DYNAMODB_ENDPOINT_VAR: &str = "FERRY_TEST_DYNAMODB_ENDPOINT";
 /// The receiver factory the Lambda tests configure (the first contract a
 /// fresh Anvil deploys) and an arbitrary init-code hash.
 pub const RECEIVER_FACTORY: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
-pub const RECEIVER_INIT_CODE_HASH: &str =
-    "0x1111111111111111111111111111111111111111111111111111111111111111";
+pub const RECEIVER_INIT_CODE_HASH: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
 
 // ---------------------------------------------------------------- fixtures
 
@@ -60,10 +59,7 @@ pub fn fixture(name: &str, substitutions: &[(&str, &str)]) -> String {
             !value.contains(['"', '\\']),
             "the value for {placeholder} must not contain quotes or backslashes: {value:?}"
         );
-        assert!(
-            text.contains(&placeholder),
-            "fixture {name} has no {placeholder}"
-        );
+        assert!(text.contains(&placeholder), "fixture {name} has no {placeholder}");
         text = text.replace(&placeholder, value);
     }
     if let Some(placeholder) = first_placeholder(&text) {
@@ -82,11 +78,7 @@ fn first_placeholder(text: &str) -> Option<&str> {
         let candidate = &rest[start..];
         if let Some(end) = candidate[2..].find("}}") {
             let name = &candidate[2..2 + end];
-            if !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-            {
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
                 return Some(&candidate[..end + 4]);
             }
         }
@@ -99,9 +91,8 @@ fn first_placeholder(text: &str) -> Option<&str> {
 /// `lambda_http::request::from_str`, exactly as the runtime does.
 pub fn request(name: &str, substitutions: &[(&str, &str)]) -> lambda_http::Request {
     let text = fixture(name, substitutions);
-    lambda_http::request::from_str(&text).unwrap_or_else(|error| {
-        panic!("fixture {name} is not an event lambda_http accepts: {error}")
-    })
+    lambda_http::request::from_str(&text)
+        .unwrap_or_else(|error| panic!("fixture {name} is not an event lambda_http accepts: {error}"))
 }
 
 // --------------------------------------------------------------- responses
@@ -114,20 +105,13 @@ pub fn response_json(response: &Response<Body>) -> serde_json::Value {
         Body::Binary(bytes) => bytes,
         _ => &[],
     };
-    serde_json::from_slice(bytes).unwrap_or_else(|error| {
-        panic!(
-            "the response body is not JSON ({error}): {:?}",
-            String::from_utf8_lossy(bytes)
-        )
-    })
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|error| panic!("the response body is not JSON ({error}): {:?}", String::from_utf8_lossy(bytes)))
 }
 
 /// A response header as text.
 pub fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|value| value.to_str().ok())
+    response.headers().get(name).and_then(|value| value.to_str().ok())
 }
 
 /// Whether `text` is 32 lowercase hex characters, like session ids and
@@ -148,15 +132,9 @@ pub async fn bounded<F: Future>(future: F) -> F::Output {
 /// [`FakeRuntimeApi`] (from async code, on the blocking pool), bounded by
 /// [`TEST_TIMEOUT`], and returns the API Gateway response it answered.
 /// Panics with the function's output if it did not answer.
-pub async fn invoke_lambda(
-    binary: &str,
-    env: Vec<(&'static str, String)>,
-    event: String,
-) -> serde_json::Value {
+pub async fn invoke_lambda(binary: &str, env: Vec<(&'static str, String)>, event: String) -> serde_json::Value {
     let binary = binary.to_string();
-    let invocation = tokio::task::spawn_blocking(move || {
-        FakeRuntimeApi::invoke(&binary, &env, &event, TEST_TIMEOUT)
-    });
+    let invocation = tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(&binary, &env, &event, TEST_TIMEOUT));
     match invocation.await {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => panic!("the Lambda invocation failed: {error}"),
@@ -168,11 +146,8 @@ pub async fn invoke_lambda(
 /// text (`isBase64Encoded` false).
 pub fn gateway_body(response: &serde_json::Value) -> serde_json::Value {
     assert_eq!(response["isBase64Encoded"], false, "{response}");
-    let text = response["body"]
-        .as_str()
-        .unwrap_or_else(|| panic!("the response has no text body: {response}"));
-    serde_json::from_str(text)
-        .unwrap_or_else(|error| panic!("the response body is not JSON ({error}): {text}"))
+    let text = response["body"].as_str().unwrap_or_else(|| panic!("the response has no text body: {response}"));
+    serde_json::from_str(text).unwrap_or_else(|error| panic!("the response body is not JSON ({error}): {text}"))
 }
 
 // ----------------------------------------------------------------- seeding
@@ -193,24 +168,11 @@ pub async fn seed_merchant<S: MerchantStore>(store: &S) -> SeededMerchant {
         name: "Test merchant".to_string(),
         created_at: ferry_http::now(),
     };
-    store
-        .create_merchant(&merchant)
-        .await
-        .expect("seed a merchant");
+    store.create_merchant(&merchant).await.expect("seed a merchant");
     let key = ApiKey::from_random_bytes(ferry_http::random_bytes());
-    let record = ApiKeyRecord {
-        hash: key.hash(),
-        merchant_id: merchant.id,
-        created_at: ferry_http::now(),
-    };
-    store
-        .create_api_key(&record)
-        .await
-        .expect("seed an API key");
-    SeededMerchant {
-        id: merchant.id,
-        api_key: key.reveal(),
-    }
+    let record = ApiKeyRecord { hash: key.hash(), merchant_id: merchant.id, created_at: ferry_http::now() };
+    store.create_api_key(&record).await.expect("seed an API key");
+    SeededMerchant { id: merchant.id, api_key: key.reveal() }
 }
 
 /// A new merchant's API key text.
@@ -226,10 +188,7 @@ pub async fn seed_session<S: SessionStore>(store: &S, merchant_id: MerchantId) -
     let now = ferry_http::now();
     session.created_at = now;
     session.expires_at = now.plus_seconds(Session::DEFAULT_LIFETIME_SECONDS);
-    store
-        .create_session(&session, None)
-        .await
-        .expect("seed a session");
+    store.create_session(&session, None).await.expect("seed a session");
     session
 }
 
@@ -251,10 +210,7 @@ pub fn moto_endpoint() -> String {
 /// A table name no other test uses.
 pub fn unique_table_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{}-{nanos}-{count}", std::process::id())
 }
@@ -262,10 +218,7 @@ pub fn unique_table_name(prefix: &str) -> String {
 /// A store over a new, empty table (named after `prefix`) at `endpoint`.
 pub async fn fresh_table(endpoint: &str, prefix: &str) -> DynamoStore {
     let store = DynamoStore::local(endpoint, unique_table_name(prefix)).await;
-    store
-        .ensure_table()
-        .await
-        .expect("create the DynamoDB table");
+    store.ensure_table().await.expect("create the DynamoDB table");
     store
 }
 
@@ -281,10 +234,7 @@ pub fn session_function_env(endpoint: &str, table: &str) -> Vec<(&'static str, S
         ("FERRY_TABLE_NAME", table.to_string()),
         ("FERRY_CHAIN_REGISTRY", "production".to_string()),
         ("FERRY_RECEIVER_FACTORY", RECEIVER_FACTORY.to_string()),
-        (
-            "FERRY_RECEIVER_INIT_CODE_HASH",
-            RECEIVER_INIT_CODE_HASH.to_string(),
-        ),
+        ("FERRY_RECEIVER_INIT_CODE_HASH", RECEIVER_INIT_CODE_HASH.to_string()),
     ]
 }
 
@@ -322,10 +272,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_found_only_when_well_formed() {
-        assert_eq!(
-            first_placeholder(r#"{"a":"Bearer {{API_KEY}}"}"#),
-            Some("{{API_KEY}}")
-        );
+        assert_eq!(first_placeholder(r#"{"a":"Bearer {{API_KEY}}"}"#), Some("{{API_KEY}}"));
         assert_eq!(first_placeholder(r#"{"a":{"b":1}}"#), None);
         assert_eq!(first_placeholder("{{ not one }} {{X_1}}"), Some("{{X_1}}"));
     }
@@ -334,14 +281,7 @@ mod tests {
     fn every_fixture_is_an_event_lambda_http_accepts() {
         let mut names: Vec<String> = std::fs::read_dir(FIXTURES_DIR)
             .expect("fixtures directory")
-            .filter_map(|entry| {
-                entry
-                    .ok()?
-                    .file_name()
-                    .to_str()?
-                    .strip_suffix(".json")
-                    .map(str::to_string)
-            })
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.strip_suffix(".json").map(str::to_string))
             .collect();
         names.sort();
         assert!(names.len() >= 8, "{names:?}");
@@ -351,23 +291,13 @@ mod tests {
             ("CLIENT_SECRET", "fedcba9876543210fedcba9876543210"),
         ];
         for name in names {
-            let text =
-                std::fs::read_to_string(Path::new(FIXTURES_DIR).join(format!("{name}.json")))
-                    .expect("read");
-            let used: Vec<(&str, &str)> = values
-                .iter()
-                .copied()
-                .filter(|(key, _)| text.contains(&format!("{{{{{key}}}}}")))
-                .collect();
+            let text = std::fs::read_to_string(Path::new(FIXTURES_DIR).join(format!("{name}.json"))).expect("read");
+            let used: Vec<(&str, &str)> =
+                values.iter().copied().filter(|(key, _)| text.contains(&format!("{{{{{key}}}}}"))).collect();
             let request = request(&name, &used);
-            let event: serde_json::Value =
-                serde_json::from_str(&fixture(&name, &used)).expect("json");
+            let event: serde_json::Value = serde_json::from_str(&fixture(&name, &used)).expect("json");
             assert_eq!(event["version"], "2.0", "{name}");
-            assert_eq!(
-                request.method().as_str(),
-                event["requestContext"]["http"]["method"],
-                "{name}"
-            );
+            assert_eq!(request.method().as_str(), event["requestContext"]["http"]["method"], "{name}");
             assert_eq!(request.uri().path(), event["rawPath"], "{name}");
         }
     }

@@ -71,10 +71,7 @@ impl Shared {
             if let Some(event) = state.event.take() {
                 return Some(event);
             }
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -124,15 +121,9 @@ impl FakeRuntimeApi {
         });
         let acceptor = {
             let shared = Arc::clone(&shared);
-            thread::Builder::new()
-                .name("fake-runtime-api".into())
-                .spawn(move || accept(&listener, &shared))?
+            thread::Builder::new().name("fake-runtime-api".into()).spawn(move || accept(&listener, &shared))?
         };
-        Ok(Self {
-            address,
-            shared,
-            acceptor: Some(acceptor),
-        })
+        Ok(Self { address, shared, acceptor: Some(acceptor) })
     }
 
     /// `AWS_LAMBDA_RUNTIME_API`: `127.0.0.1:<port>`.
@@ -175,12 +166,8 @@ impl FakeRuntimeApi {
         V: AsRef<OsStr>,
     {
         let binary = binary.as_ref();
-        let function_name = binary
-            .file_name()
-            .and_then(OsStr::to_str)
-            .unwrap_or("ferry-function")
-            .trim_end_matches(".exe")
-            .to_string();
+        let function_name =
+            binary.file_name().and_then(OsStr::to_str).unwrap_or("ferry-function").trim_end_matches(".exe").to_string();
         let api = Self::start(&function_name, event_json)
             .map_err(|error| format!("cannot start the fake Lambda Runtime API: {error}"))?;
 
@@ -196,14 +183,8 @@ impl FakeRuntimeApi {
             .env("AWS_LAMBDA_FUNCTION_NAME", &function_name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env(
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                "2026/01/01/[$LATEST]00000000000000000000000000000000",
-            )
-            .env(
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{function_name}"),
-            )
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]00000000000000000000000000000000")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function_name}"))
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             // Never let the AWS SDK probe instance metadata from a test.
             .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -211,9 +192,7 @@ impl FakeRuntimeApi {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let child = command
-            .spawn()
-            .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
+        let child = command.spawn().map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
         let mut child = Reaped(child);
         let stdout = drain(child.0.stdout.take());
         let stderr = drain(child.0.stderr.take());
@@ -226,11 +205,9 @@ impl FakeRuntimeApi {
             match child.0.try_wait() {
                 Ok(None) => {}
                 Ok(Some(status)) => {
-                    break api.wait_outcome(Duration::ZERO).ok_or_else(|| {
-                        format!(
-                            "{function_name} exited ({status}) without answering the invocation"
-                        )
-                    });
+                    break api
+                        .wait_outcome(Duration::ZERO)
+                        .ok_or_else(|| format!("{function_name} exited ({status}) without answering the invocation"));
                 }
                 Err(error) => break Err(format!("cannot watch {function_name}: {error}")),
             }
@@ -241,24 +218,15 @@ impl FakeRuntimeApi {
         drop(child);
         drop(api);
         let (stderr, stdout) = (collected(stderr), collected(stdout));
-        let output = |verdict: String| {
-            format!("{verdict}\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}")
-        };
+        let output = |verdict: String| format!("{verdict}\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}");
         match verdict.map_err(&output)? {
-            Outcome::Response(body) => serde_json::from_str(&body).map_err(|error| {
-                output(format!(
-                    "{function_name} answered with something not JSON ({error}): {body}"
-                ))
-            }),
-            Outcome::InvocationError(body) => Err(output(format!(
-                "{function_name} reported an invocation error: {body}"
-            ))),
-            Outcome::InitError(body) => Err(output(format!(
-                "{function_name} failed to initialise: {body}"
-            ))),
-            Outcome::Unexpected(what) => Err(output(format!(
-                "{function_name} made an unexpected request: {what}"
-            ))),
+            Outcome::Response(body) => serde_json::from_str(&body)
+                .map_err(|error| output(format!("{function_name} answered with something not JSON ({error}): {body}"))),
+            Outcome::InvocationError(body) => {
+                Err(output(format!("{function_name} reported an invocation error: {body}")))
+            }
+            Outcome::InitError(body) => Err(output(format!("{function_name} failed to initialise: {body}"))),
+            Outcome::Unexpected(what) => Err(output(format!("{function_name} made an unexpected request: {what}"))),
         }
     }
 }
@@ -268,10 +236,7 @@ impl Drop for FakeRuntimeApi {
         let (connections, workers) = {
             let mut state = self.shared.lock();
             state.closing = true;
-            (
-                std::mem::take(&mut state.connections),
-                std::mem::take(&mut state.workers),
-            )
+            (std::mem::take(&mut state.connections), std::mem::take(&mut state.workers))
         };
         self.shared.changed.notify_all();
         // Wake the acceptor, which then sees `closing`.
@@ -311,17 +276,12 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<JoinHandle<Vec<u8>>
 }
 
 fn collected(reader: Option<JoinHandle<Vec<u8>>>) -> String {
-    let bytes = reader
-        .and_then(|reader| reader.join().ok())
-        .unwrap_or_default();
+    let bytes = reader.and_then(|reader| reader.join().ok()).unwrap_or_default();
     String::from_utf8_lossy(&bytes).trim_end().to_string()
 }
 
 fn unix_millis() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
 }
 
 fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
@@ -337,11 +297,9 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
         state.connections.push(clone);
         let worker = {
             let shared = Arc::clone(shared);
-            thread::Builder::new()
-                .name("fake-runtime-conn".into())
-                .spawn(move || {
-                    let _ = serve(stream, &shared);
-                })
+            thread::Builder::new().name("fake-runtime-conn".into()).spawn(move || {
+                let _ = serve(stream, &shared);
+            })
         };
         if let Ok(worker) = worker {
             state.workers.push(worker);
@@ -368,10 +326,7 @@ fn serve(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                     return Ok(());
                 };
                 let deadline = unix_millis() + DEADLINE.as_millis();
-                let arn = format!(
-                    "arn:aws:lambda:us-east-1:123456789012:function:{}",
-                    shared.function_name
-                );
+                let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{}", shared.function_name);
                 let trace = format!(
                     "Root=1-{:08x}-{};Parent=53995c3f42cd8ad8;Sampled=0",
                     deadline / 1000,
@@ -393,9 +348,7 @@ fn serve(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                 let rest = &path[INVOCATION.len()..];
                 let outcome = match rest.rsplit_once('/') {
                     Some((id, "response")) if id == shared.request_id => Outcome::Response(body),
-                    Some((id, "error")) if id == shared.request_id => {
-                        Outcome::InvocationError(body)
-                    }
+                    Some((id, "error")) if id == shared.request_id => Outcome::InvocationError(body),
                     _ => Outcome::Unexpected(format!("POST {path}: {body}")),
                 };
                 let accepted = !matches!(outcome, Outcome::Unexpected(_));
@@ -403,38 +356,20 @@ fn serve(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                 if accepted {
                     respond(&mut writer, "202 Accepted", &[], br#"{"status":"OK"}"#)?;
                 } else {
-                    respond(
-                        &mut writer,
-                        "400 Bad Request",
-                        &[],
-                        br#"{"errorType":"InvalidRequestID"}"#,
-                    )?;
+                    respond(&mut writer, "400 Bad Request", &[], br#"{"errorType":"InvalidRequestID"}"#)?;
                 }
             }
             (method, path) => {
                 shared.record(Outcome::Unexpected(format!("{method} {path}")));
-                respond(
-                    &mut writer,
-                    "404 Not Found",
-                    &[],
-                    br#"{"errorType":"NotFound"}"#,
-                )?;
+                respond(&mut writer, "404 Not Found", &[], br#"{"errorType":"NotFound"}"#)?;
             }
         }
     }
     Ok(())
 }
 
-fn respond(
-    writer: &mut TcpStream,
-    status: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> io::Result<()> {
-    let mut head = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
-        body.len()
-    );
+fn respond(writer: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) -> io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -487,14 +422,8 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Option<HttpRequest>> {
         };
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            content_length = Some(
-                value
-                    .parse::<usize>()
-                    .map_err(|_| invalid("bad content-length"))?,
-            );
-        } else if name.eq_ignore_ascii_case("transfer-encoding")
-            && value.to_ascii_lowercase().contains("chunked")
-        {
+            content_length = Some(value.parse::<usize>().map_err(|_| invalid("bad content-length"))?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") && value.to_ascii_lowercase().contains("chunked") {
             chunked = true;
         }
     }
@@ -510,21 +439,15 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Option<HttpRequest>> {
         reader.read_exact(&mut body)?;
         body
     };
-    Ok(Some(HttpRequest {
-        method: method.to_string(),
-        path,
-        body,
-    }))
+    Ok(Some(HttpRequest { method: method.to_string(), path, body }))
 }
 
 fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
-        let line =
-            read_line(reader)?.ok_or_else(|| invalid("connection closed inside a chunked body"))?;
+        let line = read_line(reader)?.ok_or_else(|| invalid("connection closed inside a chunked body"))?;
         let size = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size, 16)
-            .map_err(|_| invalid(format!("bad chunk size {line:?}")))?;
+        let size = usize::from_str_radix(size, 16).map_err(|_| invalid(format!("bad chunk size {line:?}")))?;
         if size == 0 {
             // Trailers, up to the empty line.
             while read_line(reader)?.is_some_and(|line| !line.is_empty()) {}
@@ -544,11 +467,7 @@ fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
 mod tests {
     use super::*;
 
-    fn exchange(
-        stream: &mut TcpStream,
-        reader: &mut BufReader<TcpStream>,
-        request: &str,
-    ) -> (String, String) {
+    fn exchange(stream: &mut TcpStream, reader: &mut BufReader<TcpStream>, request: &str) -> (String, String) {
         stream.write_all(request.as_bytes()).expect("write");
         let status = read_line(reader).expect("read").expect("status line");
         let mut length = 0;
@@ -565,10 +484,7 @@ mod tests {
         }
         let mut body = vec![0; length];
         reader.read_exact(&mut body).expect("body");
-        (
-            format!("{status}\n{head}"),
-            String::from_utf8(body).expect("utf8"),
-        )
+        (format!("{status}\n{head}"), String::from_utf8(body).expect("utf8"))
     }
 
     #[test]
@@ -577,19 +493,9 @@ mod tests {
         let mut stream = TcpStream::connect(api.runtime_api()).expect("connect");
         let mut reader = BufReader::new(stream.try_clone().expect("clone"));
 
-        let (head, body) = exchange(
-            &mut stream,
-            &mut reader,
-            &format!("GET {NEXT} HTTP/1.1\r\nhost: x\r\n\r\n"),
-        );
+        let (head, body) = exchange(&mut stream, &mut reader, &format!("GET {NEXT} HTTP/1.1\r\nhost: x\r\n\r\n"));
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        assert!(
-            head.contains(&format!(
-                "Lambda-Runtime-Aws-Request-Id: {}",
-                api.request_id()
-            )),
-            "{head}"
-        );
+        assert!(head.contains(&format!("Lambda-Runtime-Aws-Request-Id: {}", api.request_id())), "{head}");
         assert!(
             head.contains("Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:probe")
         );
@@ -599,23 +505,16 @@ mod tests {
             .expect("deadline")
             .parse()
             .expect("millis");
-        assert!(
-            deadline > unix_millis() + 25_000 && deadline <= unix_millis() + 30_000,
-            "{deadline}"
-        );
+        assert!(deadline > unix_millis() + 25_000 && deadline <= unix_millis() + 30_000, "{deadline}");
         assert_eq!(body, r#"{"hello":"world"}"#);
 
         // A chunked body, on the same connection.
         let path = format!("{INVOCATION}{}/response", api.request_id());
-        let request = format!(
-            "POST {path} HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{{\"a\":\r\n2\r\n1}}\r\n0\r\n\r\n"
-        );
+        let request =
+            format!("POST {path} HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{{\"a\":\r\n2\r\n1}}\r\n0\r\n\r\n");
         let (head, _) = exchange(&mut stream, &mut reader, &request);
         assert!(head.starts_with("HTTP/1.1 202"), "{head}");
-        assert_eq!(
-            api.wait_outcome(Duration::from_secs(1)),
-            Some(Outcome::Response(r#"{"a":1}"#.into()))
-        );
+        assert_eq!(api.wait_outcome(Duration::from_secs(1)), Some(Outcome::Response(r#"{"a":1}"#.into())));
     }
 
     #[test]
@@ -626,9 +525,7 @@ mod tests {
         let next = format!("GET {NEXT} HTTP/1.1\r\n\r\n");
         exchange(&mut stream, &mut reader, &next);
         stream.write_all(next.as_bytes()).expect("write");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(300)))
-            .expect("timeout");
+        stream.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
         let mut byte = [0u8; 1];
         let waited = reader.read(&mut byte);
         assert!(waited.is_err(), "the second next answered: {waited:?}");
@@ -643,16 +540,10 @@ mod tests {
         let mut stream = TcpStream::connect(api.runtime_api()).expect("connect");
         let mut reader = BufReader::new(stream.try_clone().expect("clone"));
         let body = r#"{"errorType":"Runtime.InitError","errorMessage":"boom"}"#;
-        let request = format!(
-            "POST {INIT_ERROR} HTTP/1.1\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
+        let request = format!("POST {INIT_ERROR} HTTP/1.1\r\ncontent-length: {}\r\n\r\n{body}", body.len());
         let (head, _) = exchange(&mut stream, &mut reader, &request);
         assert!(head.starts_with("HTTP/1.1 202"), "{head}");
-        assert_eq!(
-            api.wait_outcome(Duration::from_secs(1)),
-            Some(Outcome::InitError(body.into()))
-        );
+        assert_eq!(api.wait_outcome(Duration::from_secs(1)), Some(Outcome::InitError(body.into())));
     }
 
     #[test]

@@ -15,9 +15,9 @@ fn mode(args: &[String]) -> Result<Mode> {
     match args {
         [] => Ok(Mode::Write),
         [flag] if flag == "--check" => Ok(Mode::Check),
-        [other, ..] => Err(Box::new(Usage(format!(
-            "`contracts` takes only `--check`, got `{other}` (see `cargo xtask help`)"
-        )))),
+        [other, ..] => {
+            Err(Box::new(Usage(format!("`contracts` takes only `--check`, got `{other}` (see `cargo xtask help`)"))))
+        }
     }
 }
 

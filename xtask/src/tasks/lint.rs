@@ -22,9 +22,7 @@ pub fn lint(root: &Path, venv: &Venv) -> Result<()> {
     sam.args(["validate", "--lint", "--template", TEMPLATE]);
 
     for command in [&mut cfn_lint, &mut sam] {
-        command
-            .env("AWS_DEFAULT_REGION", REGION)
-            .env("SAM_CLI_TELEMETRY", "0");
+        command.env("AWS_DEFAULT_REGION", REGION).env("SAM_CLI_TELEMETRY", "0");
         step(cmd::display(command));
         cmd::run(command)?;
     }

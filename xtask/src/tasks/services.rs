@@ -16,10 +16,7 @@ pub fn run(root: &Path) -> Result<()> {
     }
     eprintln!("moto_server is running; press Enter or Ctrl-D (or Ctrl-C) to stop it");
     let mut line = String::new();
-    io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read stdin")?;
+    io::stdin().lock().read_line(&mut line).context("cannot read stdin")?;
     drop(moto);
     Ok(())
 }

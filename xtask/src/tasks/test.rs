@@ -19,10 +19,7 @@ pub fn run(root: &Path, nextest_args: &[String]) -> Result<()> {
 
     let moto = Moto::start(&venv, root)?;
     let mut nextest = cmd::cargo(root)?;
-    nextest
-        .args(["nextest", "run", "--workspace", "--no-fail-fast"])
-        .args(nextest_args)
-        .envs(moto.test_env());
+    nextest.args(["nextest", "run", "--workspace", "--no-fail-fast"]).args(nextest_args).envs(moto.test_env());
     venv.activate(&mut nextest)?;
     step(cmd::display(&nextest));
     let result = cmd::run(&mut nextest);

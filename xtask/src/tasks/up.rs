@@ -7,17 +7,7 @@ use crate::error::Result;
 
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut command = cmd::cargo(root)?;
-    command
-        .args([
-            "run",
-            "--package",
-            "ferry-cli",
-            "--bin",
-            "ferry",
-            "--",
-            "dev",
-        ])
-        .args(args);
+    command.args(["run", "--package", "ferry-cli", "--bin", "ferry", "--", "dev"]).args(args);
     step(cmd::display(&command));
     exec(&mut command)
 }
