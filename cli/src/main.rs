@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::Address;
 use clap::{Args, Parser, Subcommand};
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_cli::api::Api;
@@ -16,10 +16,6 @@ use tokio::net::TcpListener;
 /// Where the local stack expects the receiver factory: the first contract
 /// that anvil's account 0 deploys.
 const DEV_RECEIVER_FACTORY: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
-/// Stands in for the receiver contract's init-code hash until the contracts
-/// are built into the local stack: the addresses are real CREATE2 results,
-/// but no chain has code at them yet.
-const DEV_RECEIVER_INIT_CODE_HASH: &str = "0x9f8c0f2c2f0b3b8a3a0a9c1b8c6e7d5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e";
 
 #[derive(Parser)]
 #[command(name = "ferry", version, about = "Ferry: self-hostable payment sessions")]
@@ -62,9 +58,6 @@ struct ChainArgs {
     /// The receiver factory's address (the same on every chain).
     #[arg(long, env = "FERRY_RECEIVER_FACTORY", default_value = DEV_RECEIVER_FACTORY)]
     receiver_factory: Address,
-    /// keccak256 of the receiver contract's init code.
-    #[arg(long, env = "FERRY_RECEIVER_INIT_CODE_HASH", default_value = DEV_RECEIVER_INIT_CODE_HASH)]
-    receiver_init_code_hash: B256,
 }
 
 #[derive(Subcommand)]
@@ -130,10 +123,7 @@ async fn serve(args: ServeArgs, dev: bool) -> Result<(), Error> {
 
 async fn serve_with<S: Store>(store: S, args: ServeArgs, dev: bool) -> Result<(), Error> {
     let registry = Arc::new(args.chains.chain_registry.load()?);
-    let receivers = ReceiverDerivation {
-        factory: args.chains.receiver_factory,
-        init_code_hash: args.chains.receiver_init_code_hash,
-    };
+    let receivers = ReceiverDerivation::new(args.chains.receiver_factory);
     let api = Arc::new(Api::new(store.clone(), Arc::clone(&registry), receivers));
     let listener = TcpListener::bind(args.addr).await.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let base_url = format!("http://{}", listener.local_addr()?);

@@ -3,14 +3,13 @@
 
 use std::str::FromStr;
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::Address;
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_domain::{ChainRegistry, RegistryError};
 
 pub const TABLE_NAME: &str = "FERRY_TABLE_NAME";
 pub const CHAIN_REGISTRY: &str = "FERRY_CHAIN_REGISTRY";
 pub const RECEIVER_FACTORY: &str = "FERRY_RECEIVER_FACTORY";
-pub const RECEIVER_INIT_CODE_HASH: &str = "FERRY_RECEIVER_INIT_CODE_HASH";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -75,9 +74,7 @@ impl Config {
         .load()?;
         let factory =
             Address::from_str(&required(RECEIVER_FACTORY)?).map_err(|e| invalid(RECEIVER_FACTORY, e.to_string()))?;
-        let init_code_hash = B256::from_str(&required(RECEIVER_INIT_CODE_HASH)?)
-            .map_err(|e| invalid(RECEIVER_INIT_CODE_HASH, e.to_string()))?;
-        Ok(Self { table_name, registry, receivers: ReceiverDerivation { factory, init_code_hash } })
+        Ok(Self { table_name, registry, receivers: ReceiverDerivation::new(factory) })
     }
 }
 
@@ -91,11 +88,10 @@ mod tests {
         move |name| map.get(name).cloned()
     }
 
-    const FULL: [(&str, &str); 4] = [
+    const FULL: [(&str, &str); 3] = [
         (TABLE_NAME, "ferry"),
         (CHAIN_REGISTRY, "local"),
         (RECEIVER_FACTORY, "0x5FbDB2315678afecb367f032d93F642f64180aa3"),
-        (RECEIVER_INIT_CODE_HASH, "0x1111111111111111111111111111111111111111111111111111111111111111"),
     ];
 
     #[test]

@@ -36,7 +36,6 @@ pub const DYNAMODB_ENDPOINT_VAR: &str = "FERRY_TEST_DYNAMODB_ENDPOINT";
 /// The receiver factory the Lambda tests configure (the first contract a
 /// fresh Anvil deploys) and an arbitrary init-code hash.
 pub const RECEIVER_FACTORY: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
-pub const RECEIVER_INIT_CODE_HASH: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
 
 // ---------------------------------------------------------------- fixtures
 
@@ -234,7 +233,6 @@ pub fn session_function_env(endpoint: &str, table: &str) -> Vec<(&'static str, S
         ("FERRY_TABLE_NAME", table.to_string()),
         ("FERRY_CHAIN_REGISTRY", "production".to_string()),
         ("FERRY_RECEIVER_FACTORY", RECEIVER_FACTORY.to_string()),
-        ("FERRY_RECEIVER_INIT_CODE_HASH", RECEIVER_INIT_CODE_HASH.to_string()),
     ]
 }
 

@@ -1,4 +1,4 @@
-use alloy_primitives::{Address, B256, keccak256};
+use alloy_primitives::{Address, B256, b256, keccak256};
 use ferry_domain::{EvmAddress, SessionId};
 
 /// Derives each session's deposit address: the address at which the
@@ -14,7 +14,18 @@ pub struct ReceiverDerivation {
     pub init_code_hash: B256,
 }
 
+/// keccak256 of `FerryReceiver`'s creation code as built into
+/// `contracts/out/` (`receiver-init-code-hash.txt`). It is a property of the
+/// compiled contract, not configuration: a wrong value would send payers to
+/// addresses no contract can ever sweep. A test holds it to the artifact.
+pub const RECEIVER_INIT_CODE_HASH: B256 = b256!("0xe681760ffe7be7f9439509c3c0c8ca9821abf78790f091d0245de8ee352948aa");
+
 impl ReceiverDerivation {
+    /// The receivers of the factory at `factory`.
+    pub const fn new(factory: Address) -> Self {
+        Self { factory, init_code_hash: RECEIVER_INIT_CODE_HASH }
+    }
+
     /// The CREATE2 salt for a session: keccak256 of its 16 id bytes.
     pub fn salt(session: &SessionId) -> B256 {
         keccak256(session.as_bytes())
@@ -28,7 +39,21 @@ impl ReceiverDerivation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::{address, b256};
+    use alloy_primitives::address;
+
+    #[test]
+    fn the_init_code_hash_is_the_compiled_receivers() {
+        let file = include_str!("../../../../contracts/out/receiver-init-code-hash.txt");
+        assert_eq!(file.trim(), RECEIVER_INIT_CODE_HASH.to_string());
+        let artifact: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../contracts/out/FerryReceiver.json")).expect("artifact");
+        let bytecode = artifact["bytecode"]["object"].as_str().expect("bytecode");
+        let bytes: Vec<u8> = (2..bytecode.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&bytecode[i..i + 2], 16).expect("hex"))
+            .collect();
+        assert_eq!(keccak256(bytes), RECEIVER_INIT_CODE_HASH);
+    }
 
     #[test]
     fn receivers_follow_the_create2_formula() {
