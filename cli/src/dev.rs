@@ -2,12 +2,18 @@
 //! real HTTP, and the walkthrough printed for a new user.
 
 use bytes::Bytes;
+use ferry_chains::evm::local;
 use ferry_domain::ChainRegistry;
+
+use crate::workers::RpcEndpoint;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+
+/// How long the self-check waits for a paid session to settle.
+const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// anvil's well-known test account #1, a fine place for test money to land.
 pub const DEV_DESTINATION: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
@@ -86,12 +92,19 @@ fn field<'a>(value: &'a Value, step: &'static str, pointer: &str) -> Result<&'a 
 
 /// Creates a session on the first local chain, sets its EVM payment method,
 /// reads both views and checks it, printing each step.
-pub async fn self_check(base_url: &str, api_key: &str, registry: &ChainRegistry) -> Result<SelfCheck, SelfCheckError> {
+pub async fn self_check(
+    base_url: &str,
+    api_key: &str,
+    registry: &ChainRegistry,
+    chains: &[RpcEndpoint],
+) -> Result<SelfCheck, SelfCheckError> {
     let step = "choose a destination";
-    let chain = registry
-        .chains()
-        .next()
-        .ok_or(SelfCheckError::Unexpected { step, problem: "the chain registry is empty".into() })?;
+    let destination_chain = chains.first().map(|rpc| rpc.chain_id);
+    let chain = match destination_chain {
+        Some(id) => registry.chain(id),
+        None => registry.chains().next(),
+    }
+    .ok_or(SelfCheckError::Unexpected { step, problem: "no destination chain in the registry".into() })?;
     let token = chain
         .tokens
         .first()
@@ -153,9 +166,59 @@ pub async fn self_check(base_url: &str, api_key: &str, registry: &ChainRegistry)
     let path = format!("/v1/sessions/{session_id}/check");
     let checked =
         http.call(step, http::Method::PUT, &path, Some(json!({"clientSecret": client_secret})), false, 200).await?;
-    let status = field(&checked, step, "/session/status")?.to_string();
+    let mut status = field(&checked, step, "/session/status")?.to_string();
     println!("  ✓ checked the session: {status}");
+
+    // With chains: pay from the payer's test wallet on the other chain and
+    // watch the session until it settles.
+    if let Some(source) = chains.get(1).or(chains.first()) {
+        let step = "pay the session";
+        let receiver_address: alloy_primitives::Address = receiver
+            .parse()
+            .map_err(|_| SelfCheckError::Unexpected { step, problem: format!("bad receiver {receiver}") })?;
+        let amount = alloy_primitives::U256::from(10_000_000u64);
+        let tx = local::pay_from_test_wallet(source.chain_id, &source.url, receiver_address, amount)
+            .await
+            .map_err(|e| SelfCheckError::Http { step, source: Box::new(e) })?;
+        println!("  ✓ paid 10.00 USDC from the test wallet on chain {} (tx {tx})", source.chain_id);
+        status = wait_until_settled(&http, &session_id, status).await?;
+    }
     Ok(SelfCheck { session_id, client_secret, receiver_address: receiver, status })
+}
+
+/// Polls the public view until the session ends, printing each status.
+async fn wait_until_settled(http: &Http, session_id: &str, mut status: String) -> Result<String, SelfCheckError> {
+    let step = "wait for the session to settle";
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let view = http.call(step, http::Method::GET, &format!("/v1/sessions/{session_id}"), None, false, 200).await?;
+        let now = field(&view, step, "/session/status")?.to_string();
+        if now != status {
+            println!("  → {now}");
+            status = now;
+        }
+        match status.as_str() {
+            "succeeded" => {
+                let delivery = &view["session"]["destination"]["delivery"];
+                println!(
+                    "  ✓ delivered {} USDC to the destination in {}",
+                    delivery["receivedUnits"].as_str().unwrap_or("?"),
+                    delivery["txHash"].as_str().unwrap_or("?")
+                );
+                return Ok(status);
+            }
+            "bounced" | "expired" => {
+                return Err(SelfCheckError::Unexpected { step, problem: format!("the session ended {status}") });
+            }
+            _ if tokio::time::Instant::now() > deadline => {
+                return Err(SelfCheckError::Unexpected {
+                    step,
+                    problem: format!("still {status} after {SETTLE_TIMEOUT:?}"),
+                });
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        }
+    }
 }
 
 /// The copy-paste walkthrough.

@@ -6,3 +6,4 @@ pub mod dev;
 pub mod operator;
 pub mod server;
 pub mod stores;
+pub mod workers;

@@ -10,7 +10,7 @@ use ferry_cli::stores::StoreArgs;
 use ferry_cli::{dev, operator, server, with_store};
 use ferry_config::RegistryChoice;
 use ferry_domain::MerchantId;
-use ferry_store::Store;
+use ferry_store::{ChainStore, Store};
 use tokio::net::TcpListener;
 
 /// Where the local stack expects the receiver factory: the first contract
@@ -48,6 +48,10 @@ struct ServeArgs {
     store: StoreArgs,
     #[command(flatten)]
     chains: ChainArgs,
+    /// A chain to watch and deliver on, as CHAIN_ID=RPC_URL (repeatable).
+    /// The contracts and test USDC are deployed there if missing.
+    #[arg(long = "rpc", value_name = "CHAIN_ID=URL")]
+    rpc: Vec<ferry_cli::workers::RpcEndpoint>,
 }
 
 #[derive(Args)]
@@ -121,7 +125,7 @@ async fn serve(args: ServeArgs, dev: bool) -> Result<(), Error> {
     with_store!(store, |s| serve_with(s, args, dev).await)
 }
 
-async fn serve_with<S: Store>(store: S, args: ServeArgs, dev: bool) -> Result<(), Error> {
+async fn serve_with<S: Store + ChainStore>(store: S, args: ServeArgs, dev: bool) -> Result<(), Error> {
     let registry = Arc::new(args.chains.chain_registry.load()?);
     let receivers = ReceiverDerivation::new(args.chains.receiver_factory);
     let api = Arc::new(Api::new(store.clone(), Arc::clone(&registry), receivers));
@@ -133,13 +137,18 @@ async fn serve_with<S: Store>(store: S, args: ServeArgs, dev: bool) -> Result<()
         println!("\nShutting down.");
     };
     let server = tokio::spawn(server::serve(listener, api, shutdown));
+    if !args.rpc.is_empty() {
+        let _workers = ferry_cli::workers::start_local(store.clone(), &registry, &args.rpc).await?;
+        let chains: Vec<String> = args.rpc.iter().map(|rpc| rpc.chain_id.to_string()).collect();
+        println!("Watching chains {} and delivering with the local relayer.", chains.join(", "));
+    }
 
     if dev {
         let merchant = operator::create_merchant(&store, "Local dev merchant").await?;
         let key = operator::create_api_key(&store, merchant.id).await?;
         println!("Created merchant {} with API key {}", merchant.id, key.reveal());
         println!("Self-check:");
-        let check = dev::self_check(&base_url, &key.reveal(), &registry).await?;
+        let check = dev::self_check(&base_url, &key.reveal(), &registry, &args.rpc).await?;
         println!("Self-check passed: session {} is {}.", check.session_id, check.status);
         println!("{}", dev::walkthrough(&base_url, &key.reveal(), &registry, &check));
         println!("Serving until Ctrl-C.");

@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {FerryExecutor} from "./FerryExecutor.sol";
 import {FerryReceiver} from "./FerryReceiver.sol";
+import {IERC20} from "./IERC20.sol";
 import {safeTransferFrom} from "./SafeToken.sol";
 
 /// @title FerryFactory
@@ -10,20 +11,24 @@ import {safeTransferFrom} from "./SafeToken.sol";
 ///         deployer, same nonce), so that a session's receiver address is the same everywhere:
 ///         `CREATE2(this, keccak256(sessionId), RECEIVER_INIT_CODE_HASH)`.
 ///
-///         Session deposits: `sweep` deploys the session's receiver if needed and forwards its whole
-///         balance of a token; `sweepAndCall` does the same through a contract call (approve + call,
-///         refund on revert), atomically, in one transaction.
+///         Session deposits: `sweep` deploys the session's receiver if needed and moves an exact
+///         amount of a token out of it; `sweepAndCall` does the same through a contract call
+///         (approve + call, refund on revert), atomically, in one transaction. A receiver may hold
+///         several deposits (a second payment, an underpayment and its top-up): each is moved by
+///         its own sweep, for its own amount, never by another deposit's.
 ///
 ///         Payouts from the relayer's inventory: `pay` and `payAndCall` pull the amount from the
-///         caller (who has approved this factory) and deliver it the same way. Every payout id can
-///         be used once (`payoutDone`) and every payout leaves an event keyed by it, so a payout can
-///         be proven to have happened, exactly once, after a crash.
+///         caller (who has approved this factory) and deliver it the same way.
+///
+///         Every one of these four is keyed by a caller-chosen id that can be executed once
+///         (`done`), and leaves one event with that id as its first topic, so a movement can be
+///         proven to have happened, exactly once, after a crash; re-sending it reverts with
+///         `AlreadyDone` (at gas estimation) instead of moving anything again.
 ///
 ///         Only the relayer or the owner can call any of these; only the owner can change roles.
 /// @dev Calls to arbitrary targets are made by `executor`, a contract without privileges or
-///      allowances, never by the factory itself (see `FerryExecutor`). Zero-balance sweeps revert
-///      (`NothingToSweep`), so every `Swept`/`Call*` event moves a non-zero amount and a repeated
-///      sweep fails at gas estimation instead of logging an empty delivery.
+///      allowances, never by the factory itself (see `FerryExecutor`). Zero amounts revert
+///      (`ZeroAmount`), so every event moves a non-zero amount.
 contract FerryFactory {
     /// @notice keccak256 of `FerryReceiver`'s creation code: the init-code hash of every receiver.
     bytes32 public constant RECEIVER_INIT_CODE_HASH = keccak256(type(FerryReceiver).creationCode);
@@ -34,32 +39,46 @@ contract FerryFactory {
     address public owner;
     /// @notice The account Ferry's relayer sends its transactions from (zero: none).
     address public relayer;
-    /// @notice Payout ids already used by `pay` or `payAndCall`.
-    mapping(bytes32 payoutId => bool done) public payoutDone;
+    /// @notice Ids already executed by `sweep`, `sweepAndCall`, `pay` or `payAndCall`: each id runs
+    ///         at most once. One mapping serves all four: ids are namespaced by the caller (Ferry
+    ///         derives sweep ids and payout ids from different domain strings), so a sweep id never
+    ///         equals a payout id.
+    mapping(bytes32 id => bool) public done;
+
+    /// @dev What `executor.execute` returned (one stack slot instead of three: `sweepAndCall` has
+    ///      too many parameters to keep them all on the stack).
+    struct Outcome {
+        bool delivered;
+        uint256 refunded;
+        bytes revertData;
+    }
 
     /// @dev Reentrancy lock: 1 = unlocked, 2 = locked (non-zero values keep the SSTOREs cheap).
     uint256 private _lock = 1;
 
     /// @notice A session's receiver was deployed (by the first sweep of that session on this chain).
     event ReceiverDeployed(bytes16 indexed sessionId, address indexed receiver);
-    /// @notice A receiver's whole balance of `token`, `amount`, was sent to `to`.
-    event Swept(bytes16 indexed sessionId, address indexed token, address indexed to, uint256 amount);
-    /// @notice A receiver's balance, `amount`, was approved to `target` and its call succeeded;
-    ///         `refunded` (what the target did not pull) was sent to `refundTo`.
+    /// @notice Sweep `id`: `amount` of `token` was moved from the session's receiver to `to`.
+    event Swept(bytes32 indexed id, bytes16 indexed sessionId, address indexed token, address to, uint256 amount);
+    /// @notice Sweep `id`: `amount` of `token` was moved from the session's receiver, approved to
+    ///         `target` and its call succeeded; `refunded` (what the target did not pull) was sent to
+    ///         `refundTo`.
     event CallDelivered(
+        bytes32 indexed id,
         bytes16 indexed sessionId,
-        address indexed token,
+        address token,
         address indexed target,
         uint256 amount,
         address refundTo,
         uint256 refunded
     );
-    /// @notice The call to `target` failed (reverted, no code, or the approval was refused), so the
-    ///         receiver's balance, `amount`, was sent to `refundTo`. `revertData` is truncated to
-    ///         `FerryExecutor.MAX_REVERT_DATA` bytes.
+    /// @notice Sweep `id`: `amount` of `token` was moved from the session's receiver, but the call
+    ///         to `target` failed (reverted, no code, or the approval was refused), so all of it was
+    ///         sent to `refundTo`. `revertData` is truncated to `FerryExecutor.MAX_REVERT_DATA` bytes.
     event CallFailedRefunded(
+        bytes32 indexed id,
         bytes16 indexed sessionId,
-        address indexed token,
+        address token,
         address indexed target,
         address refundTo,
         uint256 amount,
@@ -95,12 +114,12 @@ contract FerryFactory {
     error ZeroAddress();
     /// @notice A guarded function was entered again during a call it made.
     error Reentrancy();
-    /// @notice The session's receiver holds none of `token`.
-    error NothingToSweep(bytes16 sessionId, address token);
-    /// @notice A payout of zero was requested.
+    /// @notice The session's receiver holds `balance` of `token`, less than the `amount` to sweep.
+    error InsufficientBalance(bytes16 sessionId, address token, uint256 balance, uint256 amount);
+    /// @notice A sweep or payout of zero was requested.
     error ZeroAmount();
-    /// @notice This payout id was already used.
-    error PayoutAlreadyDone(bytes32 payoutId);
+    /// @notice This id was already executed (by a sweep or a payout).
+    error AlreadyDone(bytes32 id);
 
     modifier onlyOwner() {
         if (msg.sender != owner) revert Unauthorized(msg.sender);
@@ -140,57 +159,72 @@ contract FerryFactory {
         return address(uint160(uint256(hash)));
     }
 
-    /// @notice Deploys the session's receiver if needed and sends its whole balance of `token` to `to`.
-    /// @return amount The amount sent (never zero: an empty receiver reverts with `NothingToSweep`).
-    function sweep(bytes16 sessionId, address token, address to)
+    /// @notice Sweep `id`: deploys the session's receiver if needed and moves exactly `amount` of
+    ///         `token` from it to `to` (`Swept`).
+    /// @param id The sweep's id: executed at most once (`done`), else `AlreadyDone`.
+    /// @param amount What to move (not zero): the receiver must hold at least this much, else
+    ///        `InsufficientBalance`. Whatever else it holds stays there.
+    /// @return swept `amount`.
+    function sweep(bytes32 id, bytes16 sessionId, address token, uint256 amount, address to)
         external
         onlyRelayerOrOwner
         nonReentrant
-        returns (uint256 amount)
+        returns (uint256 swept)
     {
         if (to == address(0)) revert ZeroAddress();
-        amount = _receiver(sessionId).sweep(token, to);
-        if (amount == 0) revert NothingToSweep(sessionId, token);
-        emit Swept(sessionId, token, to, amount);
+        _start(id, amount);
+        _sweep(sessionId, token, amount, to);
+        emit Swept(id, sessionId, token, to, amount);
+        swept = amount;
     }
 
-    /// @notice Deploys the session's receiver if needed, moves its whole balance of `token` to the
-    ///         executor, approves it to `target` and calls `target` with `data` and `callGas` gas.
-    ///         If the call succeeds, whatever `target` did not pull goes to `refundTo`
-    ///         (`CallDelivered`); if it fails, everything goes to `refundTo` (`CallFailedRefunded`).
-    ///         The approval is always reset to zero. All in this one transaction.
+    /// @notice Sweep `id` with a contract call: deploys the session's receiver if needed, moves
+    ///         exactly `amount` of `token` from it to the executor, approves it to `target` and calls
+    ///         `target` with `data` and `callGas` gas. If the call succeeds, whatever `target` did
+    ///         not pull goes to `refundTo` (`CallDelivered`); if it fails, all of `amount` goes to
+    ///         `refundTo` (`CallFailedRefunded`). The approval is always reset to zero. All in this
+    ///         one transaction.
+    /// @param id The sweep's id: executed at most once (`done`), else `AlreadyDone`.
+    /// @param amount What to move (not zero): the receiver must hold at least this much, else
+    ///        `InsufficientBalance`. Whatever else it holds stays there.
     /// @param callGas The gas the call gets. The transaction needs somewhat more than this plus
     ///        `FerryExecutor.CALL_GAS_RESERVE`, else it reverts with `InsufficientGas` (so that gas
     ///        estimation never picks a limit at which the call would fail for lack of gas).
     /// @return delivered Whether the call succeeded.
-    /// @return amount The receiver's balance that was delivered or refunded (never zero).
+    /// @return swept `amount` (delivered or refunded).
     function sweepAndCall(
+        bytes32 id,
         bytes16 sessionId,
         address token,
+        uint256 amount,
         address target,
         bytes calldata data,
         uint256 callGas,
         address refundTo
-    ) external onlyRelayerOrOwner nonReentrant returns (bool delivered, uint256 amount) {
+    ) external onlyRelayerOrOwner nonReentrant returns (bool delivered, uint256 swept) {
         if (refundTo == address(0)) revert ZeroAddress();
-        amount = _receiver(sessionId).sweep(token, address(executor));
-        if (amount == 0) revert NothingToSweep(sessionId, token);
-        (bool ok, uint256 refunded, bytes memory revertData) =
+        _start(id, amount);
+        _sweep(sessionId, token, amount, address(executor));
+        Outcome memory call;
+        (call.delivered, call.refunded, call.revertData) =
             executor.execute(token, amount, target, data, callGas, refundTo);
-        if (ok) emit CallDelivered(sessionId, token, target, amount, refundTo, refunded);
-        else emit CallFailedRefunded(sessionId, token, target, refundTo, amount, revertData);
-        delivered = ok;
+        if (call.delivered) emit CallDelivered(id, sessionId, token, target, amount, refundTo, call.refunded);
+        else emit CallFailedRefunded(id, sessionId, token, target, refundTo, amount, call.revertData);
+        delivered = call.delivered;
+        swept = amount;
     }
 
     /// @notice Payout `payoutId`: pulls `amount` of `token` from the caller (who approved this
     ///         factory) and sends it to `to`.
+    /// @param payoutId The payout's id: executed at most once (`done`, shared with the sweep ids),
+    ///        else `AlreadyDone`.
     function pay(bytes32 payoutId, address token, uint256 amount, address to)
         external
         onlyRelayerOrOwner
         nonReentrant
     {
         if (to == address(0)) revert ZeroAddress();
-        _startPayout(payoutId, amount);
+        _start(payoutId, amount);
         safeTransferFrom(token, msg.sender, to, amount);
         emit Paid(payoutId, token, to, amount);
     }
@@ -198,6 +232,8 @@ contract FerryFactory {
     /// @notice Payout `payoutId` with a contract call: pulls `amount` of `token` from the caller
     ///         (who approved this factory), then the same approve / call / refund as `sweepAndCall`
     ///         (`PayoutCallDelivered` or `PayoutCallFailedRefunded`).
+    /// @param payoutId The payout's id: executed at most once (`done`, shared with the sweep ids),
+    ///        else `AlreadyDone`.
     /// @return delivered Whether the call succeeded.
     function payAndCall(
         bytes32 payoutId,
@@ -209,7 +245,7 @@ contract FerryFactory {
         address refundTo
     ) external onlyRelayerOrOwner nonReentrant returns (bool delivered) {
         if (refundTo == address(0)) revert ZeroAddress();
-        _startPayout(payoutId, amount);
+        _start(payoutId, amount);
         safeTransferFrom(token, msg.sender, address(executor), amount);
         (bool ok, uint256 refunded, bytes memory revertData) =
             executor.execute(token, amount, target, data, callGas, refundTo);
@@ -240,11 +276,20 @@ contract FerryFactory {
         }
     }
 
-    /// @dev Marks `payoutId` used (reverting if it was) and rejects a zero amount.
-    function _startPayout(bytes32 payoutId, uint256 amount) private {
+    /// @dev Marks `id` done (reverting if it was) and rejects a zero amount.
+    function _start(bytes32 id, uint256 amount) private {
         if (amount == 0) revert ZeroAmount();
-        if (payoutDone[payoutId]) revert PayoutAlreadyDone(payoutId);
-        payoutDone[payoutId] = true;
+        if (done[id]) revert AlreadyDone(id);
+        done[id] = true;
+    }
+
+    /// @dev Moves exactly `amount` of `token` from the session's receiver (deployed first if
+    ///      needed) to `to`, after checking that it holds that much.
+    function _sweep(bytes16 sessionId, address token, uint256 amount, address to) private {
+        FerryReceiver receiver = _receiver(sessionId);
+        uint256 balance = IERC20(token).balanceOf(address(receiver));
+        if (balance < amount) revert InsufficientBalance(sessionId, token, balance, amount);
+        receiver.sweep(token, to, amount);
     }
 
     /// @dev The CREATE2 salt of a session's receiver: keccak256 of the id's 16 raw bytes.

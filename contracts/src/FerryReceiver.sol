@@ -12,7 +12,10 @@ import {TokenCallFailed} from "./SafeToken.sol";
 ///         pinned compiler settings (see contracts/out/receiver-init-code-hash.txt).
 /// @dev One is deployed per paid session, and deployment gas grows with code size (200 gas a
 ///      byte), so the body of `sweep` is hand-written assembly. It follows the same rules as
-///      `SafeToken.sol`: a transfer succeeds if it does not revert and returns nothing or `true`.
+///      `SafeToken.sol`: a transfer succeeds if it does not revert and returns `true`, or returns
+///      nothing from an address with code (USDT). The receiver moves exactly the amount it is told
+///      and keeps no state: which deposit an amount belongs to, that it is moved only once and that
+///      the receiver holds enough are the factory's business (`FerryFactory.sweep`).
 contract FerryReceiver {
     /// @notice The factory that deployed this receiver: the only account allowed to sweep it.
     address public immutable factory;
@@ -24,11 +27,12 @@ contract FerryReceiver {
         factory = msg.sender;
     }
 
-    /// @notice Sends this receiver's whole balance of `token` to `to`. Factory only.
-    /// @param token The ERC-20 token to sweep.
-    /// @param to Where the balance goes.
-    /// @return amount The balance that was sent (0 when there was none; nothing is sent then).
-    function sweep(address token, address to) external returns (uint256 amount) {
+    /// @notice Sends exactly `amount` of `token` to `to`. Factory only.
+    /// @param token The ERC-20 token to move.
+    /// @param to Where it goes.
+    /// @param amount How much; the token's own transfer fails (`TokenCallFailed`) if this receiver
+    ///        holds less.
+    function sweep(address token, address to, uint256 amount) external {
         address owner = factory;
         bytes4 notFactory = NotFactory.selector;
         bytes4 failed = TokenCallFailed.selector;
@@ -38,29 +42,21 @@ contract FerryReceiver {
                 mstore(0x00, notFactory)
                 revert(0x00, 0x04)
             }
-            // amount = token.balanceOf(this): a 32-byte answer is required (Yul evaluates the
-            // staticcall before returndatasize()).
-            mstore(0x00, shl(224, 0x70a08231))
-            mstore(0x04, address())
-            if iszero(and(gt(returndatasize(), 0x1f), staticcall(gas(), token, 0x00, 0x24, 0x00, 0x20))) {
-                returndatacopy(0x00, 0x00, returndatasize())
-                revert(0x00, returndatasize())
-            }
-            amount := mload(0x00)
-            if amount {
-                // token.transfer(to, amount), built in free memory (not claimed: used only here).
-                let m := mload(0x40)
-                mstore(m, transfer)
-                mstore(add(m, 0x04), to)
-                mstore(add(m, 0x24), amount)
-                let ok := call(gas(), token, 0, m, 0x44, 0x00, 0x20)
-                // The token has code (balanceOf answered), so an empty return is the USDT case.
-                if iszero(and(ok, or(iszero(returndatasize()), and(gt(returndatasize(), 0x1f), eq(mload(0x00), 1))))) {
-                    mstore(m, failed)
-                    mstore(add(m, 0x04), token)
-                    mstore(add(m, 0x24), transfer)
-                    revert(m, 0x44)
-                }
+            // token.transfer(to, amount), built in free memory (not claimed: used only here).
+            let m := mload(0x40)
+            mstore(m, transfer)
+            mstore(add(m, 0x04), to)
+            mstore(add(m, 0x24), amount)
+            let ok := call(gas(), token, 0, m, 0x44, 0x00, 0x20)
+            switch returndatasize()
+            // No return value: the USDT case, but only from an address with code.
+            case 0 { ok := and(ok, gt(extcodesize(token), 0)) }
+            default { ok := and(ok, and(gt(returndatasize(), 0x1f), eq(mload(0x00), 1))) }
+            if iszero(ok) {
+                mstore(m, failed)
+                mstore(add(m, 0x04), token)
+                mstore(add(m, 0x24), transfer)
+                revert(m, 0x44)
             }
         }
     }

@@ -1,11 +1,13 @@
 //! Ferry's task runner: `cargo xtask <command>` (see `cargo xtask help`).
 
+mod anvil;
 mod cmd;
 mod contracts;
 mod error;
 mod hash;
 mod moto;
 mod paths;
+mod service;
 mod tasks;
 mod tools;
 
@@ -21,9 +23,12 @@ commands:
   tools                 install the pinned Python tools (xtask/requirements.txt)
                         into $HOME/.cache/ferry/venv-<hash>
   test [nextest args]   lint template.yaml, check the contract artifacts
-                        (`contracts --check`), start moto_server, and run
+                        (`contracts --check`), start moto_server and two
+                        anvil chains (ids 31337, 31338), and run
                         `cargo nextest run --workspace --no-fail-fast [args]`
-  up [args]             run the local stack: `ferry dev [args]`
+  up [args]             run the local stack: start two anvil chains (ids
+                        31337, 31338) and run `ferry dev --rpc 31337=URL
+                        --rpc 31338=URL [args]`; the chains stop with it
   lambda-build [--arm64] [args]
                         `cargo lambda build --release [args]` of the binaries
                         template.yaml deploys, with the tools venv
@@ -34,9 +39,13 @@ commands:
                         artifacts are not what the sources compile to
   sam [args]            the pinned SAM CLI with the tools venv on PATH
                         (`sam build` needs cargo-lambda and zig from it)
-  services              start moto_server, print the test environment, and
-                        keep it running until Enter, Ctrl-D or Ctrl-C
+  services              start moto_server and the two anvil chains, print the
+                        test environment, and keep them running until Enter,
+                        Ctrl-D or Ctrl-C
   help                  show this message
+
+anvil (test, up, services) is the one pinned in xtask/anvil/package-lock.json,
+installed with `npm ci --ignore-scripts` into $HOME/.cache/ferry/anvil-<hash>.
 
 Nested cargo commands use CARGO_TARGET_DIR=$HOME/.cache/ferry/target unless
 CARGO_TARGET_DIR is already set.";

@@ -1,21 +1,18 @@
 //! A `moto_server` (local AWS emulator) on a free loopback port, stopped when
 //! the guard is dropped.
 
-use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::cmd::{self, step};
 use crate::error::{Context, Result};
 use crate::paths;
+use crate::service::{self, Probe};
 use crate::tools::Venv;
 
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-const POLL_INTERVAL: Duration = Duration::from_millis(250);
 pub const REGION: &str = "us-east-1";
 
 /// A running `moto_server`; dropping it kills and reaps the process.
@@ -27,9 +24,9 @@ pub struct Moto {
 impl Moto {
     /// Starts `moto_server` and waits until it answers `GET /moto-api/`.
     pub fn start(venv: &Venv, root: &Path) -> Result<Moto> {
-        let port = free_port()?;
+        let port = service::free_port("moto_server")?;
         let log_path = paths::cache_dir()?.join("moto.log");
-        let log = open_log(&log_path)?;
+        let log = service::open_log(&log_path)?;
         let log_err = log.try_clone().with_context(|| format!("cannot reopen {}", log_path.display()))?;
 
         let mut command = venv.command(root, "moto_server")?;
@@ -61,59 +58,19 @@ impl Moto {
     }
 
     fn wait_ready(&mut self, log_path: &Path) -> Result<()> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().context("cannot check whether moto_server is still running")? {
-                return Err(format!(
-                    "moto_server exited before it was ready ({status}); end of {}:\n{}",
-                    log_path.display(),
-                    log_tail(log_path)
-                )
-                .into());
-            }
-            if probe(self.port) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "moto_server did not answer GET {}/moto-api/ within {} s; end of {}:\n{}",
-                    self.endpoint(),
-                    READY_TIMEOUT.as_secs(),
-                    log_path.display(),
-                    log_tail(log_path)
-                )
-                .into());
-            }
-            thread::sleep(POLL_INTERVAL);
-        }
+        let port = self.port;
+        let expectation = format!("answer GET {}/moto-api/", self.endpoint());
+        service::wait_ready(&mut self.child, "moto_server", &expectation, log_path, || {
+            Ok(if probe(port) { Probe::Ready } else { Probe::NotYet })
+        })
     }
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
         step("stopping moto_server");
-        if let Err(error) = self.child.kill() {
-            eprintln!("warning: cannot kill moto_server: {error}");
-        }
-        if let Err(error) = self.child.wait() {
-            eprintln!("warning: cannot wait for moto_server: {error}");
-        }
+        service::stop(&mut self.child, "moto_server");
     }
-}
-
-/// A loopback port that was free a moment ago.
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .context("cannot bind 127.0.0.1:0 to pick a free port for moto_server")?;
-    let port = listener.local_addr().context("cannot read the address of the port-picking listener")?.port();
-    Ok(port)
-}
-
-fn open_log(path: &Path) -> Result<File> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    File::create(path).with_context(|| format!("cannot create {}", path.display()))
 }
 
 /// Whether `GET /moto-api/` on the port answers with a 2xx or 3xx status.
@@ -140,17 +97,4 @@ fn probe(port: u16) -> bool {
         .nth(1)
         .and_then(|code| code.parse::<u16>().ok())
         .is_some_and(|code| (200..400).contains(&code))
-}
-
-/// The last lines of the log, for error messages.
-fn log_tail(path: &Path) -> String {
-    const LINES: usize = 20;
-    match fs::read_to_string(path) {
-        Ok(text) => {
-            let lines: Vec<&str> = text.lines().collect();
-            let start = lines.len().saturating_sub(LINES);
-            lines[start..].join("\n")
-        }
-        Err(error) => format!("(cannot read the log: {error})"),
-    }
 }

@@ -34,6 +34,13 @@ impl Deposit {
 #[serde(transparent)]
 pub struct DepositId(String);
 
+/// The queue message that asks the router to route a recorded deposit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteDeposit {
+    pub deposit_id: DepositId,
+}
+
 impl fmt::Display for DepositId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -43,6 +50,8 @@ impl fmt::Display for DepositId {
 /// What the payer sent, as the session shows it (`paymentMethod.source`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DepositSource {
+    /// The deposit this is: a session is paid by exactly one.
+    pub deposit_id: DepositId,
     pub address: EvmAddress,
     pub chain_id: ChainId,
     pub chain_name: String,
@@ -54,6 +63,7 @@ pub struct DepositSource {
 impl From<&Deposit> for DepositSource {
     fn from(deposit: &Deposit) -> Self {
         Self {
+            deposit_id: deposit.id(),
             address: deposit.from,
             chain_id: deposit.chain_id,
             chain_name: deposit.chain_name.clone(),

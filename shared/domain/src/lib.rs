@@ -16,7 +16,9 @@ pub mod time;
 
 pub use address::{AddressError, Calldata, EvmAddress, TxHash};
 pub use credentials::{ApiKey, ApiKeyHash, ClientSecret, Merchant};
-pub use deposit::{Deposit, DepositId, DepositSource, Plan, RefundReason, Tolerance, convert_at_par, plan};
+pub use deposit::{
+    Deposit, DepositId, DepositSource, Plan, RefundReason, RouteDeposit, Tolerance, convert_at_par, plan,
+};
 pub use ids::{IdError, MerchantId, SessionId};
 pub use money::{AmountError, BaseUnits};
 pub use registry::{Chain, ChainId, ChainRegistry, RegistryError, Token};

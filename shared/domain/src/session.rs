@@ -413,6 +413,14 @@ impl Session {
         Ok((next, event.unwrap_or(EventKind::Processing)))
     }
 
+    /// The deposit this session is being (or was) paid by, if any.
+    pub fn paid_by(&self) -> Option<&crate::DepositId> {
+        match &self.payment_method {
+            Some(PaymentMethod::Evm { source: Some(source), .. }) => Some(&source.deposit_id),
+            _ => None,
+        }
+    }
+
     /// The funds reached the destination: `succeeded`.
     pub fn delivered(&self, delivery: Delivery) -> Result<(Session, EventKind), IllegalTransition> {
         let (mut next, event) = self.transitioned(Transition::Delivered)?;

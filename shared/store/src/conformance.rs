@@ -9,16 +9,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferry_domain::{
-    ApiKey, BaseUnits, ChainId, ClientSecret, Destination, DisplayInfo, EvmAddress, Merchant, MerchantId, Metadata,
-    NewSession, Session, SessionId, SessionStatus, Timestamp, Token,
+    ApiKey, BaseUnits, ChainId, ClientSecret, Deposit, Destination, DisplayInfo, EvmAddress, Merchant, MerchantId,
+    Metadata, NewSession, Plan, Session, SessionId, SessionStatus, Timestamp, Token, TxHash,
 };
 
-use crate::{ApiKeyRecord, CreateSessionError, IdempotencyRecord, SessionChange, Store, StoreError};
+use crate::{
+    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DepositRecord, DepositState, IdempotencyRecord,
+    PayoutIntent, Recorded, SessionChange, Store, StoreError,
+};
 
 const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
 /// Runs every check against `store`.
-pub async fn run_all<S: Store>(store: S) {
+pub async fn run_all<S: Store + ChainStore>(store: S) {
     sessions_round_trip(&store).await;
     session_ids_are_unique(&store).await;
     commits_are_conditional_on_the_version(&store).await;
@@ -27,6 +30,11 @@ pub async fn run_all<S: Store>(store: S) {
     concurrent_creates_with_one_key_store_one_session(&store).await;
     concurrent_commits_on_one_version_let_exactly_one_win(&store).await;
     merchants_and_api_keys_round_trip(&store).await;
+    cursors_advance_only_from_where_they_are(&store).await;
+    deposits_are_recorded_once(&store).await;
+    deposit_updates_are_conditional_on_the_version(&store).await;
+    concurrent_records_of_one_deposit_store_it_once(&store).await;
+    payouts_are_created_once_and_updated_by_version(&store).await;
 }
 
 fn fresh_bytes() -> [u8; 16] {
@@ -45,15 +53,39 @@ fn fresh_address() -> EvmAddress {
     EvmAddress::new(raw.into())
 }
 
+fn fresh_tx_hash() -> TxHash {
+    let mut raw = [0u8; 32];
+    raw[..16].copy_from_slice(&fresh_bytes());
+    raw[16..].copy_from_slice(&fresh_bytes());
+    TxHash::new(raw.into())
+}
+
+/// A chain id no other check uses.
+fn fresh_chain_id() -> ChainId {
+    let bytes = fresh_bytes();
+    let (nanos, count) = bytes.split_at(8);
+    let (nanos, count) = (
+        u64::from_be_bytes(nanos.try_into().expect("8 bytes")),
+        u64::from_be_bytes(count.try_into().expect("8 bytes")),
+    );
+    // Unique within the process (the counter), and across runs (the clock).
+    ChainId::new((nanos >> 1).wrapping_add(count))
+}
+
+/// USDC on Base: 6 decimals.
+fn base_usdc() -> Token {
+    let address: EvmAddress = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913".parse().expect("address");
+    Token { symbol: "USDC".into(), address, decimals: 6 }
+}
+
 /// A session as `create-session` would build it.
 pub fn sample_session(merchant_id: MerchantId) -> Session {
-    let usdc: EvmAddress = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913".parse().expect("address");
     let new = NewSession {
         destination: Destination {
             address: fresh_address(),
             chain_id: ChainId::new(8453),
             chain_name: "Base".into(),
-            token: Token { symbol: "USDC".into(), address: usdc, decimals: 6 },
+            token: base_usdc(),
             amount: Some(BaseUnits::new(10_000_000)),
             calldata: Some("0xa9059cbb".parse().expect("calldata")),
             delivery: None,
@@ -74,6 +106,40 @@ pub fn sample_session(merchant_id: MerchantId) -> Session {
         ClientSecret::from_bytes(fresh_bytes()),
         NOW,
     )
+}
+
+/// A 25 USDC transfer on Base, as the chain watcher would see it: a fresh
+/// transaction, so a fresh [`ferry_domain::DepositId`].
+pub fn sample_deposit() -> Deposit {
+    Deposit {
+        chain_id: ChainId::new(8453),
+        chain_name: "Base".into(),
+        token: base_usdc(),
+        from: fresh_address(),
+        receiver: fresh_address(),
+        amount: BaseUnits::new(25_000_000),
+        tx_hash: fresh_tx_hash(),
+        log_index: 7,
+        block_number: 24_000_000,
+    }
+}
+
+fn detected(deposit: Deposit) -> DepositRecord {
+    DepositRecord {
+        deposit,
+        session_id: SessionId::from_bytes(fresh_bytes()),
+        state: DepositState::Detected,
+        recorded_at: NOW,
+        version: 0,
+    }
+}
+
+fn sweep_plan(deposit: &Deposit) -> Plan {
+    Plan::Sweep {
+        to: fresh_address(),
+        calldata: Some("0xa9059cbb".parse().expect("calldata")),
+        refund_to: deposit.from,
+    }
 }
 
 fn fresh_merchant() -> MerchantId {
@@ -252,6 +318,136 @@ async fn merchants_and_api_keys_round_trip<S: Store>(store: &S) {
     assert_eq!(store.find_api_key(&key.hash()).await.expect("find"), Some(record));
     let unknown = ApiKey::from_random_bytes(fresh_bytes());
     assert_eq!(store.find_api_key(&unknown.hash()).await.expect("find"), None);
+}
+
+async fn cursors_advance_only_from_where_they_are<S: ChainStore>(store: &S) {
+    let chain_id = fresh_chain_id();
+    assert_eq!(store.get_cursor(chain_id).await.expect("get"), None);
+    let first = ChainCursor { chain_id, last_scanned_block: 100 };
+    store.advance_cursor(None, first).await.expect("start");
+    assert_eq!(store.get_cursor(chain_id).await.expect("get"), Some(first));
+    let second = ChainCursor { chain_id, last_scanned_block: 150 };
+    store.advance_cursor(Some(first), second).await.expect("advance");
+    assert_eq!(store.get_cursor(chain_id).await.expect("get"), Some(second));
+
+    // Another watcher still at `first` lost the race.
+    let stale = store.advance_cursor(Some(first), ChainCursor { chain_id, last_scanned_block: 200 }).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    // And one that thinks the cursor does not exist yet, too.
+    let restart = store.advance_cursor(None, ChainCursor { chain_id, last_scanned_block: 0 }).await;
+    assert!(matches!(restart, Err(StoreError::Conflict(_))), "{restart:?}");
+    // A cursor of another chain at the same block is not this one.
+    let other_chain = ChainCursor { chain_id: fresh_chain_id(), last_scanned_block: 150 };
+    let crossed = store.advance_cursor(Some(other_chain), ChainCursor { chain_id, last_scanned_block: 200 }).await;
+    assert!(matches!(crossed, Err(StoreError::Conflict(_))), "{crossed:?}");
+    assert_eq!(store.get_cursor(chain_id).await.expect("get"), Some(second));
+    assert_eq!(store.get_cursor(other_chain.chain_id).await.expect("get"), None);
+}
+
+async fn deposits_are_recorded_once<S: ChainStore>(store: &S) {
+    let record = detected(sample_deposit());
+    assert_eq!(store.record_deposit(&record).await.expect("record"), Recorded::New);
+    assert_eq!(store.get_deposit(&record.id()).await.expect("get"), Some(record.clone()));
+
+    // The same transfer seen again (a rescan, another watcher) changes nothing.
+    let mut again = detected(record.deposit.clone());
+    again.recorded_at = NOW.plus_seconds(60);
+    assert_eq!(again.id(), record.id());
+    assert_eq!(store.record_deposit(&again).await.expect("record again"), Recorded::AlreadyRecorded);
+    assert_eq!(store.get_deposit(&record.id()).await.expect("get"), Some(record.clone()));
+
+    // Another log in the same transaction is another deposit.
+    let mut next_log = record.deposit.clone();
+    next_log.log_index += 1;
+    assert_eq!(store.get_deposit(&next_log.id()).await.expect("get unknown"), None);
+    assert_eq!(store.record_deposit(&detected(next_log)).await.expect("record"), Recorded::New);
+}
+
+async fn deposit_updates_are_conditional_on_the_version<S: ChainStore>(store: &S) {
+    let record = detected(sample_deposit());
+    store.record_deposit(&record).await.expect("record");
+    let plan = sweep_plan(&record.deposit);
+    let planned = DepositRecord { state: DepositState::Planned { plan: plan.clone() }, version: 1, ..record.clone() };
+    store.update_deposit(&planned).await.expect("plan");
+    assert_eq!(store.get_deposit(&record.id()).await.expect("get"), Some(planned.clone()));
+
+    // The same change again is stale: version 1 is already stored.
+    let stale = store.update_deposit(&planned).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    // Skipping a version is refused too.
+    let skipping = DepositRecord { version: 3, ..planned.clone() };
+    assert!(matches!(store.update_deposit(&skipping).await, Err(StoreError::Conflict(_))));
+    // And a deposit that was never recorded cannot be updated.
+    let ghost = DepositRecord { version: 1, ..detected(sample_deposit()) };
+    assert!(matches!(store.update_deposit(&ghost).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.get_deposit(&ghost.id()).await.expect("get"), None);
+    assert_eq!(store.get_deposit(&record.id()).await.expect("get"), Some(planned.clone()));
+
+    let settled = DepositRecord {
+        state: DepositState::Settled { plan, tx_hash: fresh_tx_hash(), amount: record.deposit.amount },
+        version: 2,
+        ..planned
+    };
+    store.update_deposit(&settled).await.expect("settle");
+    assert_eq!(store.get_deposit(&record.id()).await.expect("get"), Some(settled));
+}
+
+async fn concurrent_records_of_one_deposit_store_it_once<S: ChainStore>(store: &S) {
+    let deposit = sample_deposit();
+    let attempts: Vec<_> = (0..8)
+        .map(|attempt| {
+            let store = store.clone();
+            let mut record = detected(deposit.clone());
+            record.recorded_at = NOW.plus_seconds(attempt);
+            tokio::spawn(async move { store.record_deposit(&record).await.map(|recorded| (recorded, record)) })
+        })
+        .collect();
+    let mut new = Vec::new();
+    for attempt in attempts {
+        match attempt.await.expect("task").expect("record") {
+            (Recorded::New, record) => new.push(record),
+            (Recorded::AlreadyRecorded, _) => {}
+        }
+    }
+    assert_eq!(new.len(), 1, "exactly one record is new");
+    assert_eq!(store.get_deposit(&deposit.id()).await.expect("get").as_ref(), new.first());
+}
+
+async fn payouts_are_created_once_and_updated_by_version<S: ChainStore>(store: &S) {
+    let deposit = sample_deposit();
+    let intent = PayoutIntent {
+        payout_id: format!("0x{}{}", hex_of(fresh_bytes()), hex_of(fresh_bytes())),
+        deposit_id: deposit.id(),
+        chain_id: ChainId::new(8453),
+        relayer: fresh_address(),
+        nonce: 42,
+        token: base_usdc(),
+        amount: BaseUnits::new(24_990_000),
+        to: fresh_address(),
+        tx_hash: None,
+        created_at: NOW,
+        version: 0,
+    };
+    store.create_payout(&intent).await.expect("create");
+    assert_eq!(store.get_payout(&intent.payout_id).await.expect("get"), Some(intent.clone()));
+    let duplicate = store.create_payout(&PayoutIntent { nonce: 43, ..intent.clone() }).await;
+    assert!(matches!(duplicate, Err(StoreError::Conflict(_))), "{duplicate:?}");
+    assert_eq!(store.get_payout(&intent.payout_id).await.expect("get"), Some(intent.clone()));
+    let unknown = format!("0x{}{}", hex_of(fresh_bytes()), hex_of(fresh_bytes()));
+    assert_eq!(store.get_payout(&unknown).await.expect("get unknown"), None);
+
+    let signed = PayoutIntent { tx_hash: Some(fresh_tx_hash()), version: 1, ..intent.clone() };
+    store.update_payout(&signed).await.expect("sign");
+    assert_eq!(store.get_payout(&intent.payout_id).await.expect("get"), Some(signed.clone()));
+
+    let stale = store.update_payout(&signed).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    let skipping = PayoutIntent { version: 3, ..signed.clone() };
+    assert!(matches!(store.update_payout(&skipping).await, Err(StoreError::Conflict(_))));
+    let ghost = PayoutIntent { payout_id: unknown.clone(), version: 1, ..signed.clone() };
+    assert!(matches!(store.update_payout(&ghost).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.get_payout(&unknown).await.expect("get unknown"), None);
+    assert_eq!(store.get_payout(&intent.payout_id).await.expect("get"), Some(signed));
 }
 
 fn hex_of(bytes: [u8; 16]) -> String {

@@ -2,16 +2,23 @@
 //! `type`, the domain object as a JSON document in `doc` beside the
 //! attributes that conditions, indexes and TTL need.
 //!
-//! | item        | pk                              | sk            | other attributes                               |
-//! |-------------|---------------------------------|---------------|------------------------------------------------|
-//! | session     | `SESSION#<id>`                  | `SESSION`     | `version`, `status`, `merchantId`, `expiresAt`, `openShard` while open |
-//! | receiver    | `RECEIVER#EVM#<address>`        | `RECEIVER`    | `sessionId`                                    |
-//! | idempotency | `IDEMPOTENCY#<merchant>#<key>`  | `IDEMPOTENCY` | `expiresAt`, `ttl`                             |
-//! | merchant    | `MERCHANT#<id>`                 | `MERCHANT`    |                                                |
-//! | API key     | `APIKEY#<sha256>`               | `APIKEY`      | `merchantId`                                   |
+//! | item        | pk                                  | sk            | other attributes                                                       |
+//! |-------------|-------------------------------------|---------------|------------------------------------------------------------------------|
+//! | session     | `SESSION#<id>`                      | `SESSION`     | `version`, `status`, `merchantId`, `expiresAt`, `openShard` while open |
+//! | receiver    | `RECEIVER#EVM#<address>`            | `RECEIVER`    | `sessionId`                                                            |
+//! | idempotency | `IDEMPOTENCY#<merchant>#<key>`      | `IDEMPOTENCY` | `expiresAt`, `ttl`                                                     |
+//! | merchant    | `MERCHANT#<id>`                     | `MERCHANT`    |                                                                        |
+//! | API key     | `APIKEY#<sha256>`                   | `APIKEY`      | `merchantId`                                                           |
+//! | cursor      | `CURSOR#<chainId>`                  | `CURSOR`      | `lastScannedBlock` (no `doc`)                                          |
+//! | deposit     | `DEPOSIT#<chainId:txHash:logIndex>` | `DEPOSIT`     | `version`, `sessionId`                                                 |
+//! | payout      | `PAYOUT#<payoutId>`                 | `PAYOUT`      | `version`                                                              |
 //!
 //! `openShard` is present only on sessions still waiting for the payer, so
 //! the `open-sessions` index (`openShard`, `expiresAt`) is sparse.
+//!
+//! Creates are conditional on `attribute_not_exists(pk)`, updates on
+//! `version = :previous` (a cursor: `lastScannedBlock = :previous`); a lost
+//! condition is [`StoreError::Conflict`].
 
 use std::collections::HashMap;
 
@@ -21,11 +28,12 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
 };
-use ferry_domain::{ApiKeyHash, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
+use ferry_domain::{ApiKeyHash, ChainId, DepositId, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
 
 use crate::{
-    ApiKeyRecord, CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionChange, SessionStore,
-    StoreError, StoreResult, decode, encode,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, IdempotencyRecord,
+    IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange, SessionStore, StoreError,
+    StoreResult, decode, encode,
 };
 
 /// The name of the sparse index over open sessions by expiry.
@@ -72,6 +80,35 @@ fn api_key_key(hash: &ApiKeyHash) -> Item {
     key(format!("APIKEY#{hash}"), "APIKEY")
 }
 
+fn cursor_key(chain_id: ChainId) -> Item {
+    key(format!("CURSOR#{chain_id}"), "CURSOR")
+}
+
+fn deposit_key(id: &DepositId) -> Item {
+    key(format!("DEPOSIT#{id}"), "DEPOSIT")
+}
+
+fn payout_key(payout_id: &str) -> Item {
+    key(format!("PAYOUT#{payout_id}"), "PAYOUT")
+}
+
+fn deposit_item(record: &DepositRecord) -> StoreResult<Item> {
+    let mut item = deposit_key(&record.id());
+    item.insert("type".into(), s("deposit"));
+    item.insert("version".into(), n(record.version));
+    item.insert("sessionId".into(), s(record.session_id.to_string()));
+    item.insert("doc".into(), s(encode("deposit", record)?));
+    Ok(item)
+}
+
+fn payout_item(intent: &PayoutIntent) -> StoreResult<Item> {
+    let mut item = payout_key(&intent.payout_id);
+    item.insert("type".into(), s("payout"));
+    item.insert("version".into(), n(intent.version));
+    item.insert("doc".into(), s(encode("payout", intent)?));
+    Ok(item)
+}
+
 fn session_item(session: &Session) -> StoreResult<Item> {
     let mut item = session_key(&session.id);
     item.insert("type".into(), s("session"));
@@ -90,6 +127,13 @@ fn doc_of<T: serde::de::DeserializeOwned>(what: &'static str, item: &Item) -> St
     match item.get("doc") {
         Some(AttributeValue::S(doc)) => decode(what, doc),
         _ => Err(StoreError::corrupt(what, MissingAttribute("doc"))),
+    }
+}
+
+fn number_of(what: &'static str, item: &Item, attribute: &'static str) -> StoreResult<u64> {
+    match item.get(attribute) {
+        Some(AttributeValue::N(number)) => number.parse().map_err(|e| StoreError::corrupt(what, e)),
+        _ => Err(StoreError::corrupt(what, MissingAttribute(attribute))),
     }
 }
 
@@ -230,23 +274,44 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    /// Puts `item` if no item has its key yet.
-    async fn put_new(&self, item: Item, conflict: &'static str) -> StoreResult<()> {
+    /// Puts `item` if `condition` holds; `false` if it did not.
+    async fn put_if(&self, item: Item, condition: &str, values: Option<Item>) -> StoreResult<bool> {
         use aws_sdk_dynamodb::operation::put_item::PutItemError;
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
             Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
-                Err(StoreError::Conflict(conflict))
+                Ok(false)
             }
             Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
+    /// Puts `item` if no item has its key yet.
+    async fn put_new(&self, item: Item, conflict: &'static str) -> StoreResult<()> {
+        if self.put_if(item, "attribute_not_exists(pk)", None).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(conflict))
+        }
+    }
+
+    /// Replaces the item stored at `version - 1` with `item` (at `version`).
+    async fn put_next_version(&self, item: Item, version: u64, conflict: &'static str) -> StoreResult<()> {
+        let previous = version.checked_sub(1).ok_or(StoreError::Conflict(conflict))?;
+        let values = HashMap::from([(":previous".to_string(), n(previous))]);
+        if self.put_if(item, "version = :previous", Some(values)).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(conflict))
         }
     }
 
@@ -308,29 +373,13 @@ impl SessionStore for DynamoStore {
     }
 
     async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
-        use aws_sdk_dynamodb::operation::put_item::PutItemError;
         let session = change.session;
         let previous = session.version.checked_sub(1).ok_or(StoreError::Conflict("session version changed"))?;
         let condition = "version = :previous";
         let values = HashMap::from([(":previous".to_string(), n(previous))]);
         let item = session_item(session)?;
         let Some(receiver) = change.claim_receiver else {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(condition)
-                .set_expression_attribute_values(Some(values))
-                .send()
-                .await;
-            return match result {
-                Ok(_) => Ok(()),
-                Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
-                    Err(StoreError::Conflict("session version changed"))
-                }
-                Err(e) => Err(StoreError::backend(e)),
-            };
+            return self.put_next_version(item, session.version, "session version changed").await;
         };
         let mut receiver_item = receiver_key(&receiver);
         receiver_item.insert("type".into(), s("receiver"));
@@ -419,5 +468,64 @@ impl MerchantStore for DynamoStore {
     async fn find_api_key(&self, hash: &ApiKeyHash) -> StoreResult<Option<ApiKeyRecord>> {
         let item = self.get_item(api_key_key(hash)).await?;
         item.map(|item| doc_of("api key", &item)).transpose()
+    }
+}
+
+impl CursorStore for DynamoStore {
+    async fn get_cursor(&self, chain_id: ChainId) -> StoreResult<Option<ChainCursor>> {
+        let Some(item) = self.get_item(cursor_key(chain_id)).await? else {
+            return Ok(None);
+        };
+        let last_scanned_block = number_of("cursor", &item, "lastScannedBlock")?;
+        Ok(Some(ChainCursor { chain_id, last_scanned_block }))
+    }
+
+    async fn advance_cursor(&self, previous: Option<ChainCursor>, next: ChainCursor) -> StoreResult<()> {
+        if previous.is_some_and(|p| p.chain_id != next.chain_id) {
+            return Err(StoreError::Conflict("cursor belongs to another chain"));
+        }
+        let mut item = cursor_key(next.chain_id);
+        item.insert("type".into(), s("cursor"));
+        item.insert("lastScannedBlock".into(), n(next.last_scanned_block));
+        let written = match previous {
+            None => self.put_if(item, "attribute_not_exists(pk)", None).await?,
+            Some(previous) => {
+                let values = HashMap::from([(":previous".to_string(), n(previous.last_scanned_block))]);
+                self.put_if(item, "lastScannedBlock = :previous", Some(values)).await?
+            }
+        };
+        if written { Ok(()) } else { Err(StoreError::Conflict("cursor moved")) }
+    }
+}
+
+impl DepositStore for DynamoStore {
+    async fn record_deposit(&self, record: &DepositRecord) -> StoreResult<Recorded> {
+        let item = deposit_item(record)?;
+        let new = self.put_if(item, "attribute_not_exists(pk)", None).await?;
+        Ok(if new { Recorded::New } else { Recorded::AlreadyRecorded })
+    }
+
+    async fn get_deposit(&self, id: &DepositId) -> StoreResult<Option<DepositRecord>> {
+        let item = self.get_item(deposit_key(id)).await?;
+        item.map(|item| doc_of("deposit", &item)).transpose()
+    }
+
+    async fn update_deposit(&self, record: &DepositRecord) -> StoreResult<()> {
+        self.put_next_version(deposit_item(record)?, record.version, "deposit version changed").await
+    }
+}
+
+impl PayoutStore for DynamoStore {
+    async fn create_payout(&self, intent: &PayoutIntent) -> StoreResult<()> {
+        self.put_new(payout_item(intent)?, "payout already exists").await
+    }
+
+    async fn get_payout(&self, payout_id: &str) -> StoreResult<Option<PayoutIntent>> {
+        let item = self.get_item(payout_key(payout_id)).await?;
+        item.map(|item| doc_of("payout", &item)).transpose()
+    }
+
+    async fn update_payout(&self, intent: &PayoutIntent) -> StoreResult<()> {
+        self.put_next_version(payout_item(intent)?, intent.version, "payout version changed").await
     }
 }

@@ -15,7 +15,10 @@
 
 use std::future::Future;
 
-use ferry_domain::{ApiKeyHash, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
+use ferry_domain::{
+    ApiKeyHash, BaseUnits, ChainId, Deposit, DepositId, EvmAddress, Merchant, MerchantId, Plan, Session, SessionId,
+    Timestamp, Token, TxHash,
+};
 use serde::{Deserialize, Serialize};
 
 pub mod conformance;
@@ -153,9 +156,110 @@ pub trait MerchantStore: Send + Sync {
     fn find_api_key(&self, hash: &ApiKeyHash) -> impl Future<Output = StoreResult<Option<ApiKeyRecord>>> + Send;
 }
 
+/// A chain watcher's progress: the last block whose logs were scanned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainCursor {
+    pub chain_id: ChainId,
+    pub last_scanned_block: u64,
+}
+
+pub trait CursorStore: Send + Sync {
+    fn get_cursor(&self, chain_id: ChainId) -> impl Future<Output = StoreResult<Option<ChainCursor>>> + Send;
+
+    /// Moves the cursor from `previous` (`None`: it does not exist yet) to
+    /// `next`; [`StoreError::Conflict`] if another watcher moved it first.
+    fn advance_cursor(
+        &self,
+        previous: Option<ChainCursor>,
+        next: ChainCursor,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Where a deposit is in its life.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DepositState {
+    /// Seen on chain and matched to its session; waiting to be routed.
+    Detected,
+    /// The router decided what to do; carrying it out.
+    Planned { plan: Plan },
+    /// Done: the funds moved in `tx_hash` (to the destination, or back).
+    Settled { plan: Plan, tx_hash: TxHash, amount: BaseUnits },
+}
+
+/// A deposit as recorded: exactly once per `chainId:txHash:logIndex`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepositRecord {
+    pub deposit: Deposit,
+    pub session_id: SessionId,
+    pub state: DepositState,
+    pub recorded_at: Timestamp,
+    /// Incremented by every change; writes are conditional on it.
+    pub version: u64,
+}
+
+impl DepositRecord {
+    pub fn id(&self) -> DepositId {
+        self.deposit.id()
+    }
+}
+
+/// Whether [`DepositStore::record_deposit`] stored something new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    New,
+    AlreadyRecorded,
+}
+
+pub trait DepositStore: Send + Sync {
+    /// Stores a newly seen deposit (version 0) unless one with its id exists.
+    fn record_deposit(&self, record: &DepositRecord) -> impl Future<Output = StoreResult<Recorded>> + Send;
+
+    fn get_deposit(&self, id: &DepositId) -> impl Future<Output = StoreResult<Option<DepositRecord>>> + Send;
+
+    /// Replaces the record if the stored one is at `record.version - 1`.
+    fn update_deposit(&self, record: &DepositRecord) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// A payout from the relayer's inventory, written before its transaction is
+/// sent so that a retry after a crash resumes it instead of paying twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutIntent {
+    /// 32 bytes, the id the factory's `pay`/`payAndCall` records on chain
+    /// (which refuses a second payout with the same id).
+    pub payout_id: String,
+    pub deposit_id: DepositId,
+    pub chain_id: ChainId,
+    pub relayer: EvmAddress,
+    /// The relayer's nonce this payout's transaction uses.
+    pub nonce: u64,
+    pub token: Token,
+    pub amount: BaseUnits,
+    pub to: EvmAddress,
+    /// Set once the transaction is signed (before it is broadcast).
+    pub tx_hash: Option<TxHash>,
+    pub created_at: Timestamp,
+    pub version: u64,
+}
+
+pub trait PayoutStore: Send + Sync {
+    /// Stores a new intent (version 0); [`StoreError::Conflict`] if one with
+    /// its `payout_id` exists.
+    fn create_payout(&self, intent: &PayoutIntent) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn get_payout(&self, payout_id: &str) -> impl Future<Output = StoreResult<Option<PayoutIntent>>> + Send;
+
+    /// Replaces the intent if the stored one is at `intent.version - 1`.
+    fn update_payout(&self, intent: &PayoutIntent) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
 /// Everything the API needs from a store.
 pub trait Store: SessionStore + IdempotencyStore + MerchantStore + Clone + 'static {}
 impl<T: SessionStore + IdempotencyStore + MerchantStore + Clone + 'static> Store for T {}
+
+/// Everything the chain workers need from a store.
+pub trait ChainStore: SessionStore + CursorStore + DepositStore + PayoutStore + Clone + 'static {}
+impl<T: SessionStore + CursorStore + DepositStore + PayoutStore + Clone + 'static> ChainStore for T {}
 
 #[cfg(any(feature = "sqlite", feature = "dynamodb"))]
 /// Decodes a JSON document stored by an adapter.

@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ferry_domain::{ApiKeyHash, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
+use ferry_domain::{ApiKeyHash, ChainId, DepositId, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
 
 use crate::{
-    ApiKeyRecord, CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionChange, SessionStore,
-    StoreError, StoreResult,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, IdempotencyRecord,
+    IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange, SessionStore, StoreError,
+    StoreResult,
 };
 
 #[derive(Default)]
@@ -18,6 +19,9 @@ struct State {
     idempotency: HashMap<(MerchantId, String), IdempotencyRecord>,
     merchants: HashMap<MerchantId, Merchant>,
     api_keys: HashMap<ApiKeyHash, ApiKeyRecord>,
+    cursors: HashMap<ChainId, ChainCursor>,
+    deposits: HashMap<DepositId, DepositRecord>,
+    payouts: HashMap<String, PayoutIntent>,
 }
 
 #[derive(Clone, Default)]
@@ -131,6 +135,76 @@ impl MerchantStore for MemoryStore {
 
     async fn find_api_key(&self, hash: &ApiKeyHash) -> StoreResult<Option<ApiKeyRecord>> {
         Ok(self.state().api_keys.get(hash).cloned())
+    }
+}
+
+impl CursorStore for MemoryStore {
+    async fn get_cursor(&self, chain_id: ChainId) -> StoreResult<Option<ChainCursor>> {
+        Ok(self.state().cursors.get(&chain_id).copied())
+    }
+
+    async fn advance_cursor(&self, previous: Option<ChainCursor>, next: ChainCursor) -> StoreResult<()> {
+        let mut state = self.state();
+        if previous.is_some_and(|p| p.chain_id != next.chain_id) {
+            return Err(StoreError::Conflict("cursor belongs to another chain"));
+        }
+        if state.cursors.get(&next.chain_id) != previous.as_ref() {
+            return Err(StoreError::Conflict("cursor moved"));
+        }
+        state.cursors.insert(next.chain_id, next);
+        Ok(())
+    }
+}
+
+impl DepositStore for MemoryStore {
+    async fn record_deposit(&self, record: &DepositRecord) -> StoreResult<Recorded> {
+        let mut state = self.state();
+        let id = record.id();
+        if state.deposits.contains_key(&id) {
+            return Ok(Recorded::AlreadyRecorded);
+        }
+        state.deposits.insert(id, record.clone());
+        Ok(Recorded::New)
+    }
+
+    async fn get_deposit(&self, id: &DepositId) -> StoreResult<Option<DepositRecord>> {
+        Ok(self.state().deposits.get(id).cloned())
+    }
+
+    async fn update_deposit(&self, record: &DepositRecord) -> StoreResult<()> {
+        let mut state = self.state();
+        let id = record.id();
+        let current = state.deposits.get(&id).ok_or(StoreError::Conflict("deposit does not exist"))?;
+        if current.version.checked_add(1) != Some(record.version) {
+            return Err(StoreError::Conflict("deposit version changed"));
+        }
+        state.deposits.insert(id, record.clone());
+        Ok(())
+    }
+}
+
+impl PayoutStore for MemoryStore {
+    async fn create_payout(&self, intent: &PayoutIntent) -> StoreResult<()> {
+        let mut state = self.state();
+        if state.payouts.contains_key(&intent.payout_id) {
+            return Err(StoreError::Conflict("payout already exists"));
+        }
+        state.payouts.insert(intent.payout_id.clone(), intent.clone());
+        Ok(())
+    }
+
+    async fn get_payout(&self, payout_id: &str) -> StoreResult<Option<PayoutIntent>> {
+        Ok(self.state().payouts.get(payout_id).cloned())
+    }
+
+    async fn update_payout(&self, intent: &PayoutIntent) -> StoreResult<()> {
+        let mut state = self.state();
+        let current = state.payouts.get(&intent.payout_id).ok_or(StoreError::Conflict("payout does not exist"))?;
+        if current.version.checked_add(1) != Some(intent.version) {
+            return Err(StoreError::Conflict("payout version changed"));
+        }
+        state.payouts.insert(intent.payout_id.clone(), intent.clone());
+        Ok(())
     }
 }
 

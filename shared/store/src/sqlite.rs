@@ -7,12 +7,13 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use ferry_domain::{ApiKeyHash, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
+use ferry_domain::{ApiKeyHash, ChainId, DepositId, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
-    ApiKeyRecord, CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionChange, SessionStore,
-    StoreError, StoreResult, decode, encode,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, IdempotencyRecord,
+    IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange, SessionStore, StoreError,
+    StoreResult, decode, encode,
 };
 
 const SCHEMA: &str = "
@@ -45,6 +46,21 @@ CREATE TABLE IF NOT EXISTS api_keys (
     hash        TEXT PRIMARY KEY,
     merchant_id TEXT NOT NULL REFERENCES merchants (id),
     doc         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    chain_id           INTEGER PRIMARY KEY,
+    last_scanned_block INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deposits (
+    id         TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS payouts (
+    id      TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    doc     TEXT NOT NULL
 );
 ";
 
@@ -91,6 +107,12 @@ impl SqliteStore {
 
 fn db(error: rusqlite::Error) -> StoreError {
     StoreError::backend(error)
+}
+
+/// A `u64` as an SQLite INTEGER: the same 64 bits, so `as u64` reads it
+/// back exactly and equality conditions hold.
+fn int(value: u64) -> i64 {
+    value as i64
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
@@ -281,6 +303,147 @@ impl MerchantStore for SqliteStore {
             })
             .await?;
         doc.map(|doc| decode("api key", &doc)).transpose()
+    }
+}
+
+impl CursorStore for SqliteStore {
+    async fn get_cursor(&self, chain_id: ChainId) -> StoreResult<Option<ChainCursor>> {
+        let id = int(chain_id.get());
+        let block: Option<i64> = self
+            .with(move |conn| {
+                conn.query_row("SELECT last_scanned_block FROM cursors WHERE chain_id = ?1", [id], |row| row.get(0))
+                    .optional()
+                    .map_err(db)
+            })
+            .await?;
+        Ok(block.map(|block| ChainCursor { chain_id, last_scanned_block: block as u64 }))
+    }
+
+    async fn advance_cursor(&self, previous: Option<ChainCursor>, next: ChainCursor) -> StoreResult<()> {
+        if previous.is_some_and(|p| p.chain_id != next.chain_id) {
+            return Err(StoreError::Conflict("cursor belongs to another chain"));
+        }
+        let (id, block) = (int(next.chain_id.get()), int(next.last_scanned_block));
+        let previous = previous.map(|p| int(p.last_scanned_block));
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+            let written = match previous {
+                None => match tx
+                    .execute("INSERT INTO cursors (chain_id, last_scanned_block) VALUES (?1, ?2)", params![id, block])
+                {
+                    Err(e) if is_unique_violation(&e) => 0,
+                    other => other.map_err(db)?,
+                },
+                Some(previous) => tx
+                    .execute(
+                        "UPDATE cursors SET last_scanned_block = ?1 WHERE chain_id = ?2 AND last_scanned_block = ?3",
+                        params![block, id, previous],
+                    )
+                    .map_err(db)?,
+            };
+            if written != 1 {
+                return Err(StoreError::Conflict("cursor moved"));
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+}
+
+impl DepositStore for SqliteStore {
+    async fn record_deposit(&self, record: &DepositRecord) -> StoreResult<Recorded> {
+        let doc = encode("deposit", record)?;
+        let (id, session_id, version) = (record.id().to_string(), record.session_id.to_string(), int(record.version));
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+            let inserted = tx
+                .execute(
+                    "INSERT INTO deposits (id, session_id, version, doc) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (id) DO NOTHING",
+                    params![id, session_id, version, doc],
+                )
+                .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(if inserted == 1 { Recorded::New } else { Recorded::AlreadyRecorded })
+        })
+        .await
+    }
+
+    async fn get_deposit(&self, id: &DepositId) -> StoreResult<Option<DepositRecord>> {
+        let id = id.to_string();
+        let doc: Option<String> = self
+            .with(move |conn| {
+                conn.query_row("SELECT doc FROM deposits WHERE id = ?1", [id], |row| row.get(0)).optional().map_err(db)
+            })
+            .await?;
+        doc.map(|doc| decode("deposit", &doc)).transpose()
+    }
+
+    async fn update_deposit(&self, record: &DepositRecord) -> StoreResult<()> {
+        let doc = encode("deposit", record)?;
+        let previous = record.version.checked_sub(1).ok_or(StoreError::Conflict("deposit version changed"))?;
+        let (id, session_id, version, previous) =
+            (record.id().to_string(), record.session_id.to_string(), int(record.version), int(previous));
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+            let updated = tx
+                .execute(
+                    "UPDATE deposits SET session_id = ?1, version = ?2, doc = ?3 WHERE id = ?4 AND version = ?5",
+                    params![session_id, version, doc, id, previous],
+                )
+                .map_err(db)?;
+            if updated != 1 {
+                return Err(StoreError::Conflict("deposit version changed"));
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+}
+
+impl PayoutStore for SqliteStore {
+    async fn create_payout(&self, intent: &PayoutIntent) -> StoreResult<()> {
+        let doc = encode("payout", intent)?;
+        let (id, version) = (intent.payout_id.clone(), int(intent.version));
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+            match tx.execute("INSERT INTO payouts (id, version, doc) VALUES (?1, ?2, ?3)", params![id, version, doc]) {
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("payout already exists")),
+                other => other.map_err(db)?,
+            };
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn get_payout(&self, payout_id: &str) -> StoreResult<Option<PayoutIntent>> {
+        let id = payout_id.to_string();
+        let doc: Option<String> = self
+            .with(move |conn| {
+                conn.query_row("SELECT doc FROM payouts WHERE id = ?1", [id], |row| row.get(0)).optional().map_err(db)
+            })
+            .await?;
+        doc.map(|doc| decode("payout", &doc)).transpose()
+    }
+
+    async fn update_payout(&self, intent: &PayoutIntent) -> StoreResult<()> {
+        let doc = encode("payout", intent)?;
+        let previous = intent.version.checked_sub(1).ok_or(StoreError::Conflict("payout version changed"))?;
+        let (id, version, previous) = (intent.payout_id.clone(), int(intent.version), int(previous));
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+            let updated = tx
+                .execute(
+                    "UPDATE payouts SET version = ?1, doc = ?2 WHERE id = ?3 AND version = ?4",
+                    params![version, doc, id, previous],
+                )
+                .map_err(db)?;
+            if updated != 1 {
+                return Err(StoreError::Conflict("payout version changed"));
+            }
+            tx.commit().map_err(db)
+        })
+        .await
     }
 }
 

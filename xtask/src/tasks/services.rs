@@ -1,22 +1,34 @@
-//! `cargo xtask services`: start `moto_server` and keep it running, printing
-//! the environment the tests need, until stdin reaches a newline or EOF.
+//! `cargo xtask services`: start `moto_server` and the two local EVM chains
+//! and keep them running, printing the environment the tests need, until
+//! stdin reaches a newline or EOF.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Write};
 use std::path::Path;
 
+use crate::anvil;
 use crate::error::{Context, Result};
 use crate::moto::Moto;
 use crate::tools;
 
 pub fn run(root: &Path) -> Result<()> {
     let venv = tools::ensure(root)?;
+    let anvil = anvil::ensure(root)?;
     let moto = Moto::start(&venv, root)?;
+    let chains = anvil::start_chains(&anvil)?;
     for (name, value) in moto.test_env() {
         println!("export {name}={value}");
     }
-    eprintln!("moto_server is running; press Enter or Ctrl-D (or Ctrl-C) to stop it");
+    for (name, value) in anvil::test_env(&chains) {
+        println!("export {name}={value}");
+    }
+    io::stdout().flush().context("cannot write to stdout")?;
+    eprintln!(
+        "moto_server and anvil (chains {}) are running; press Enter or Ctrl-D (or Ctrl-C) to stop them",
+        anvil::CHAIN_IDS.map(|id| id.to_string()).join(", ")
+    );
     let mut line = String::new();
     io::stdin().lock().read_line(&mut line).context("cannot read stdin")?;
+    drop(chains);
     drop(moto);
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `cargo xtask test [nextest args]`: every check and test, against a local
-//! `moto_server`.
+//! `moto_server` and two local EVM chains (anvil, chain ids 31337 and 31338).
 
 use std::path::Path;
 
+use crate::anvil;
 use crate::cmd::{self, step};
 use crate::contracts::{self, Mode};
 use crate::error::Result;
@@ -16,14 +17,21 @@ pub fn run(root: &Path, nextest_args: &[String]) -> Result<()> {
     // fail fast.
     lint::lint(root, &venv)?;
     contracts::build(root, Mode::Check)?;
+    let anvil = anvil::ensure(root)?;
 
     let moto = Moto::start(&venv, root)?;
+    let chains = anvil::start_chains(&anvil)?;
     let mut nextest = cmd::cargo(root)?;
-    nextest.args(["nextest", "run", "--workspace", "--no-fail-fast"]).args(nextest_args).envs(moto.test_env());
+    nextest
+        .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+        .args(nextest_args)
+        .envs(moto.test_env())
+        .envs(anvil::test_env(&chains));
     venv.activate(&mut nextest)?;
     step(cmd::display(&nextest));
     let result = cmd::run(&mut nextest);
-    // Stop the server before reporting the outcome (also on failure).
+    // Stop the servers before reporting the outcome (also on failure).
+    drop(chains);
     drop(moto);
     result
 }

@@ -2,7 +2,13 @@
 //! `rpc` feature the contract bindings, log scanning and the relayer.
 
 #[cfg(feature = "rpc")]
+pub mod client;
+#[cfg(feature = "rpc")]
 pub mod contracts;
+#[cfg(feature = "rpc")]
+pub mod local;
 mod receiver;
+#[cfg(feature = "rpc")]
+pub mod relayer;
 
-pub use receiver::ReceiverDerivation;
+pub use receiver::{RECEIVER_INIT_CODE_HASH, ReceiverDerivation};

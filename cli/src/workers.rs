@@ -1,0 +1,109 @@
+//! The chain workers in-process, as the deployment runs them on schedules
+//! and SQS: `poll-chains` every second, `route-deposits` on an in-process
+//! queue. What `sam local` would do, without Docker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_chains::evm::client::EvmClient;
+use ferry_chains::evm::local;
+use ferry_chains::evm::relayer::Relayer;
+use ferry_domain::{ChainId, ChainRegistry, EvmAddress, RouteDeposit};
+use ferry_queue::memory::MemoryQueue;
+use ferry_queue::{Queue, TypedQueue};
+use ferry_store::ChainStore;
+use poll_chains::{PollChains, WatchedChain};
+use route_deposits::RouteDeposits;
+use tokio::task::JoinHandle;
+
+/// How often the local watcher scans (deployments use their schedule).
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a routing attempt keeps a message hidden before a retry.
+const VISIBILITY: Duration = Duration::from_secs(30);
+
+/// A chain id and the JSON-RPC URL of its node, as `--rpc 31337=http://…`.
+#[derive(Clone, Debug)]
+pub struct RpcEndpoint {
+    pub chain_id: ChainId,
+    pub url: String,
+}
+
+impl std::str::FromStr for RpcEndpoint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (id, url) = s.split_once('=').ok_or("expected CHAIN_ID=URL, e.g. 31337=http://127.0.0.1:8545")?;
+        let id: u64 = id.parse().map_err(|_| format!("`{id}` is not a chain id"))?;
+        Ok(Self { chain_id: ChainId::new(id), url: url.to_string() })
+    }
+}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Deploys the contracts and test USDC on each local chain, then starts
+/// the watcher and the router. The tasks run until the process ends.
+pub async fn start_local<S: ChainStore>(
+    store: S,
+    registry: &ChainRegistry,
+    endpoints: &[RpcEndpoint],
+) -> Result<Vec<JoinHandle<()>>, BoxError> {
+    let mut watched = Vec::new();
+    let mut relayers = Vec::new();
+    for endpoint in endpoints {
+        let chain = registry
+            .chain(endpoint.chain_id)
+            .ok_or_else(|| format!("chain {} is not in the chain registry", endpoint.chain_id))?
+            .clone();
+        let client = EvmClient::connect(chain.id, &endpoint.url)?;
+        client.verify_chain_id().await?;
+        local::deploy(chain.id, &endpoint.url).await?;
+        relayers.push(Arc::new(Relayer::connect(
+            chain.id,
+            &endpoint.url,
+            local::signer(local::RELAYER_KEY),
+            local::FACTORY,
+        )?));
+        watched.push(WatchedChain { chain, client });
+    }
+    let queue = MemoryQueue::new();
+    let poller = PollChains::new(store.clone(), queue.clone(), watched);
+    let router = RouteDeposits::new(store, relayers, EvmAddress::new(local::TREASURY));
+    Ok(vec![tokio::spawn(poll_forever(poller)), tokio::spawn(route_forever(router, queue))])
+}
+
+async fn poll_forever<S: ChainStore, Q: Queue>(poller: PollChains<S, Q>) {
+    let mut tick = tokio::time::interval(POLL_INTERVAL);
+    loop {
+        tick.tick().await;
+        // Failures are logged per chain inside; the next tick retries.
+        let _reports = poller.run_cycle(ferry_http::now()).await;
+    }
+}
+
+async fn route_forever<S: ChainStore>(router: RouteDeposits<S>, queue: MemoryQueue) {
+    let queue: TypedQueue<MemoryQueue, RouteDeposit> = TypedQueue::new(queue);
+    loop {
+        let deliveries = match queue.receive(10, Duration::from_secs(1), VISIBILITY).await {
+            Ok(deliveries) => deliveries,
+            Err(error) => {
+                tracing::error!(%error, "receiving deposits failed");
+                tokio::time::sleep(POLL_INTERVAL).await;
+                continue;
+            }
+        };
+        for delivery in deliveries {
+            let Ok(message) = &delivery.message else {
+                tracing::error!("a malformed deposit message stays queued");
+                continue;
+            };
+            match router.route(&message.deposit_id, ferry_http::now()).await {
+                Ok(()) => {
+                    if let Err(error) = queue.ack(&delivery.receipt).await {
+                        tracing::error!(%error, "acknowledging a routed deposit failed");
+                    }
+                }
+                // The message reappears after its visibility timeout and is retried.
+                Err(error) => tracing::error!(deposit = %message.deposit_id, %error, "routing failed; will retry"),
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! `route-deposits` (SQS consumer): takes a recorded deposit to its end.
+//!
+//! 1. Decide (`ferry_domain::plan`): sweep to the destination, pay out from
+//!    inventory on the destination chain, or refund — and persist the plan
+//!    on the deposit with a conditional write. That write is the claim: a
+//!    second worker on the same message finds the plan and resumes it.
+//! 2. To deliver, move the session to `processing` with the deposit as its
+//!    source (conditional). If another deposit got there first, this one is
+//!    re-planned as a refund.
+//! 3. Carry the plan out with the relayer. Every payout is written as an
+//!    intent (chain, relayer nonce, amount, recipient) before its
+//!    transaction leaves, under an id the factory pays at most once; a retry
+//!    finds the payout on chain instead of paying again.
+//! 4. Record the settlement on the deposit and the outcome on the session
+//!    (`succeeded`, or `bounced` when the destination call reverted).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use alloy::primitives::{B256, Bytes, U256, keccak256};
+use ferry_chains::evm::client::ChainError;
+use ferry_chains::evm::relayer::{ContractCall, Moved, Relayer};
+use ferry_domain::{
+    BaseUnits, ChainId, Delivery, DepositId, EvmAddress, Plan, RefundReason, Session, SessionStatus, Timestamp,
+    Tolerance, TxHash,
+};
+use ferry_store::{ChainStore, DepositRecord, DepositState, PayoutIntent, SessionChange, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    #[error("deposit {0} is not recorded")]
+    UnknownDeposit(DepositId),
+    #[error("session {0} of a deposit does not exist")]
+    UnknownSession(String),
+    #[error("no relayer is configured for chain {0}")]
+    NoRelayer(ChainId),
+    #[error("deposit {0} is being routed by another worker")]
+    Contended(DepositId),
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct RouteDeposits<S> {
+    store: S,
+    relayers: HashMap<ChainId, Arc<Relayer>>,
+    /// Collects deposits that were paid out from inventory elsewhere.
+    treasury: EvmAddress,
+    pub tolerance: Tolerance,
+    /// Gas given to a destination contract call.
+    pub call_gas: u64,
+}
+
+/// What a relayer transaction does with a deposit; each deposit gets each
+/// at most once, enforced by the factory on chain.
+#[derive(Clone, Copy)]
+enum Movement {
+    /// Out of the receiver: to the destination, or back to the payer.
+    Sweep,
+    /// From the relayer's inventory on the destination chain.
+    Payout,
+    /// Out of the receiver into the treasury, after a payout elsewhere.
+    Collect,
+}
+
+/// The on-chain id of `movement` for `deposit`.
+fn movement_id(deposit: &DepositId, movement: Movement) -> B256 {
+    let kind = match movement {
+        Movement::Sweep => "sweep",
+        Movement::Payout => "payout",
+        Movement::Collect => "collect",
+    };
+    keccak256(format!("ferry:{kind}:{deposit}").as_bytes())
+}
+
+fn units(amount: U256) -> BaseUnits {
+    BaseUnits::new(u128::try_from(amount).unwrap_or(u128::MAX))
+}
+
+impl<S: ChainStore> RouteDeposits<S> {
+    pub fn new(store: S, relayers: Vec<Arc<Relayer>>, treasury: EvmAddress) -> Self {
+        let relayers = relayers.into_iter().map(|relayer| (relayer.chain_id(), relayer)).collect();
+        Self { store, relayers, treasury, tolerance: Tolerance::default(), call_gas: 500_000 }
+    }
+
+    fn relayer(&self, chain: ChainId) -> Result<&Relayer, RouteError> {
+        self.relayers.get(&chain).map(AsRef::as_ref).ok_or(RouteError::NoRelayer(chain))
+    }
+
+    async fn session(&self, record: &DepositRecord) -> Result<Session, RouteError> {
+        self.store
+            .get_session(&record.session_id)
+            .await?
+            .ok_or_else(|| RouteError::UnknownSession(record.session_id.to_string()))
+    }
+
+    /// Routes one deposit to its end; safe to call again for the same one.
+    #[tracing::instrument(skip(self), fields(deposit = %id))]
+    pub async fn route(&self, id: &DepositId, now: Timestamp) -> Result<(), RouteError> {
+        let mut record = self.store.get_deposit(id).await?.ok_or_else(|| RouteError::UnknownDeposit(id.clone()))?;
+        if record.state == DepositState::Detected {
+            let session = self.session(&record).await?;
+            let plan = ferry_domain::plan(&session, &record.deposit, self.tolerance, now);
+            record = self.replace_state(&record, DepositState::Planned { plan }).await?;
+        }
+        let plan = match &record.state {
+            DepositState::Planned { plan } => plan.clone(),
+            DepositState::Settled { .. } | DepositState::Detected => return Ok(()),
+        };
+        let plan = self.claim_session(&mut record, plan).await?;
+        let moved = self.execute(&record, &plan).await?;
+        let settled = DepositState::Settled {
+            plan: plan.clone(),
+            tx_hash: TxHash::new(moved.tx_hash),
+            amount: units(moved.amount),
+        };
+        let record = self.replace_state(&record, settled).await?;
+        self.finish_session(&record, &plan, &moved).await
+    }
+
+    async fn replace_state(&self, record: &DepositRecord, state: DepositState) -> Result<DepositRecord, RouteError> {
+        let mut next = record.clone();
+        next.state = state;
+        next.version += 1;
+        match self.store.update_deposit(&next).await {
+            Ok(()) => Ok(next),
+            Err(StoreError::Conflict(_)) => Err(RouteError::Contended(record.id())),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// For a delivering plan, makes this deposit the one paying the session
+    /// (`processing`); if another deposit already is, re-plans as a refund.
+    async fn claim_session(&self, record: &mut DepositRecord, plan: Plan) -> Result<Plan, RouteError> {
+        if matches!(plan, Plan::Refund { .. }) {
+            return Ok(plan);
+        }
+        loop {
+            let session = self.session(record).await?;
+            if session.paid_by() == Some(&record.id()) {
+                return Ok(plan);
+            }
+            if session.status != SessionStatus::WaitingPayment {
+                let to = session.refund_address.unwrap_or(record.deposit.from);
+                let refund = Plan::Refund { to, reason: RefundReason::AlreadyPaid };
+                *record = self.replace_state(record, DepositState::Planned { plan: refund.clone() }).await?;
+                return Ok(refund);
+            }
+            let (next, _event) = session
+                .deposit_seen(&record.deposit)
+                .map_err(|e| RouteError::UnknownSession(format!("{}: {e}", session.id)))?;
+            match self.store.commit(SessionChange::new(&next)).await {
+                Ok(()) => {
+                    tracing::info!(session_id = %next.id, "session processing");
+                    return Ok(plan);
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
+    async fn execute(&self, record: &DepositRecord, plan: &Plan) -> Result<Moved, RouteError> {
+        let deposit = &record.deposit;
+        let source = self.relayer(deposit.chain_id)?;
+        let token = deposit.token.address.into_inner();
+        let amount = U256::from(deposit.amount.get());
+        let from_block = deposit.block_number;
+        let call = |calldata: &Option<ferry_domain::Calldata>, target: EvmAddress, refund_to: EvmAddress| {
+            calldata.as_ref().map(|data| ContractCall {
+                target: target.into_inner(),
+                data: Bytes::copy_from_slice(data.as_bytes()),
+                gas: self.call_gas,
+                refund_to: refund_to.into_inner(),
+            })
+        };
+        match plan {
+            Plan::Sweep { to, calldata, refund_to } => {
+                let id = movement_id(&record.id(), Movement::Sweep);
+                if let Some(done) = source.find_done(id, from_block).await? {
+                    return Ok(done);
+                }
+                let call = call(calldata, *to, *refund_to);
+                Ok(source.sweep(id, &record.session_id, token, amount, to.into_inner(), call.as_ref()).await?)
+            }
+            Plan::Refund { to, reason } => {
+                let id = movement_id(&record.id(), Movement::Sweep);
+                if let Some(done) = source.find_done(id, from_block).await? {
+                    return Ok(done);
+                }
+                tracing::info!(session_id = %record.session_id, %reason, %to, "refunding deposit");
+                Ok(source.sweep(id, &record.session_id, token, amount, to.into_inner(), None).await?)
+            }
+            Plan::Payout { chain_id, token: out_token, amount: out_amount, to, calldata, refund_to } => {
+                let destination = self.relayer(*chain_id)?;
+                let payout_id = movement_id(&record.id(), Movement::Payout);
+                let paid = match destination.find_done(payout_id, 0).await? {
+                    Some(paid) => paid,
+                    None => {
+                        let call = call(calldata, *to, *refund_to);
+                        let intent = PayoutIntent {
+                            payout_id: payout_id.to_string(),
+                            deposit_id: record.id(),
+                            chain_id: *chain_id,
+                            relayer: EvmAddress::new(destination.address()),
+                            nonce: 0,
+                            token: out_token.clone(),
+                            amount: *out_amount,
+                            to: *to,
+                            tx_hash: None,
+                            created_at: record.recorded_at,
+                            version: 0,
+                        };
+                        let store = &self.store;
+                        let record_intent = |nonce: u64| async move {
+                            match store.get_payout(&intent.payout_id).await? {
+                                // A retry: the earlier attempt's payout is not on chain, and the
+                                // factory refuses a second one, so sending again cannot pay twice.
+                                Some(mut existing) => {
+                                    existing.nonce = nonce;
+                                    existing.version += 1;
+                                    store.update_payout(&existing).await?;
+                                }
+                                None => store.create_payout(&PayoutIntent { nonce, ..intent }).await?,
+                            }
+                            Ok(())
+                        };
+                        destination
+                            .pay(
+                                payout_id,
+                                out_token.address.into_inner(),
+                                U256::from(out_amount.get()),
+                                to.into_inner(),
+                                call.as_ref(),
+                                record_intent,
+                            )
+                            .await?
+                    }
+                };
+                self.collect(record, source).await?;
+                Ok(paid)
+            }
+        }
+    }
+
+    /// After a payout elsewhere, the deposit itself goes to the treasury.
+    async fn collect(&self, record: &DepositRecord, relayer: &Relayer) -> Result<(), RouteError> {
+        let deposit = &record.deposit;
+        let id = movement_id(&record.id(), Movement::Collect);
+        if relayer.find_done(id, deposit.block_number).await?.is_none() {
+            let (token, amount) = (deposit.token.address.into_inner(), U256::from(deposit.amount.get()));
+            relayer.sweep(id, &record.session_id, token, amount, self.treasury.into_inner(), None).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish_session(&self, record: &DepositRecord, plan: &Plan, moved: &Moved) -> Result<(), RouteError> {
+        if matches!(plan, Plan::Refund { .. }) {
+            return Ok(());
+        }
+        loop {
+            let session = self.session(record).await?;
+            if session.paid_by() != Some(&record.id()) || session.status != SessionStatus::Processing {
+                return Ok(());
+            }
+            let outcome = Delivery { tx_hash: TxHash::new(moved.tx_hash), received: units(moved.amount) };
+            let transition = if moved.delivered { session.delivered(outcome) } else { session.refunded(outcome) };
+            let (next, event) = transition.map_err(|e| RouteError::UnknownSession(format!("{}: {e}", session.id)))?;
+            match self.store.commit(SessionChange::new(&next)).await {
+                Ok(()) => {
+                    tracing::info!(session_id = %next.id, status = %next.status, event = event.as_str(), "session settled");
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The relayer: Ferry's hot wallet on one chain. It has the receiver
+//! factory sweep deposits (straight to the destination, with a contract
+//! call, or back to the payer) and pays out from its own inventory.
+//!
+//! Sends are serialized per relayer and nonces handed out here, so two
+//! payouts from one process never collide; the payout id makes the factory
+//! refuse to pay the same payout twice, so a retry after a crash can never
+//! pay twice either.
+
+use std::time::Duration;
+
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, B256, Bytes, FixedBytes, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::{Filter, TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolEvent;
+use ferry_domain::{ChainId, SessionId};
+use tokio::sync::Mutex;
+
+use super::client::{BoxError, ChainError};
+use super::contracts::FerryFactory;
+
+/// How long a sent transaction may take to be mined before the relayer
+/// gives up waiting (the transaction may still be mined later; callers
+/// resume from their records).
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Funds moved by one relayer transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moved {
+    pub tx_hash: B256,
+    pub amount: U256,
+    /// With a contract call: whether it succeeded (`false`: the funds went
+    /// to the refund address instead).
+    pub delivered: bool,
+}
+
+/// A contract call to make with delivered funds.
+#[derive(Clone, Debug)]
+pub struct ContractCall {
+    pub target: Address,
+    pub data: Bytes,
+    /// Gas given to the call itself; the rest of the transaction is estimated.
+    pub gas: u64,
+    pub refund_to: Address,
+}
+
+pub struct Relayer {
+    chain_id: ChainId,
+    address: Address,
+    provider: DynProvider,
+    factory: FerryFactory::FerryFactoryInstance<DynProvider>,
+    /// The next nonce to use, once known; the lock serializes sends.
+    next_nonce: Mutex<Option<u64>>,
+}
+
+fn session_bytes(session: &SessionId) -> FixedBytes<16> {
+    FixedBytes(*session.as_bytes())
+}
+
+impl Relayer {
+    pub fn connect(
+        chain_id: ChainId,
+        url: &str,
+        signer: PrivateKeySigner,
+        factory: Address,
+    ) -> Result<Self, ChainError> {
+        let url = url.parse().map_err(|e| ChainError::InvalidUrl { chain: chain_id, source: Box::new(e) })?;
+        let address = signer.address();
+        let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
+        let factory = FerryFactory::new(factory, provider.clone());
+        Ok(Self { chain_id, address, provider, factory, next_nonce: Mutex::new(None) })
+    }
+
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    pub fn chain_id(&self) -> ChainId {
+        self.chain_id
+    }
+
+    pub fn factory_address(&self) -> Address {
+        *self.factory.address()
+    }
+
+    fn failed(&self, what: &'static str, source: impl Into<BoxError>) -> ChainError {
+        ChainError::Transaction { chain: self.chain_id, what, source: source.into() }
+    }
+
+    /// Sends `tx` with the relayer's next nonce, calling `before_send` with
+    /// that nonce first (to record an intent), and waits for its receipt.
+    async fn send<F, Fut>(
+        &self,
+        what: &'static str,
+        tx: TransactionRequest,
+        before_send: F,
+    ) -> Result<TransactionReceipt, ChainError>
+    where
+        F: FnOnce(u64) -> Fut,
+        Fut: Future<Output = Result<(), BoxError>>,
+    {
+        let pending = {
+            let mut next_nonce = self.next_nonce.lock().await;
+            let nonce = match *next_nonce {
+                Some(nonce) => nonce,
+                None => self
+                    .provider
+                    .get_transaction_count(self.address)
+                    .pending()
+                    .await
+                    .map_err(|e| self.failed("reading the relayer's nonce", e))?,
+            };
+            before_send(nonce).await.map_err(|e| self.failed(what, e))?;
+            let tx = tx.with_from(self.address).with_nonce(nonce);
+            match self.provider.send_transaction(tx).await {
+                Ok(pending) => {
+                    *next_nonce = Some(nonce + 1);
+                    pending
+                }
+                Err(error) => {
+                    // Re-read the nonce next time: this one may or may not be used.
+                    *next_nonce = None;
+                    return Err(self.failed(what, error));
+                }
+            }
+        };
+        let tx_hash = *pending.tx_hash();
+        let receipt =
+            pending.with_timeout(Some(RECEIPT_TIMEOUT)).get_receipt().await.map_err(|e| self.failed(what, e))?;
+        if !receipt.inner.status() {
+            return Err(self.failed(what, format!("transaction {tx_hash} reverted")));
+        }
+        Ok(receipt)
+    }
+
+    fn event<E: SolEvent>(receipt: &TransactionReceipt) -> Option<E> {
+        receipt.inner.logs().iter().find_map(|log| log.log_decode::<E>().ok().map(|decoded| decoded.inner.data))
+    }
+
+    /// Has the factory move exactly `amount` of `token` out of the
+    /// session's receiver (deploying it if needed) to `to`, or with `call`,
+    /// approved to and called on the target, refunding if the call reverts.
+    /// `id` names the movement: the factory performs each id at most once.
+    pub async fn sweep(
+        &self,
+        id: B256,
+        session: &SessionId,
+        token: Address,
+        amount: U256,
+        to: Address,
+        call: Option<&ContractCall>,
+    ) -> Result<Moved, ChainError> {
+        let session_id = session_bytes(session);
+        let Some(call) = call else {
+            let tx = self.factory.sweep(id, session_id, token, amount, to).into_transaction_request();
+            let receipt = self.send("sweep", tx, |_| async { Ok(()) }).await?;
+            let swept =
+                Self::event::<FerryFactory::Swept>(&receipt).ok_or_else(|| self.failed("sweep", "no Swept event"))?;
+            return Ok(Moved { tx_hash: receipt.transaction_hash, amount: swept.amount, delivered: true });
+        };
+        let tx = self
+            .factory
+            .sweepAndCall(
+                id,
+                session_id,
+                token,
+                amount,
+                call.target,
+                call.data.clone(),
+                U256::from(call.gas),
+                call.refund_to,
+            )
+            .into_transaction_request();
+        let receipt = self.send("sweep and call", tx, |_| async { Ok(()) }).await?;
+        self.call_outcome::<FerryFactory::CallDelivered, FerryFactory::CallFailedRefunded>(
+            &receipt,
+            |d| d.amount,
+            |f| f.amount,
+        )
+    }
+
+    fn call_outcome<D: SolEvent, F: SolEvent>(
+        &self,
+        receipt: &TransactionReceipt,
+        delivered_amount: impl Fn(&D) -> U256,
+        refunded_amount: impl Fn(&F) -> U256,
+    ) -> Result<Moved, ChainError> {
+        let tx_hash = receipt.transaction_hash;
+        if let Some(delivered) = Self::event::<D>(receipt) {
+            return Ok(Moved { tx_hash, amount: delivered_amount(&delivered), delivered: true });
+        }
+        if let Some(refunded) = Self::event::<F>(receipt) {
+            return Ok(Moved { tx_hash, amount: refunded_amount(&refunded), delivered: false });
+        }
+        Err(self.failed("contract call", "neither a delivered nor a refunded event"))
+    }
+
+    /// Pays `amount` of `token` to `to` from the relayer's inventory (or
+    /// with `call`), under `payout_id`, which the factory pays at most once.
+    /// `before_send` gets the nonce before the transaction leaves.
+    pub async fn pay<F, Fut>(
+        &self,
+        payout_id: B256,
+        token: Address,
+        amount: U256,
+        to: Address,
+        call: Option<&ContractCall>,
+        before_send: F,
+    ) -> Result<Moved, ChainError>
+    where
+        F: FnOnce(u64) -> Fut,
+        Fut: Future<Output = Result<(), BoxError>>,
+    {
+        let Some(call) = call else {
+            let tx = self.factory.pay(payout_id, token, amount, to).into_transaction_request();
+            let receipt = self.send("payout", tx, before_send).await?;
+            let paid =
+                Self::event::<FerryFactory::Paid>(&receipt).ok_or_else(|| self.failed("payout", "no Paid event"))?;
+            return Ok(Moved { tx_hash: receipt.transaction_hash, amount: paid.amount, delivered: true });
+        };
+        let tx = self
+            .factory
+            .payAndCall(payout_id, token, amount, call.target, call.data.clone(), U256::from(call.gas), call.refund_to)
+            .into_transaction_request();
+        let receipt = self.send("payout and call", tx, before_send).await?;
+        self.call_outcome::<FerryFactory::PayoutCallDelivered, FerryFactory::PayoutCallFailedRefunded>(
+            &receipt,
+            |d| d.amount,
+            |f| f.amount,
+        )
+    }
+
+    /// The movement the factory made under `id` (a sweep or a payout), if
+    /// it made one: how a retry learns that its first attempt went through.
+    pub async fn find_done(&self, id: B256, from_block: u64) -> Result<Option<Moved>, ChainError> {
+        let done = self.factory.done(id).call().await.map_err(|e| self.failed("reading done", e))?;
+        if !done {
+            return Ok(None);
+        }
+        let filter = Filter::new()
+            .address(self.factory_address())
+            .event_signature(vec![
+                FerryFactory::Swept::SIGNATURE_HASH,
+                FerryFactory::CallDelivered::SIGNATURE_HASH,
+                FerryFactory::CallFailedRefunded::SIGNATURE_HASH,
+                FerryFactory::Paid::SIGNATURE_HASH,
+                FerryFactory::PayoutCallDelivered::SIGNATURE_HASH,
+                FerryFactory::PayoutCallFailedRefunded::SIGNATURE_HASH,
+            ])
+            .topic1(id)
+            .from_block(from_block);
+        let logs = self.provider.get_logs(&filter).await.map_err(|e| self.failed("finding a movement", e))?;
+        let Some(log) = logs.first() else {
+            return Err(self.failed("finding a movement", format!("{id} is done but has no event")));
+        };
+        let tx_hash =
+            log.transaction_hash.ok_or_else(|| self.failed("finding a movement", "log without a transaction"))?;
+        let (amount, delivered) = if let Ok(e) = log.log_decode::<FerryFactory::Swept>() {
+            (e.inner.data.amount, true)
+        } else if let Ok(e) = log.log_decode::<FerryFactory::CallDelivered>() {
+            (e.inner.data.amount, true)
+        } else if let Ok(e) = log.log_decode::<FerryFactory::CallFailedRefunded>() {
+            (e.inner.data.amount, false)
+        } else if let Ok(e) = log.log_decode::<FerryFactory::Paid>() {
+            (e.inner.data.amount, true)
+        } else if let Ok(e) = log.log_decode::<FerryFactory::PayoutCallDelivered>() {
+            (e.inner.data.amount, true)
+        } else if let Ok(e) = log.log_decode::<FerryFactory::PayoutCallFailedRefunded>() {
+            (e.inner.data.amount, false)
+        } else {
+            return Err(self.failed("finding a movement", "unrecognised event"));
+        };
+        Ok(Some(Moved { tx_hash, amount, delivered }))
+    }
+}
