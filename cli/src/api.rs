@@ -7,27 +7,39 @@ use check_session::CheckSession;
 use create_payment_method::CreatePaymentMethod;
 use create_session::CreateSession;
 use ferry_chains::evm::ReceiverDerivation;
+use ferry_chains::evm::balances::BalanceReader;
 use ferry_domain::ChainRegistry;
 use ferry_http::routes::{Endpoint, RouteMatch, route};
 use ferry_http::{Body, Request, RequestExt, Response, respond};
 use ferry_store::Store;
 use get_session::GetSession;
+use token_options::TokenOptions;
 
 pub struct Api<S> {
     create_session: CreateSession<S>,
     get_session: GetSession<S>,
     create_payment_method: CreatePaymentMethod<S>,
     check_session: CheckSession<S>,
+    token_options: TokenOptions<S>,
 }
 
 impl<S: Store> Api<S> {
+    /// Token options are listed without balances until
+    /// [`with_balance_readers`](Self::with_balance_readers) gives nodes.
     pub fn new(store: S, registry: Arc<ChainRegistry>, receivers: ReceiverDerivation) -> Self {
         Self {
-            create_session: CreateSession::new(store.clone(), registry),
+            create_session: CreateSession::new(store.clone(), Arc::clone(&registry)),
             get_session: GetSession::new(store.clone()),
             create_payment_method: CreatePaymentMethod::new(store.clone(), receivers),
+            token_options: TokenOptions::new(store.clone(), registry),
             check_session: CheckSession::new(store),
         }
+    }
+
+    /// Reports wallet balances in token options on the readers' chains.
+    pub fn with_balance_readers(mut self, readers: impl IntoIterator<Item = BalanceReader>) -> Self {
+        self.token_options = self.token_options.with_balance_readers(readers);
+        self
     }
 
     /// Routes `request` to its function with the path parameters filled in,
@@ -44,6 +56,7 @@ impl<S: Store> Api<S> {
                 Some(Endpoint::GetSession) => self.get_session.handle(request).await,
                 Some(Endpoint::CreatePaymentMethod) => self.create_payment_method.handle(request).await,
                 Some(Endpoint::CheckSession) => self.check_session.handle(request).await,
+                Some(Endpoint::TokenOptions) => self.token_options.handle(request).await,
                 Some(Endpoint::OpenApi) | None => openapi::handle(request).await,
             }
         })

@@ -251,10 +251,15 @@ Try it yourself (the API key is shown only now; `ferry api-key create` makes mor
   curl -s -X PUT $FERRY/v1/sessions/{session}/check \
     -H 'Content-Type: application/json' -d '{{"clientSecret":"{secret}"}}'
 
+  # 5. The payer's client lists the tokens it can pay with, and the wallet's balances
+  #    (on the chains `ferry serve --rpc` has a node for):
+  curl -s "$FERRY/v1/sessions/{session}/tokenOptions?clientSecret={secret}&evmAddress={payer}"
+
   # The whole contract:
   curl -s $FERRY/openapi.json
 "#,
         session = check.session_id,
         secret = check.client_secret,
+        payer = local::signer(local::PAYER_KEY).address(),
     )
 }

@@ -128,7 +128,12 @@ async fn serve(args: ServeArgs, dev: bool) -> Result<(), Error> {
 async fn serve_with<S: Store + ChainStore>(store: S, args: ServeArgs, dev: bool) -> Result<(), Error> {
     let registry = Arc::new(args.chains.chain_registry.load()?);
     let receivers = ReceiverDerivation::new(args.chains.receiver_factory);
-    let api = Arc::new(Api::new(store.clone(), Arc::clone(&registry), receivers));
+    let readers = args
+        .rpc
+        .iter()
+        .map(|rpc| token_options::connect_reader(rpc.chain_id, &rpc.url))
+        .collect::<Result<Vec<_>, _>>()?;
+    let api = Arc::new(Api::new(store.clone(), Arc::clone(&registry), receivers).with_balance_readers(readers));
     let listener = TcpListener::bind(args.addr).await.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let base_url = format!("http://{}", listener.local_addr()?);
     println!("Ferry is listening on {base_url} ({})", args.store.describe());

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ferry_chains::evm::client::EvmClient;
 use ferry_chains::evm::local;
-use ferry_chains::evm::relayer::Relayer;
+use ferry_chains::evm::relayer::{EthereumWallet, Relayer};
 use ferry_domain::{ChainId, ChainRegistry, EvmAddress, RouteDeposit};
 use ferry_queue::memory::MemoryQueue;
 use ferry_queue::{Queue, TypedQueue};
@@ -59,7 +59,7 @@ pub async fn start_local<S: ChainStore>(
         relayers.push(Arc::new(Relayer::connect(
             chain.id,
             &endpoint.url,
-            local::signer(local::RELAYER_KEY),
+            EthereumWallet::from(local::signer(local::RELAYER_KEY)),
             local::FACTORY,
         )?));
         watched.push(WatchedChain { chain, client });

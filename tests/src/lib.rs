@@ -1,6 +1,10 @@
 //! The end-to-end harness: [`spawn_app`] starts the local stack — every
 //! function behind `ferry serve`'s HTTP server — on a free loopback port
 //! over a store of its own, and gives the test typed request helpers.
+//!
+//! With chains: [`evm::spawn_app_with_chains`] adds two anvil chains of the
+//! test's own ([`chains`]) and the chain workers, for the payment flow end
+//! to end; [`faults`] holds the store doubles that simulate crashes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +19,10 @@ use ferry_store::sqlite::SqliteStore;
 use ferry_store::{SessionChange, Store};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
+
+pub mod chains;
+pub mod evm;
+pub mod faults;
 
 /// Base USDC: a real production token the tests create sessions for.
 pub const BASE_USDC: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
@@ -34,7 +42,7 @@ pub struct TestApp<S> {
     /// An API key of another merchant.
     pub other_api_key: String,
     _shutdown: oneshot::Sender<()>,
-    _data_dir: Option<TempDir>,
+    pub(crate) _data_dir: Option<TempDir>,
 }
 
 /// A directory removed on drop.
@@ -47,6 +55,10 @@ impl TempDir {
         let path = std::env::temp_dir().join(format!("ferry-{label}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path).expect("create temp dir");
         Self(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
     }
 }
 
@@ -86,8 +98,14 @@ pub async fn dynamodb_store(create: bool) -> DynamoStore {
 }
 
 pub async fn spawn_app_with<S: Store>(store: S) -> TestApp<S> {
-    let registry = Arc::new(ChainRegistry::production().expect("registry"));
-    let api = Arc::new(Api::new(store.clone(), registry, receivers()));
+    let registry = ChainRegistry::production().expect("registry");
+    spawn_api(store, registry, receivers()).await
+}
+
+/// The HTTP server over `store`, with the given chains and receivers, and
+/// two merchants' API keys.
+pub async fn spawn_api<S: Store>(store: S, registry: ChainRegistry, receivers: ReceiverDerivation) -> TestApp<S> {
+    let api = Arc::new(Api::new(store.clone(), Arc::new(registry), receivers));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base_url = format!("http://{}", listener.local_addr().expect("address"));
     let (shutdown, stopped) = oneshot::channel::<()>();

@@ -178,6 +178,7 @@ async fn the_openapi_document_is_served() {
         "/v1/sessions/{sessionId}",
         "/v1/sessions/{sessionId}/paymentMethods",
         "/v1/sessions/{sessionId}/check",
+        "/v1/sessions/{sessionId}/tokenOptions",
     ] {
         assert!(answer.body["paths"].get(path).is_some(), "{path} missing");
     }

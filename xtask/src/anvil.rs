@@ -44,6 +44,9 @@ const BLOCK_TIME_SECS: u64 = 1;
 /// between the pick and anvil's bind.
 const START_ATTEMPTS: usize = 3;
 
+/// The environment variable that names the pinned anvil binary to the tests.
+pub const TEST_ANVIL_VAR: &str = "FERRY_TEST_ANVIL";
+
 /// The installed anvil binary.
 pub struct Binary {
     path: PathBuf,
@@ -196,6 +199,12 @@ impl Binary {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// `FERRY_TEST_ANVIL` and this binary's path: what tests that start
+    /// chains of their own (a relayer and chain state per test process) read.
+    pub fn test_env(&self) -> (String, String) {
+        (TEST_ANVIL_VAR.to_owned(), self.path.display().to_string())
+    }
 }
 
 /// A running anvil; dropping it kills and reaps the process.
@@ -286,9 +295,11 @@ pub fn start_chains(binary: &Binary) -> Result<Vec<Anvil>> {
     CHAIN_IDS.iter().map(|&chain_id| Anvil::start(binary, chain_id)).collect()
 }
 
-/// The environment the tests need to reach the chains.
-pub fn test_env(chains: &[Anvil]) -> Vec<(String, String)> {
-    chains.iter().map(Anvil::test_env).collect()
+/// The environment the tests need: the shared chains
+/// (`FERRY_TEST_EVM_RPC_<chain id>`) and the binary to start their own
+/// (`FERRY_TEST_ANVIL`).
+pub fn test_env(binary: &Binary, chains: &[Anvil]) -> Vec<(String, String)> {
+    chains.iter().map(Anvil::test_env).chain([binary.test_env()]).collect()
 }
 
 /// Whether anvil's start failed because the port was taken.

@@ -26,6 +26,8 @@ commands:
                         (`contracts --check`), start moto_server and two
                         anvil chains (ids 31337, 31338), and run
                         `cargo nextest run --workspace --no-fail-fast [args]`
+  bench                 benchmarks on local chains: RPC calls per poll cycle
+                        (10 vs 10,000 open sessions) and deposit latency
   up [args]             run the local stack: start two anvil chains (ids
                         31337, 31338) and run `ferry dev --rpc 31337=URL
                         --rpc 31338=URL [args]`; the chains stop with it
@@ -80,6 +82,7 @@ fn run() -> Result<()> {
         "tools" => no_args("tools").and_then(|()| tasks::tools::run(&root)),
         "test" => tasks::test::run(&root, rest),
         "up" => tasks::up::run(&root, rest),
+        "bench" => tasks::bench::run(&root, rest),
         "lambda-build" => tasks::lambda_build::run(&root, rest),
         "lint" => no_args("lint").and_then(|()| tasks::lint::run(&root)),
         "contracts" => tasks::contracts::run(&root, rest),

@@ -1,23 +1,55 @@
 //! `PUT /v1/sessions/{sessionId}/check`: the payer's client asks Ferry to
 //! look at the session now, optionally naming its deposit transaction
-//! (`txHash`), which is recorded for the chain watcher to look up at once.
+//! (`txHash`). The hint is recorded on the session and, where chains are
+//! configured, the transaction is looked up at once: a confirmed transfer
+//! into the session's receiver becomes a deposit on the same path as the
+//! chain scan's, without waiting for the next cycle.
 
-use ferry_domain::TxHash;
+use std::sync::Arc;
+
+use ferry_domain::{PaymentMethod, Session, SessionStatus, TxHash};
 use ferry_http::auth::check_client_secret;
 use ferry_http::request::json_body;
 use ferry_http::sessions::{self, Write};
 use ferry_http::wire::{CheckSessionRequest, PublicSessionResponse};
 use ferry_http::{ApiError, HandlerResult, Request, json};
 use ferry_store::SessionStore;
+use ferry_watch::TxHintLookup;
 use http::StatusCode;
 
 pub struct CheckSession<S> {
     store: S,
+    lookup: Option<Arc<dyn TxHintLookup>>,
 }
 
 impl<S: SessionStore> CheckSession<S> {
     pub fn new(store: S) -> Self {
-        Self { store }
+        Self { store, lookup: None }
+    }
+
+    /// Looks hinted transactions up on these chains at once.
+    pub fn with_tx_lookup(mut self, lookup: Arc<dyn TxHintLookup>) -> Self {
+        self.lookup = Some(lookup);
+        self
+    }
+
+    /// Takes the hinted transaction through the deposit path now. A failure
+    /// only delays the deposit until the next scan, so it is logged, not
+    /// returned.
+    async fn look_up(&self, session: &Session, tx_hash: TxHash) {
+        let (Some(lookup), Some(PaymentMethod::Evm { receiver_address, .. })) = (&self.lookup, &session.payment_method)
+        else {
+            return;
+        };
+        if session.status != SessionStatus::WaitingPayment {
+            return;
+        }
+        match lookup.look_up(tx_hash, *receiver_address, ferry_http::now()).await {
+            Ok(found) => tracing::info!(session_id = %session.id, %tx_hash, found, "hinted transaction looked up"),
+            Err(error) => {
+                tracing::warn!(session_id = %session.id, %tx_hash, %error, "hinted transaction lookup failed")
+            }
+        }
     }
 
     #[tracing::instrument(skip_all)]
@@ -32,6 +64,9 @@ impl<S: SessionStore> CheckSession<S> {
             Ok(next.map(|next| Write { next, claim_receiver: None }))
         })
         .await?;
+        if let Some(tx_hash) = tx_hash {
+            self.look_up(&session, tx_hash).await;
+        }
         json(StatusCode::OK, &PublicSessionResponse { session: (&session).into() })
     }
 }

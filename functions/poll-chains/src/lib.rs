@@ -10,11 +10,15 @@
 //! moves only after that, so a crash rescans and re-enqueues (the router is
 //! idempotent) rather than missing a deposit.
 
+pub mod lambda;
+
 use alloy::primitives::Address;
-use ferry_chains::evm::client::{ChainError, EvmClient, TokenTransfer};
-use ferry_domain::{BaseUnits, Chain, Deposit, EvmAddress, RouteDeposit, Timestamp, TxHash};
-use ferry_queue::{Queue, QueueError, TypedQueue};
-use ferry_store::{ChainCursor, ChainStore, DepositRecord, DepositState, Recorded, StoreError};
+use ferry_chains::evm::client::ChainError;
+use ferry_domain::Timestamp;
+use ferry_queue::{Queue, QueueError};
+use ferry_store::{ChainCursor, ChainStore, StoreError};
+pub use ferry_watch::WatchedChain;
+use ferry_watch::{DepositDetector, WatchError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
@@ -24,12 +28,8 @@ pub enum PollError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
-}
-
-/// One chain to watch: its registry entry and a client for its node.
-pub struct WatchedChain {
-    pub chain: Chain,
-    pub client: EvmClient,
+    #[error(transparent)]
+    Watch(#[from] WatchError),
 }
 
 /// What one chain's scan did.
@@ -43,7 +43,7 @@ pub struct ScanReport {
 
 pub struct PollChains<S, Q> {
     store: S,
-    queue: TypedQueue<Q, RouteDeposit>,
+    detector: DepositDetector<S, Q>,
     chains: Vec<WatchedChain>,
     /// How far back the very first scan of a chain starts below its head.
     pub initial_lookback: u64,
@@ -54,7 +54,13 @@ pub struct PollChains<S, Q> {
 
 impl<S: ChainStore, Q: Queue> PollChains<S, Q> {
     pub fn new(store: S, queue: Q, chains: Vec<WatchedChain>) -> Self {
-        Self { store, queue: TypedQueue::new(queue), chains, initial_lookback: 1_000, max_blocks_per_cycle: 10_000 }
+        Self {
+            detector: DepositDetector::new(store.clone(), queue),
+            store,
+            chains,
+            initial_lookback: 1_000,
+            max_blocks_per_cycle: 10_000,
+        }
     }
 
     pub fn chains(&self) -> &[WatchedChain] {
@@ -92,58 +98,12 @@ impl<S: ChainStore, Q: Queue> PollChains<S, Q> {
         let transfers = watched.client.transfers(&tokens, from, to).await?;
         let mut enqueued = 0;
         for transfer in &transfers {
-            if self.record(chain, transfer, now).await? {
+            if self.detector.detect(chain, transfer, now).await? {
                 enqueued += 1;
             }
         }
         self.store.advance_cursor(cursor, ChainCursor { chain_id: chain.id, last_scanned_block: to }).await?;
         tracing::debug!(chain = %chain.id, from, to, transfers = transfers.len(), enqueued, "chain scanned");
         Ok(ScanReport { scanned: Some((from, to)), transfers: transfers.len(), deposits_enqueued: enqueued })
-    }
-
-    /// Records a transfer into a session's receiver as a deposit and enqueues
-    /// it, unless it was already routed. Returns whether it was enqueued.
-    async fn record(&self, chain: &Chain, transfer: &TokenTransfer, now: Timestamp) -> Result<bool, PollError> {
-        if transfer.value.is_zero() {
-            return Ok(false);
-        }
-        let receiver = EvmAddress::new(transfer.to);
-        let Some(session_id) = self.store.find_session_by_receiver(&receiver).await? else {
-            return Ok(false);
-        };
-        let Some(token) = chain.token(&EvmAddress::new(transfer.token)) else {
-            return Ok(false);
-        };
-        let Ok(amount) = u128::try_from(transfer.value) else {
-            tracing::error!(chain = %chain.id, tx = %transfer.tx_hash, "transfer amount exceeds 128 bits; needs an operator");
-            return Ok(false);
-        };
-        let deposit = Deposit {
-            chain_id: chain.id,
-            chain_name: chain.name.clone(),
-            token: token.clone(),
-            from: EvmAddress::new(transfer.from),
-            receiver,
-            amount: BaseUnits::new(amount),
-            tx_hash: TxHash::new(transfer.tx_hash),
-            log_index: transfer.log_index,
-            block_number: transfer.block_number,
-        };
-        let record = DepositRecord { deposit, session_id, state: DepositState::Detected, recorded_at: now, version: 0 };
-        let id = record.id();
-        let enqueue = match self.store.record_deposit(&record).await? {
-            Recorded::New => true,
-            // Seen before: enqueue again only if it was never routed (a crash
-            // between recording and enqueueing, or a lost message).
-            Recorded::AlreadyRecorded => {
-                let stored = self.store.get_deposit(&id).await?;
-                stored.is_some_and(|stored| stored.state == DepositState::Detected)
-            }
-        };
-        if enqueue {
-            self.queue.send(&RouteDeposit { deposit_id: id.clone() }).await?;
-            tracing::info!(%session_id, deposit = %id, "deposit detected");
-        }
-        Ok(enqueue)
     }
 }

@@ -14,6 +14,8 @@
 //! 4. Record the settlement on the deposit and the outcome on the session
 //!    (`succeeded`, or `bounced` when the destination call reverted).
 
+pub mod lambda;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -36,6 +38,8 @@ pub enum RouteError {
     NoRelayer(ChainId),
     #[error("deposit {0} is being routed by another worker")]
     Contended(DepositId),
+    #[error("deposit {0} is recorded as settled, but its movement is not on chain")]
+    MissingMovement(DepositId),
     #[error(transparent)]
     Chain(#[from] ChainError),
     #[error(transparent)]
@@ -106,7 +110,8 @@ impl<S: ChainStore> RouteDeposits<S> {
         }
         let plan = match &record.state {
             DepositState::Planned { plan } => plan.clone(),
-            DepositState::Settled { .. } | DepositState::Detected => return Ok(()),
+            DepositState::Settled { plan, .. } => return self.finish_settled(&record, plan).await,
+            DepositState::Detected => return Ok(()),
         };
         let plan = self.claim_session(&mut record, plan).await?;
         let moved = self.execute(&record, &plan).await?;
@@ -253,6 +258,28 @@ impl<S: ChainStore> RouteDeposits<S> {
             relayer.sweep(id, &record.session_id, token, amount, self.treasury.into_inner(), None).await?;
         }
         Ok(())
+    }
+
+    /// A settled deposit whose session may still be `processing`: the worker
+    /// died between recording the settlement and the session's outcome.
+    /// Records the outcome the chain shows (delivered, or refunded by a
+    /// reverted call); moves nothing.
+    async fn finish_settled(&self, record: &DepositRecord, plan: &Plan) -> Result<(), RouteError> {
+        let (relayer, id, from_block) = match plan {
+            Plan::Refund { .. } => return Ok(()),
+            Plan::Sweep { .. } => (
+                self.relayer(record.deposit.chain_id)?,
+                movement_id(&record.id(), Movement::Sweep),
+                record.deposit.block_number,
+            ),
+            Plan::Payout { chain_id, .. } => (self.relayer(*chain_id)?, movement_id(&record.id(), Movement::Payout), 0),
+        };
+        let session = self.session(record).await?;
+        if session.paid_by() != Some(&record.id()) || session.status != SessionStatus::Processing {
+            return Ok(());
+        }
+        let moved = relayer.find_done(id, from_block).await?.ok_or_else(|| RouteError::MissingMovement(record.id()))?;
+        self.finish_session(record, plan, &moved).await
     }
 
     async fn finish_session(&self, record: &DepositRecord, plan: &Plan, moved: &Moved) -> Result<(), RouteError> {

@@ -7,6 +7,14 @@ use alloy_primitives::Address;
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_domain::{ChainRegistry, RegistryError};
 
+mod worker;
+
+pub use worker::{
+    AMOUNT_TOLERANCE_BPS, CALL_GAS, DEFAULT_CALL_GAS, DEFAULT_POLL_INTERVAL, DEFAULT_TOLERANCE_BPS, DEPOSIT_QUEUE_URL,
+    MAX_POLL_INTERVAL, POLL_INTERVAL_SECONDS, RELAYER_KMS_KEY_ID, RELAYER_PRIVATE_KEY, RPC_URLS, RelayerKey,
+    RelayerSigner, RpcUrl, RpcUrls, TREASURY_ADDRESS, WorkerConfig,
+};
+
 pub const TABLE_NAME: &str = "FERRY_TABLE_NAME";
 pub const CHAIN_REGISTRY: &str = "FERRY_CHAIN_REGISTRY";
 pub const RECEIVER_FACTORY: &str = "FERRY_RECEIVER_FACTORY";
@@ -17,6 +25,11 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+    /// Exactly one of two variables must be set, and neither is.
+    #[error("environment variable {0} (or, for local development, {1}) is not set")]
+    MissingOneOf(&'static str, &'static str),
+    #[error("environment variables {0} and {1} are both set: set exactly one")]
+    Conflicting(&'static str, &'static str),
     #[error("the {0} chain registry is invalid")]
     Registry(&'static str, #[source] RegistryError),
 }

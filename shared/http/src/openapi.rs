@@ -75,6 +75,27 @@ fn create_payment_method() {}
 #[allow(dead_code)]
 fn check_session() {}
 
+/// The stablecoins the payer can pay the session with: every token of
+/// every supported chain, the amount each would take, and — given the
+/// payer's EVM wallet — its balance of each.
+#[utoipa::path(
+    get, path = "/v1/sessions/{sessionId}/tokenOptions", tag = "sessions",
+    params(
+        ("sessionId" = String, Path, description = "32 lowercase hex characters"),
+        ("clientSecret" = String, Query, description = "The session's client secret"),
+        ("evmAddress" = Option<String>, Query, description = "The payer's EVM wallet, `^0x[0-9a-fA-F]{40}$` (a mixed-case address must be EIP-55 checksummed). When given, each option carries the wallet's `balanceUnits` on the chains Ferry has a node for; a chain that cannot be read in time is listed without balances. Empty means absent.", pattern = "^0x[0-9a-fA-F]{40}$"),
+        ("solanaAddress" = Option<String>, Query, description = "The payer's Solana wallet. Accepted for compatibility and ignored: Solana is not supported yet, so no Solana options are listed."),
+    ),
+    responses(
+        (status = 200, description = "The options, in any session status", body = TokenOptionsResponse),
+        (status = 400, description = "`invalid_parameter` (`param`: `evmAddress`)", body = ErrorEnvelope),
+        (status = 401, description = "`missing_client_secret`, `invalid_client_secret`", body = ErrorEnvelope),
+        (status = 404, description = "`session_not_found`", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn token_options() {}
+
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 #[allow(dead_code)]
@@ -101,7 +122,7 @@ impl Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ferry", description = "Self-hostable payment sessions."),
-    paths(create_session, get_session, create_payment_method, check_session, openapi),
+    paths(create_session, get_session, create_payment_method, check_session, token_options, openapi),
     components(schemas(ErrorEnvelope, ErrorBody, ErrorType, ErrorCode, SessionPublicInfo, SessionView)),
     modifiers(&Security),
     tags((name = "sessions", description = "Payment sessions"), (name = "meta", description = "About the API")),

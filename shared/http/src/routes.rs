@@ -15,17 +15,24 @@ pub enum Endpoint {
     GetSession,
     CreatePaymentMethod,
     CheckSession,
+    TokenOptions,
     OpenApi,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 5] =
-        [Self::CreateSession, Self::GetSession, Self::CreatePaymentMethod, Self::CheckSession, Self::OpenApi];
+    pub const ALL: [Endpoint; 6] = [
+        Self::CreateSession,
+        Self::GetSession,
+        Self::CreatePaymentMethod,
+        Self::CheckSession,
+        Self::TokenOptions,
+        Self::OpenApi,
+    ];
 
     pub fn method(self) -> Method {
         match self {
             Self::CreateSession | Self::CreatePaymentMethod => Method::POST,
-            Self::GetSession | Self::OpenApi => Method::GET,
+            Self::GetSession | Self::TokenOptions | Self::OpenApi => Method::GET,
             Self::CheckSession => Method::PUT,
         }
     }
@@ -37,6 +44,7 @@ impl Endpoint {
             Self::GetSession => "/v1/sessions/{sessionId}",
             Self::CreatePaymentMethod => "/v1/sessions/{sessionId}/paymentMethods",
             Self::CheckSession => "/v1/sessions/{sessionId}/check",
+            Self::TokenOptions => "/v1/sessions/{sessionId}/tokenOptions",
             Self::OpenApi => "/openapi.json",
         }
     }
@@ -48,6 +56,7 @@ impl Endpoint {
             Self::GetSession => "get-session",
             Self::CreatePaymentMethod => "create-payment-method",
             Self::CheckSession => "check-session",
+            Self::TokenOptions => "token-options",
             Self::OpenApi => "openapi",
         }
     }
@@ -121,6 +130,19 @@ mod tests {
         };
         assert_eq!(endpoint, Endpoint::CreatePaymentMethod);
         assert_eq!(params.get("sessionId").map(String::as_str), Some("abc"));
+    }
+
+    #[test]
+    fn token_options_is_its_own_endpoint_under_the_session() {
+        let RouteMatch::Found { endpoint, params } = route(&Method::GET, "/v1/sessions/abc/tokenOptions") else {
+            panic!("no match");
+        };
+        assert_eq!(endpoint, Endpoint::TokenOptions);
+        assert_eq!(params.get("sessionId").map(String::as_str), Some("abc"));
+        assert_eq!(
+            route(&Method::POST, "/v1/sessions/abc/tokenOptions"),
+            RouteMatch::MethodNotAllowed { allowed: vec![Method::GET] }
+        );
     }
 
     #[test]

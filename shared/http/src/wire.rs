@@ -240,6 +240,40 @@ pub struct SessionResponse {
     pub session: SessionView,
 }
 
+/// `GET /v1/sessions/{sessionId}/tokenOptions`: every stablecoin the session
+/// can be paid with.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenOptionsResponse {
+    /// 32 lowercase hex characters.
+    pub session_id: String,
+    /// Every supported stablecoin of every supported chain, by chain id, then
+    /// in the registry's order of the chain's tokens.
+    pub options: Vec<TokenOptionView>,
+}
+
+/// One token the payer can pay with.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenOptionView {
+    pub chain_id: u64,
+    /// EIP-55 checksummed.
+    pub token_address: String,
+    pub token_symbol: String,
+    /// The session's amount converted at par (1 stablecoin unit = 1 unit) to
+    /// this token's decimals, rounded up so that paying it is never short;
+    /// in this token's units. `null` when the session has no fixed amount
+    /// (the payer chooses it).
+    #[schema(required = true, example = "10.50")]
+    pub required_units: Option<String>,
+    /// The wallet's balance of this token, in token units. Present only when
+    /// `evmAddress` was given and the chain could be read; absent otherwise
+    /// (Ferry has no node for the chain, or it did not answer in time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "125.00")]
+    pub balance_units: Option<String>,
+}
+
 impl From<&Session> for SessionPublicInfo {
     fn from(session: &Session) -> Self {
         let destination = &session.destination;

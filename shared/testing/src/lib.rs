@@ -287,6 +287,7 @@ mod tests {
             ("API_KEY", "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10"),
             ("SESSION_ID", "0123456789abcdef0123456789abcdef"),
             ("CLIENT_SECRET", "fedcba9876543210fedcba9876543210"),
+            ("EVM_ADDRESS", "0x90F79bf6EB2c4f870365E785982E1f101E93b906"),
         ];
         for name in names {
             let text = std::fs::read_to_string(Path::new(FIXTURES_DIR).join(format!("{name}.json"))).expect("read");

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod contracts;
 pub mod lambda_build;
 pub mod lint;

@@ -18,7 +18,7 @@ pub fn run(root: &Path) -> Result<()> {
     for (name, value) in moto.test_env() {
         println!("export {name}={value}");
     }
-    for (name, value) in anvil::test_env(&chains) {
+    for (name, value) in anvil::test_env(&anvil, &chains) {
         println!("export {name}={value}");
     }
     io::stdout().flush().context("cannot write to stdout")?;

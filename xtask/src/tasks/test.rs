@@ -1,5 +1,7 @@
 //! `cargo xtask test [nextest args]`: every check and test, against a local
-//! `moto_server` and two local EVM chains (anvil, chain ids 31337 and 31338).
+//! `moto_server` and two local EVM chains (anvil, chain ids 31337 and 31338),
+//! shared by the tests through `FERRY_TEST_EVM_RPC_<chain id>`; tests that need
+//! chains (and a relayer) of their own start them from `FERRY_TEST_ANVIL`.
 
 use std::path::Path;
 
@@ -26,7 +28,7 @@ pub fn run(root: &Path, nextest_args: &[String]) -> Result<()> {
         .args(["nextest", "run", "--workspace", "--no-fail-fast"])
         .args(nextest_args)
         .envs(moto.test_env())
-        .envs(anvil::test_env(&chains));
+        .envs(anvil::test_env(&anvil, &chains));
     venv.activate(&mut nextest)?;
     step(cmd::display(&nextest));
     let result = cmd::run(&mut nextest);

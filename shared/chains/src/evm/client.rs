@@ -41,6 +41,13 @@ pub enum ChainError {
         #[source]
         source: BoxError,
     },
+    #[error("{call} on chain {chain} answered something malformed")]
+    MalformedResponse {
+        chain: ChainId,
+        call: &'static str,
+        #[source]
+        source: BoxError,
+    },
     #[error("{what} on chain {chain} failed")]
     Transaction {
         chain: ChainId,
@@ -114,7 +121,7 @@ impl EvmClient {
         self
     }
 
-    async fn call<T, F, Fut>(&self, call: &'static str, mut attempt: F) -> Result<T, ChainError>
+    pub(super) async fn call<T, F, Fut>(&self, call: &'static str, mut attempt: F) -> Result<T, ChainError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, TransportError>>,

@@ -35,5 +35,11 @@ sol!(
     "../../contracts/out/TestMerchant.json"
 );
 
+sol!(
+    #[sol(rpc, all_derives)]
+    TestMulticall3,
+    "../../contracts/out/TestMulticall3.json"
+);
+
 /// The receiver's creation code, for checking the init-code hash.
 pub const RECEIVER_ARTIFACT: &str = include_str!("../../../../contracts/out/FerryReceiver.json");

@@ -2,6 +2,8 @@
 //! `rpc` feature the contract bindings, log scanning and the relayer.
 
 #[cfg(feature = "rpc")]
+pub mod balances;
+#[cfg(feature = "rpc")]
 pub mod client;
 #[cfg(feature = "rpc")]
 pub mod contracts;

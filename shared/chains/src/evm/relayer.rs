@@ -6,13 +6,21 @@
 //! payouts from one process never collide; the payout id makes the factory
 //! refuse to pay the same payout twice, so a retry after a crash can never
 //! pay twice either.
+//!
+//! The relayer signs with any [`EthereumWallet`]: a local key for
+//! development ([`local_wallet`]), or — with the `kms` feature — a
+//! secp256k1 key that never leaves AWS KMS ([`kms_signer`]).
 
 use std::time::Duration;
 
-use alloy::network::{EthereumWallet, TransactionBuilder};
+pub use alloy::network::EthereumWallet;
+use alloy::network::{TransactionBuilder, TxSigner};
 use alloy::primitives::{Address, B256, Bytes, FixedBytes, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, TransactionReceipt, TransactionRequest};
+use alloy::signers::Signer;
+#[cfg(feature = "kms")]
+use alloy::signers::aws::AwsSigner;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
 use ferry_domain::{ChainId, SessionId};
@@ -59,16 +67,37 @@ fn session_bytes(session: &SessionId) -> FixedBytes<16> {
     FixedBytes(*session.as_bytes())
 }
 
+/// A wallet signing with one local private key (32 bytes). For local
+/// development and tests: deployments sign with [`kms_signer`]. With
+/// `chain_id`, it refuses to sign for another chain (a node that serves
+/// the wrong chain then cannot get a transaction sent there).
+pub fn local_wallet(key: &B256, chain_id: Option<ChainId>) -> Result<EthereumWallet, BoxError> {
+    let signer = PrivateKeySigner::from_bytes(key)?.with_chain_id(chain_id.map(ChainId::get));
+    Ok(EthereumWallet::from(signer))
+}
+
+/// A signer whose secp256k1 key (`ECC_SECG_P256K1`, `SIGN_VERIFY`) stays in
+/// AWS KMS: each signature is one `kms:Sign`; building it reads the public
+/// key once (`kms:GetPublicKey`) to learn the address. With `chain_id`, it
+/// refuses to sign for another chain; without, set one per chain with
+/// [`alloy::signers::Signer::with_chain_id`] on a clone.
+#[cfg(feature = "kms")]
+pub async fn kms_signer(
+    client: aws_sdk_kms::Client,
+    key_id: impl Into<String>,
+    chain_id: Option<ChainId>,
+) -> Result<AwsSigner, BoxError> {
+    Ok(AwsSigner::new(client, key_id.into(), chain_id.map(ChainId::get)).await?)
+}
+
 impl Relayer {
-    pub fn connect(
-        chain_id: ChainId,
-        url: &str,
-        signer: PrivateKeySigner,
-        factory: Address,
-    ) -> Result<Self, ChainError> {
+    /// A relayer on `chain_id`'s node at `url`, sending from the wallet's
+    /// default signer (whose address is the relayer's) through the
+    /// receiver `factory`.
+    pub fn connect(chain_id: ChainId, url: &str, wallet: EthereumWallet, factory: Address) -> Result<Self, ChainError> {
         let url = url.parse().map_err(|e| ChainError::InvalidUrl { chain: chain_id, source: Box::new(e) })?;
-        let address = signer.address();
-        let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
+        let address = wallet.default_signer().address();
+        let provider = ProviderBuilder::new().wallet(wallet).connect_http(url).erased();
         let factory = FerryFactory::new(factory, provider.clone());
         Ok(Self { chain_id, address, provider, factory, next_nonce: Mutex::new(None) })
     }
@@ -273,5 +302,26 @@ impl Relayer {
             return Err(self.failed("finding a movement", "unrecognised event"));
         };
         Ok(Some(Moved { tx_hash, amount, delivered }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::consensus::TxLegacy;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_chain_bound_wallet_signs_for_its_chain_only() {
+        // anvil account 2's well-known key.
+        let key: B256 = super::super::local::RELAYER_KEY.parse().expect("key");
+        let wallet = local_wallet(&key, Some(ChainId::new(8453))).expect("wallet");
+        let signer = wallet.default_signer();
+        assert_eq!(signer.address(), super::super::local::signer(super::super::local::RELAYER_KEY).address());
+
+        let mut other_chain = TxLegacy { chain_id: Some(1), ..TxLegacy::default() };
+        assert!(signer.sign_transaction(&mut other_chain).await.is_err());
+        let mut own_chain = TxLegacy { chain_id: Some(8453), ..TxLegacy::default() };
+        assert!(signer.sign_transaction(&mut own_chain).await.is_ok());
     }
 }

@@ -1,0 +1,362 @@
+//! The deployed `poll-chains`: an EventBridge schedule invokes it every
+//! minute, and each invocation keeps scanning until shortly before its
+//! deadline, so chains are watched continuously at
+//! `FERRY_POLL_INTERVAL_SECONDS` with one invocation at a time.
+//!
+//! Each chain is scanned on its own loop, so a slow or unreachable node
+//! delays only its own chain. A chain is scanned only once its node has
+//! confirmed the chain id it is configured for: at cold start, and for a
+//! node unreachable then, again before each scan until it answers. A node
+//! on the wrong chain is a configuration error: it fails the cold start.
+//!
+//! A scan cut short by the deadline is safe to drop: a chain's cursor
+//! moves only after its deposits are recorded and enqueued, and the next
+//! scan repeats what the cut one did not finish.
+//!
+//! RPC URLs may carry API keys: everything this module logs or returns
+//! about a failure goes through [`RpcUrls::redact`].
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ferry_chains::evm::client::{ChainError, EvmClient, RetryPolicy};
+use ferry_config::{RpcUrls, WorkerConfig};
+use ferry_domain::{ChainId, Timestamp};
+use ferry_queue::Queue;
+use ferry_queue::sqs::SqsQueue;
+use ferry_store::ChainStore;
+use ferry_store::dynamodb::DynamoStore;
+use serde::Serialize;
+
+use crate::{PollChains, WatchedChain};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// How long before the invocation's deadline scanning stops: enough to
+/// drop an in-flight scan and answer.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
+/// The longest one scan may take before it is dropped and retried on the
+/// chain's next tick (an RPC call without an answer would otherwise hold
+/// the chain until the deadline).
+pub const SCAN_TIMEOUT: Duration = Duration::from_secs(20);
+/// At most this many distinct error messages go into a summary.
+const MAX_ERRORS: usize = 10;
+
+/// What is known of one chain's node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Node {
+    Unverified,
+    Verified,
+    /// It serves the chain with this id instead.
+    WrongChain(u64),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error("no chains are configured: set FERRY_RPC_URLS")]
+    NoChains,
+    #[error("the RPC node for chain {chain} serves chain {actual}: check FERRY_RPC_URLS")]
+    WrongChain { chain: ChainId, actual: u64 },
+    /// Every scan of every chain failed (or no node could be verified):
+    /// the invocation fails, so the function's error metric shows it.
+    #[error("no chain could be scanned in this invocation ({failed} attempts failed); first error: {first}")]
+    NothingScanned { failed: u64, first: String, summary: Box<PollSummary> },
+}
+
+impl From<InvocationError> for lambda_runtime::Diagnostic {
+    /// `errorType` names the failure (`PollChains.NothingScanned`);
+    /// `errorMessage` is the redacted text.
+    fn from(error: InvocationError) -> Self {
+        let kind = match &error {
+            InvocationError::NoChains => "NoChains",
+            InvocationError::WrongChain { .. } => "WrongChain",
+            InvocationError::NothingScanned { .. } => "NothingScanned",
+        };
+        Self { error_type: format!("PollChains.{kind}"), error_message: error.to_string() }
+    }
+}
+
+/// What one invocation did, per chain; returned as the invocation's JSON
+/// result and logged.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollSummary {
+    pub chains: Vec<ChainSummary>,
+    /// Scan attempts, those whose node could not be verified included.
+    pub scans: u64,
+    pub failed_scans: u64,
+    pub transfers: u64,
+    pub deposits_enqueued: u64,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainSummary {
+    pub chain_id: u64,
+    pub verified: bool,
+    pub scans: u64,
+    pub failed_scans: u64,
+    /// The last block scanned in this invocation, if any.
+    pub last_scanned_block: Option<u64>,
+    pub transfers: u64,
+    pub deposits_enqueued: u64,
+    /// Distinct failures (redacted), at most a few.
+    pub errors: Vec<String>,
+}
+
+impl ChainSummary {
+    fn error(&mut self, message: String) {
+        if self.errors.len() < MAX_ERRORS && !self.errors.contains(&message) {
+            self.errors.push(message);
+        }
+    }
+}
+
+/// The scheduled function: a [`PollChains`] over every configured chain,
+/// each chain scanned once its node is verified.
+pub struct ScheduledPoll<S, Q> {
+    poller: PollChains<S, Q>,
+    /// Per chain of `poller.chains()`.
+    nodes: Vec<Mutex<Node>>,
+    redactor: RpcUrls,
+    pub interval: Duration,
+    pub safety_margin: Duration,
+    pub scan_timeout: Duration,
+    /// How node verification retries (briefly: it is tried again later).
+    pub verify_retry: RetryPolicy,
+}
+
+/// `error: its source: …` with every configured RPC URL redacted.
+pub fn redacted_chain(redactor: &RpcUrls, error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    redactor.redact(&text)
+}
+
+/// Now, as the store records it.
+pub fn now() -> Timestamp {
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0);
+    Timestamp::from_unix_seconds(seconds)
+}
+
+impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
+    /// Every chain starts unverified; `redactor` holds the URLs to keep
+    /// out of logs and results.
+    pub fn new(poller: PollChains<S, Q>, redactor: RpcUrls, interval: Duration) -> Self {
+        let nodes = poller.chains().iter().map(|_| Mutex::new(Node::Unverified)).collect();
+        Self {
+            poller,
+            nodes,
+            redactor,
+            interval,
+            safety_margin: SAFETY_MARGIN,
+            scan_timeout: SCAN_TIMEOUT,
+            verify_retry: RetryPolicy { attempts: 2, first_backoff: Duration::from_millis(250) },
+        }
+    }
+
+    pub fn poller(&self) -> &PollChains<S, Q> {
+        &self.poller
+    }
+
+    /// Checks the chain id of every unverified node, concurrently. A node
+    /// on another chain is an error (and its chain is never scanned); an
+    /// unreachable one is logged and tried again before its next scan.
+    pub async fn verify_chains(&self) -> Result<(), InvocationError> {
+        let checks = self.poller.chains().iter().enumerate().map(|(index, watched)| self.verify(index, watched));
+        let outcomes = futures::future::join_all(checks).await;
+        for (watched, outcome) in self.poller.chains().iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => tracing::info!(chain = %watched.chain.id, "RPC node verified"),
+                Err(ChainError::WrongChain { chain, actual }) => {
+                    return Err(InvocationError::WrongChain { chain, actual });
+                }
+                Err(error) => {
+                    let error = redacted_chain(&self.redactor, &error);
+                    tracing::error!(chain = %watched.chain.id, %error, "RPC node not verified; tried again before each scan");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn node(&self, index: usize) -> Node {
+        *self.nodes[index].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_node(&self, index: usize, node: Node) {
+        *self.nodes[index].lock().unwrap_or_else(PoisonError::into_inner) = node;
+    }
+
+    /// Verifies chain `index` unless it already is; `Ok` when it may be
+    /// scanned. The caller logs failures.
+    async fn verify(&self, index: usize, watched: &WatchedChain) -> Result<(), ChainError> {
+        let chain = watched.chain.id;
+        match self.node(index) {
+            Node::Verified => return Ok(()),
+            Node::WrongChain(actual) => return Err(ChainError::WrongChain { chain, actual }),
+            Node::Unverified => {}
+        }
+        let client = watched.client.clone().with_retry(self.verify_retry);
+        let verified = client.verify_chain_id().await;
+        match &verified {
+            Ok(()) => self.set_node(index, Node::Verified),
+            Err(ChainError::WrongChain { actual, .. }) => self.set_node(index, Node::WrongChain(*actual)),
+            Err(_unreachable) => {}
+        }
+        verified
+    }
+
+    /// Scans every chain every `interval` until `safety_margin` before
+    /// `deadline`. Fails when there are no chains, or when nothing at all
+    /// could be scanned.
+    pub async fn run_until(&self, deadline: Instant) -> Result<PollSummary, InvocationError> {
+        if self.poller.chains().is_empty() {
+            return Err(InvocationError::NoChains);
+        }
+        let started = Instant::now();
+        let stop_at = deadline.checked_sub(self.safety_margin).unwrap_or(started);
+        let loops =
+            self.poller.chains().iter().enumerate().map(|(index, watched)| self.chain_loop(index, watched, stop_at));
+        let chains = futures::future::join_all(loops).await;
+        let summary = PollSummary {
+            scans: chains.iter().map(|c| c.scans).sum(),
+            failed_scans: chains.iter().map(|c| c.failed_scans).sum(),
+            transfers: chains.iter().map(|c| c.transfers).sum(),
+            deposits_enqueued: chains.iter().map(|c| c.deposits_enqueued).sum(),
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            chains,
+        };
+        let succeeded = summary.scans - summary.failed_scans;
+        if succeeded == 0 && summary.failed_scans > 0 {
+            let first = summary.chains.iter().find_map(|c| c.errors.first()).cloned().unwrap_or_default();
+            return Err(InvocationError::NothingScanned {
+                failed: summary.failed_scans,
+                first,
+                summary: Box::new(summary),
+            });
+        }
+        Ok(summary)
+    }
+
+    /// One chain's scans until `stop_at`, one every `interval` (at once
+    /// after a scan that took longer).
+    async fn chain_loop(&self, index: usize, watched: &WatchedChain, stop_at: Instant) -> ChainSummary {
+        let mut summary = ChainSummary { chain_id: watched.chain.id.get(), ..ChainSummary::default() };
+        loop {
+            let tick = Instant::now();
+            let Some(remaining) = stop_at.checked_duration_since(tick).filter(|left| !left.is_zero()) else {
+                break;
+            };
+            let budget = remaining.min(self.scan_timeout);
+            summary.scans += 1;
+            let attempt = async {
+                self.verify(index, watched).await.map_err(|e| redacted_chain(&self.redactor, &e))?;
+                self.poller.scan(watched, now()).await.map_err(|e| redacted_chain(&self.redactor, &e))
+            };
+            match tokio::time::timeout(budget, attempt).await {
+                Ok(Ok(report)) => {
+                    summary.transfers += report.transfers as u64;
+                    summary.deposits_enqueued += report.deposits_enqueued as u64;
+                    if let Some((_from, to)) = report.scanned {
+                        summary.last_scanned_block = Some(to);
+                    }
+                }
+                Ok(Err(message)) => {
+                    summary.failed_scans += 1;
+                    tracing::error!(chain = %watched.chain.id, error = %message, "chain scan failed");
+                    summary.error(message);
+                }
+                Err(_elapsed) => {
+                    summary.failed_scans += 1;
+                    let message = format!("a scan of chain {} took longer than {budget:?}", watched.chain.id);
+                    tracing::warn!(chain = %watched.chain.id, "{message}; dropped, the next scan resumes");
+                    summary.error(message);
+                }
+            }
+            let next = tick + self.interval;
+            if next >= stop_at {
+                break;
+            }
+            tokio::time::sleep_until(next.into()).await;
+        }
+        summary.verified = self.node(index) == Node::Verified;
+        summary
+    }
+
+    /// One scheduled invocation: `event` (the EventBridge schedule event,
+    /// or anything when invoked by hand) is only logged.
+    pub async fn handle(
+        &self,
+        event: &serde_json::Value,
+        deadline: SystemTime,
+    ) -> Result<PollSummary, InvocationError> {
+        let left = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+        tracing::debug!(
+            event_id = event["id"].as_str().unwrap_or(""),
+            time = event["time"].as_str().unwrap_or(""),
+            ?left,
+            "polling"
+        );
+        let outcome = self.run_until(Instant::now() + left).await;
+        match &outcome {
+            Ok(summary) => tracing::info!(
+                scans = summary.scans,
+                failed_scans = summary.failed_scans,
+                transfers = summary.transfers,
+                deposits_enqueued = summary.deposits_enqueued,
+                "poll finished"
+            ),
+            Err(error) => tracing::error!(%error, "poll failed"),
+        }
+        outcome
+    }
+}
+
+impl ScheduledPoll<DynamoStore, SqsQueue> {
+    /// The cold start: the table, the deposit queue and a client per
+    /// configured chain, every node's chain id checked.
+    pub async fn from_config(config: WorkerConfig) -> Result<Self, BoxError> {
+        let store = DynamoStore::from_env(config.table_name).await;
+        let queue = SqsQueue::from_env(config.deposit_queue_url).await;
+        let mut chains = Vec::new();
+        for (chain_id, url) in config.rpc_urls.iter() {
+            // `FERRY_RPC_URLS` holds only chains of the registry.
+            let chain = config.registry.chain(chain_id).ok_or("a configured chain left the registry")?.clone();
+            let client =
+                EvmClient::connect(chain_id, url.expose()).map_err(|e| redacted_chain(&config.rpc_urls, &e))?;
+            chains.push(WatchedChain { chain, client });
+        }
+        let function = Self::new(PollChains::new(store, queue, chains), config.rpc_urls, config.poll_interval);
+        function.verify_chains().await?;
+        Ok(function)
+    }
+}
+
+/// Log targets that can print a request's URL (and with it a provider's
+/// API key) are capped below the levels at which they would: alloy's HTTP
+/// transport span (debug), reqwest's connection log (debug) and the RPC
+/// client's retry warning, which quotes the transport error.
+const URL_QUIETING: [&str; 3] = ["alloy_transport_http=info", "reqwest=info", "ferry_chains::evm::client=error"];
+
+/// Tracing as the HTTP functions set it up (`RUST_LOG`, default `info`;
+/// JSON when Lambda's log format is JSON), with [`URL_QUIETING`] applied.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for directive in URL_QUIETING {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _already_set =
+        if json { builder.json().flatten_event(true).without_time().try_init() } else { builder.compact().try_init() };
+}

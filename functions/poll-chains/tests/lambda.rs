@@ -1,0 +1,270 @@
+//! `poll-chains` as its EventBridge schedule drives it: the function's entry
+//! on the scheduled-event fixture with no chains, an unreachable node, a
+//! node on the wrong chain and a working (fake) node; and the real binary
+//! through its Lambda entry point against DynamoDB and SQS (moto).
+//!
+//! The node is a few lines of JSON-RPC on loopback: `eth_chainId`,
+//! `eth_blockNumber`, and `eth_getLogs` answering no logs.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use ferry_chains::evm::client::EvmClient;
+use ferry_config::RpcUrls;
+use ferry_domain::{ChainId, ChainRegistry};
+use ferry_queue::memory::MemoryQueue;
+use ferry_store::CursorStore;
+use ferry_store::memory::MemoryStore;
+use ferry_testing::{FakeRuntimeApi, bounded, fresh_table, moto_endpoint};
+use http_body_util::{BodyExt, Full};
+use poll_chains::lambda::{InvocationError, ScheduledPoll};
+use poll_chains::{PollChains, WatchedChain};
+use serde_json::{Value, json};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testing/fixtures/eventbridge/scheduled.json");
+const BASE: ChainId = ChainId::new(8453);
+/// The path a provider would put its key in: it must never be printed.
+const SECRET_PATH: &str = "/v2/sEcReT-rpc-key";
+
+fn scheduled_event() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(FIXTURE).expect("read the fixture")).expect("JSON")
+}
+
+fn base() -> ferry_domain::Chain {
+    ChainRegistry::production().expect("registry").chain(BASE).expect("Base").clone()
+}
+
+/// A JSON-RPC node on loopback serving `chain_id` with its head at `head`;
+/// returns its URL (with [`SECRET_PATH`]) and the methods it was asked.
+async fn fake_node(chain_id: u64, head: u64) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&asked);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let log = Arc::clone(&log);
+                    async move {
+                        let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let call: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        let answer = |call: &Value| {
+                            let method = call["method"].as_str().unwrap_or("").to_string();
+                            let result = match method.as_str() {
+                                "eth_chainId" => json!(format!("{chain_id:#x}")),
+                                "eth_blockNumber" => json!(format!("{head:#x}")),
+                                "eth_getLogs" => json!([]),
+                                _ => Value::Null,
+                            };
+                            log.lock().expect("lock").push(method);
+                            json!({ "jsonrpc": "2.0", "id": call["id"], "result": result })
+                        };
+                        let reply = match &call {
+                            Value::Array(calls) => Value::Array(calls.iter().map(answer).collect()),
+                            single => answer(single),
+                        };
+                        let response = hyper::Response::builder()
+                            .header("content-type", "application/json")
+                            .body(Full::new(Bytes::from(reply.to_string())))
+                            .expect("response");
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _closed = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
+    });
+    (format!("http://{address}{SECRET_PATH}"), asked)
+}
+
+/// The function over the in-memory store and queue, watching Base at `url`.
+fn function(url: &str) -> ScheduledPoll<MemoryStore, MemoryQueue> {
+    function_over(MemoryStore::new(), url)
+}
+
+fn function_over(store: MemoryStore, url: &str) -> ScheduledPoll<MemoryStore, MemoryQueue> {
+    let client = EvmClient::connect(BASE, url).expect("client");
+    let chains = vec![WatchedChain { chain: base(), client }];
+    let mut function = ScheduledPoll::new(
+        PollChains::new(store, MemoryQueue::new(), chains),
+        RpcUrls::single(BASE, url),
+        Duration::from_millis(500),
+    );
+    function.safety_margin = Duration::ZERO;
+    function
+}
+
+#[tokio::test]
+async fn no_chains_is_a_reported_error() {
+    bounded(async {
+        let function = ScheduledPoll::new(
+            PollChains::new(MemoryStore::new(), MemoryQueue::new(), Vec::new()),
+            RpcUrls::default(),
+            Duration::from_secs(1),
+        );
+        let deadline = SystemTime::now() + Duration::from_secs(60);
+        let started = Instant::now();
+        let outcome = function.handle(&scheduled_event(), deadline).await;
+        assert!(matches!(outcome, Err(InvocationError::NoChains)), "{outcome:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "it does not wait for the deadline");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_node_is_reported_without_its_url() {
+    bounded(async {
+        // Port 9 (discard) on loopback: nothing listens, connections are refused.
+        let url = format!("http://127.0.0.1:9{SECRET_PATH}");
+        let function = function(&url);
+        // At cold start an unreachable node is not fatal: it is tried again.
+        function.verify_chains().await.expect("only a wrong chain is fatal");
+
+        let deadline = SystemTime::now() + Duration::from_millis(1_500);
+        let outcome = function.handle(&scheduled_event(), deadline).await;
+        let Err(error @ InvocationError::NothingScanned { .. }) = &outcome else {
+            panic!("expected NothingScanned, got {outcome:?}");
+        };
+        let InvocationError::NothingScanned { summary, .. } = error else { unreachable!() };
+        let chain = &summary.chains[0];
+        assert_eq!(chain.chain_id, 8453);
+        assert!(!chain.verified);
+        assert!(chain.failed_scans >= 1 && chain.failed_scans == chain.scans, "{chain:?}");
+        assert!(!chain.errors.is_empty(), "{chain:?}");
+        let shown = format!("{error} {:?} {}", outcome, serde_json::to_string(summary).expect("json"));
+        assert!(shown.contains("eth_chainId on chain 8453 failed"), "{shown}");
+        assert!(!shown.contains("sEcReT"), "{shown}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_node_on_another_chain_fails_the_cold_start() {
+    bounded(async {
+        let (url, _asked) = fake_node(1, 100).await;
+        let function = function(&url);
+        let outcome = function.verify_chains().await;
+        assert!(matches!(outcome, Err(InvocationError::WrongChain { chain: BASE, actual: 1 })), "{outcome:?}");
+        // And it is never scanned.
+        let deadline = SystemTime::now() + Duration::from_millis(600);
+        let Err(InvocationError::NothingScanned { summary, .. }) = function.handle(&scheduled_event(), deadline).await
+        else {
+            panic!("a chain on the wrong node is not scanned");
+        };
+        assert!(summary.chains[0].errors[0].contains("reports id 1"), "{summary:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn scans_a_verified_chain_every_interval_until_the_deadline() {
+    bounded(async {
+        let head = 1_000;
+        let (url, asked) = fake_node(8453, head).await;
+        let store = MemoryStore::new();
+        let function = function_over(store.clone(), &url);
+        function.verify_chains().await.expect("verified");
+
+        let started = Instant::now();
+        let deadline = SystemTime::now() + Duration::from_millis(1_300);
+        let summary = function.handle(&scheduled_event(), deadline).await.expect("scanned");
+
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3), "{elapsed:?}");
+        let confirmed = head - base().confirmations;
+        let chain = &summary.chains[0];
+        assert!(chain.verified);
+        // One scan at once, then every 500 ms until 1.3 s: 3 (2 on a very slow machine).
+        assert!((2..=3).contains(&chain.scans) && chain.failed_scans == 0, "{summary:?}");
+        assert_eq!(chain.last_scanned_block, Some(confirmed));
+        assert_eq!(summary.deposits_enqueued, 0);
+        let cursor = store.get_cursor(BASE).await.expect("cursor").expect("a cursor");
+        assert_eq!(cursor.last_scanned_block, confirmed);
+        let asked = asked.lock().expect("lock").clone();
+        assert_eq!(asked.iter().filter(|m| *m == "eth_chainId").count(), 1, "verified once: {asked:?}");
+        assert!(asked.contains(&"eth_getLogs".to_string()), "{asked:?}");
+    })
+    .await;
+}
+
+/// The environment the deployed function gets, pointed at moto and a node.
+fn function_env(endpoint: &str, table: &str, queue_url: &str, rpc_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("FERRY_TABLE_NAME", table.to_string()),
+        ("FERRY_CHAIN_REGISTRY", "production".to_string()),
+        ("FERRY_RECEIVER_FACTORY", ferry_testing::RECEIVER_FACTORY.to_string()),
+        ("FERRY_RPC_URLS", format!("8453={rpc_url}")),
+        ("FERRY_DEPOSIT_QUEUE_URL", queue_url.to_string()),
+        ("FERRY_TREASURY_ADDRESS", "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65".to_string()),
+        ("FERRY_RELAYER_KMS_KEY_ID", "alias/ferry-relayer".to_string()),
+        ("FERRY_POLL_INTERVAL_SECONDS", "1".to_string()),
+    ]
+}
+
+/// The fake Runtime API gives the invocation 30 s; the function polls until
+/// 5 s before that.
+const BINARY_TIMEOUT: Duration = Duration::from_secs(60);
+
+async fn invoke(env: Vec<(&'static str, String)>) -> Result<Value, String> {
+    let binary = env!("CARGO_BIN_EXE_poll-chains");
+    let event = std::fs::read_to_string(FIXTURE).expect("fixture");
+    let invocation = tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, BINARY_TIMEOUT));
+    invocation.await.expect("the invocation thread")
+}
+
+/// The real `poll-chains` binary, started as Lambda starts it: reads its
+/// configuration, verifies the node at cold start, scans until shortly
+/// before the invocation's deadline, and answers the scheduled event with
+/// its summary; the chain's cursor is in DynamoDB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_a_scheduled_event_through_its_lambda_entry_point() {
+    let endpoint = moto_endpoint();
+    let store = bounded(fresh_table(&endpoint, "ferry-poll-chains")).await;
+    let queue_name = ferry_testing::unique_table_name("ferry-deposits");
+    let queue = bounded(ferry_queue::sqs::SqsQueue::local(&endpoint, &queue_name)).await.expect("queue");
+    let (rpc_url, _asked) = fake_node(8453, 5_000).await;
+
+    let response = invoke(function_env(&endpoint, store.table(), queue.url(), &rpc_url))
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+
+    let confirmed = 5_000 - base().confirmations;
+    assert_eq!(response["failedScans"], 0, "{response}");
+    assert!(response["scans"].as_u64().is_some_and(|scans| scans >= 10), "{response}");
+    assert_eq!(response["chains"][0]["chainId"], 8453, "{response}");
+    assert_eq!(response["chains"][0]["verified"], true, "{response}");
+    assert_eq!(response["chains"][0]["lastScannedBlock"], confirmed, "{response}");
+    assert!(!response.to_string().contains("sEcReT"), "{response}");
+    let cursor = bounded(store.get_cursor(BASE)).await.expect("read").expect("the cursor is stored");
+    assert_eq!(cursor.last_scanned_block, confirmed);
+}
+
+/// With its only node unreachable, the binary starts (the node may come
+/// back), reports the invocation as failed, and prints the URL nowhere: not
+/// in its logs, not in its error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_node_fails_the_invocation_without_printing_its_url() {
+    let endpoint = moto_endpoint();
+    let store = bounded(fresh_table(&endpoint, "ferry-poll-chains")).await;
+    let rpc_url = format!("http://127.0.0.1:9{SECRET_PATH}");
+    let queue_url = format!("{endpoint}/123456789012/unused");
+    let mut env = function_env(&endpoint, store.table(), &queue_url, &rpc_url);
+    // Everything the function could log, logged.
+    env.push(("RUST_LOG", "trace".to_string()));
+
+    let error = invoke(env).await.expect_err("nothing could be scanned");
+
+    assert!(error.contains(r#""errorType":"PollChains.NothingScanned""#), "{error}");
+    assert!(error.contains("no chain could be scanned"), "{error}");
+    assert!(error.contains("eth_chainId on chain 8453 failed"), "{error}");
+    assert!(!error.contains("sEcReT"), "the RPC URL was printed: {error}");
+}

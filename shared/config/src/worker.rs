@@ -1,0 +1,490 @@
+//! What the chain workers (`poll-chains`, `route-deposits`) need on top of
+//! the session functions' configuration: the chains' RPC endpoints, the
+//! deposit queue, the treasury and the relayer's signer.
+//!
+//! Two values are secrets and are typed so that they never print: RPC URLs
+//! (providers put API keys in them) and the local relayer key. Their
+//! `Debug` shows `<redacted>`, they have no `Display`, and errors about them
+//! name the variable and the entry's position, never its text.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use alloy_primitives::B256;
+use ferry_chains::evm::ReceiverDerivation;
+use ferry_domain::{ChainId, ChainRegistry, EvmAddress, Tolerance};
+
+use crate::{Config, ConfigError};
+
+pub const RPC_URLS: &str = "FERRY_RPC_URLS";
+pub const DEPOSIT_QUEUE_URL: &str = "FERRY_DEPOSIT_QUEUE_URL";
+pub const TREASURY_ADDRESS: &str = "FERRY_TREASURY_ADDRESS";
+pub const RELAYER_PRIVATE_KEY: &str = "FERRY_RELAYER_PRIVATE_KEY";
+pub const RELAYER_KMS_KEY_ID: &str = "FERRY_RELAYER_KMS_KEY_ID";
+pub const AMOUNT_TOLERANCE_BPS: &str = "FERRY_AMOUNT_TOLERANCE_BPS";
+pub const CALL_GAS: &str = "FERRY_CALL_GAS";
+pub const POLL_INTERVAL_SECONDS: &str = "FERRY_POLL_INTERVAL_SECONDS";
+
+/// Defaults of the optional variables.
+pub const DEFAULT_TOLERANCE_BPS: u32 = 100;
+pub const DEFAULT_CALL_GAS: u64 = 500_000;
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// The longest poll interval: a scheduled invocation lasts about a minute.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60);
+
+const REDACTED: &str = "<redacted>";
+
+/// A JSON-RPC endpoint URL, which may carry a provider's API key: it never
+/// prints. [`RpcUrl::expose`] hands it to the one place that connects.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RpcUrl(String);
+
+impl RpcUrl {
+    /// The URL itself: for connecting only, never for logs or errors.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The substrings of an error message or log line that would reveal
+    /// this URL or its secret parts, longest first: the URL as written, as
+    /// an HTTP client normalises it (trailing `/`), its user info, and what
+    /// follows the host (where `/v2/<key>`-style keys live).
+    fn secret_forms(&self) -> Vec<&str> {
+        let url = self.0.as_str();
+        let mut forms = vec![url, url.trim_end_matches('/')];
+        if let Some((_scheme, rest)) = url.split_once("://") {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            if let Some((user_info, _host)) = authority.rsplit_once('@') {
+                forms.push(user_info);
+            }
+            let tail = tail.trim_end_matches('/');
+            if tail.len() > 1 {
+                forms.push(tail);
+            }
+        }
+        forms.retain(|form| !form.is_empty());
+        forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        forms
+    }
+}
+
+impl fmt::Debug for RpcUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RpcUrl({REDACTED})")
+    }
+}
+
+/// The RPC endpoint of each watched chain (`FERRY_RPC_URLS`):
+/// `CHAIN_ID=URL,CHAIN_ID=URL`, each chain in the registry, each once.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RpcUrls(BTreeMap<ChainId, RpcUrl>);
+
+impl fmt::Debug for RpcUrls {
+    /// The chain ids only: `RpcUrls { 1: <redacted>, 8453: <redacted> }`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Redacted;
+        impl fmt::Debug for Redacted {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(REDACTED)
+            }
+        }
+        f.write_str("RpcUrls ")?;
+        f.debug_map().entries(self.0.keys().map(|id| (id.get(), Redacted))).finish()
+    }
+}
+
+impl RpcUrls {
+    /// Parses `CHAIN_ID=URL,…`; empty entries (a trailing comma) are
+    /// skipped, as `token-options` skips them in the same variable. The
+    /// reason for a refusal names entries by position (1-based) and chains
+    /// by id, never by their text.
+    pub fn parse(text: &str, registry: &ChainRegistry) -> Result<Self, String> {
+        let mut urls = BTreeMap::new();
+        let entries = text.split(',').map(str::trim).enumerate().filter(|(_, entry)| !entry.is_empty());
+        for (index, entry) in entries {
+            let position = index + 1;
+            let Some((id, url)) = entry.split_once('=') else {
+                return Err(format!("entry {position} is not CHAIN_ID=URL"));
+            };
+            let id = id.trim();
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("entry {position} does not start with a decimal chain id"));
+            }
+            let id = ChainId::new(id.parse().map_err(|_| format!("entry {position} has an out-of-range chain id"))?);
+            if registry.chain(id).is_none() {
+                return Err(format!("chain {id} (entry {position}) is not in the chain registry"));
+            }
+            let url = url.trim();
+            let has_host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+            if !has_host || url.chars().any(char::is_whitespace) {
+                return Err(format!("the URL of chain {id} (entry {position}) is not an http(s):// URL"));
+            }
+            if urls.insert(id, RpcUrl(url.to_string())).is_some() {
+                return Err(format!("chain {id} is listed more than once"));
+            }
+        }
+        Ok(Self(urls))
+    }
+
+    /// A single chain's endpoint (for tests and local tools).
+    pub fn single(chain_id: ChainId, url: impl Into<String>) -> Self {
+        Self(BTreeMap::from([(chain_id, RpcUrl(url.into()))]))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (ChainId, &RpcUrl)> {
+        self.0.iter().map(|(id, url)| (*id, url))
+    }
+
+    pub fn get(&self, chain_id: ChainId) -> Option<&RpcUrl> {
+        self.0.get(&chain_id)
+    }
+
+    pub fn chain_ids(&self) -> impl Iterator<Item = ChainId> + '_ {
+        self.0.keys().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `text` with every appearance of a configured URL (or its secret
+    /// parts) replaced by `<redacted>`: for error chains that may quote the
+    /// URL a request failed for (an HTTP client's connection errors do).
+    pub fn redact(&self, text: &str) -> String {
+        let mut forms: Vec<&str> = self.0.values().flat_map(RpcUrl::secret_forms).collect();
+        forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        let mut redacted = text.to_string();
+        for form in forms {
+            if redacted.contains(form) {
+                redacted = redacted.replace(form, REDACTED);
+            }
+        }
+        redacted
+    }
+}
+
+/// The relayer's private key for local development: 32 bytes that never
+/// print.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RelayerKey(B256);
+
+impl RelayerKey {
+    /// The key's bytes: for building the signer only.
+    pub fn expose_secret(&self) -> &B256 {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RelayerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RelayerKey({REDACTED})")
+    }
+}
+
+impl FromStr for RelayerKey {
+    type Err = String;
+    /// 64 hexadecimal digits, optionally after `0x`; the reason for a
+    /// refusal never quotes the text.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let digits = text.strip_prefix("0x").unwrap_or(text);
+        if digits.len() != 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("expected 64 hexadecimal digits, optionally after 0x".into());
+        }
+        let key = B256::from_str(digits).map_err(|_| "expected 64 hexadecimal digits".to_string())?;
+        if key.is_zero() {
+            return Err("the zero key is not a private key".into());
+        }
+        Ok(Self(key))
+    }
+}
+
+/// How the relayer signs its transactions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelayerSigner {
+    /// `FERRY_RELAYER_PRIVATE_KEY`: a key in the environment, for local
+    /// development only.
+    PrivateKey(RelayerKey),
+    /// `FERRY_RELAYER_KMS_KEY_ID`: a secp256k1 key in AWS KMS (key id, ARN
+    /// or alias), used through `kms:Sign`; deployments use this.
+    Kms { key_id: String },
+}
+
+/// What the chain workers need to run.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub table_name: String,
+    pub registry: ChainRegistry,
+    /// The receiver factory (`FERRY_RECEIVER_FACTORY`), same on every chain.
+    pub receivers: ReceiverDerivation,
+    pub rpc_urls: RpcUrls,
+    pub deposit_queue_url: String,
+    /// Collects deposits that were paid out from inventory on another chain.
+    pub treasury: EvmAddress,
+    pub relayer: RelayerSigner,
+    pub tolerance: Tolerance,
+    /// Gas given to a destination contract call.
+    pub call_gas: u64,
+    /// How often `poll-chains` scans within one invocation.
+    pub poll_interval: Duration,
+}
+
+impl WorkerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map
+    /// in tests). An empty variable counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let Config { table_name, registry, receivers } = Config::from_lookup(&lookup)?;
+        let optional = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let required = |name: &'static str| optional(name).ok_or(ConfigError::Missing(name));
+        let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
+
+        let rpc_urls =
+            optional(RPC_URLS).filter(|text| !text.trim().is_empty()).ok_or(ConfigError::Missing(RPC_URLS))?;
+        let rpc_urls = RpcUrls::parse(&rpc_urls, &registry).map_err(|reason| invalid(RPC_URLS, reason))?;
+        if rpc_urls.is_empty() {
+            return Err(invalid(RPC_URLS, "lists no chain (expected CHAIN_ID=URL,CHAIN_ID=URL)".into()));
+        }
+        let deposit_queue_url = required(DEPOSIT_QUEUE_URL)?;
+        let treasury =
+            required(TREASURY_ADDRESS)?.parse::<EvmAddress>().map_err(|e| invalid(TREASURY_ADDRESS, e.to_string()))?;
+        if treasury.into_inner().is_zero() {
+            return Err(invalid(TREASURY_ADDRESS, "the zero address cannot hold funds".into()));
+        }
+        let relayer = match (optional(RELAYER_PRIVATE_KEY), optional(RELAYER_KMS_KEY_ID)) {
+            (Some(_), Some(_)) => return Err(ConfigError::Conflicting(RELAYER_PRIVATE_KEY, RELAYER_KMS_KEY_ID)),
+            (None, None) => return Err(ConfigError::MissingOneOf(RELAYER_KMS_KEY_ID, RELAYER_PRIVATE_KEY)),
+            (Some(key), None) => {
+                RelayerSigner::PrivateKey(key.parse().map_err(|reason| invalid(RELAYER_PRIVATE_KEY, reason))?)
+            }
+            (None, Some(key_id)) => {
+                if key_id.chars().any(char::is_whitespace) {
+                    return Err(invalid(RELAYER_KMS_KEY_ID, "contains whitespace".into()));
+                }
+                RelayerSigner::Kms { key_id }
+            }
+        };
+        let number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match optional(name) {
+            None => Ok(default),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(value) if range.contains(&value) => Ok(value),
+                Ok(_) | Err(_) => Err(invalid(
+                    name,
+                    format!("expected a whole number from {} to {}, got `{text}`", range.start(), range.end()),
+                )),
+            },
+        };
+        let basis_points = number(AMOUNT_TOLERANCE_BPS, DEFAULT_TOLERANCE_BPS.into(), 0..=10_000)?;
+        let call_gas = number(CALL_GAS, DEFAULT_CALL_GAS, 1..=u64::from(u32::MAX))?;
+        let poll_seconds =
+            number(POLL_INTERVAL_SECONDS, DEFAULT_POLL_INTERVAL.as_secs(), 1..=MAX_POLL_INTERVAL.as_secs())?;
+        Ok(Self {
+            table_name,
+            registry,
+            receivers,
+            rpc_urls,
+            deposit_queue_url,
+            treasury,
+            relayer,
+            // At most 10 000, checked above.
+            tolerance: Tolerance { basis_points: u32::try_from(basis_points).unwrap_or(10_000) },
+            call_gas,
+            poll_interval: Duration::from_secs(poll_seconds),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::{CHAIN_REGISTRY, RECEIVER_FACTORY, TABLE_NAME};
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    /// anvil account 2's well-known key: guards nothing.
+    const KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+    const SECRET_URL: &str = "https://rpc.example.com/v2/sEcReT-api-key";
+
+    const FULL: [(&str, &str); 7] = [
+        (TABLE_NAME, "ferry"),
+        (CHAIN_REGISTRY, "local"),
+        (RECEIVER_FACTORY, "0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+        (RPC_URLS, "31337=http://127.0.0.1:8545, 31338=https://rpc.example.com/v2/sEcReT-api-key"),
+        (DEPOSIT_QUEUE_URL, "https://sqs.us-east-1.amazonaws.com/123456789012/deposits"),
+        (TREASURY_ADDRESS, "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"),
+        (RELAYER_KMS_KEY_ID, "arn:aws:kms:us-east-1:123456789012:key/0b7c9a3e-1f2d-4c5b-8a6e-9d0f1e2a3b4c"),
+    ];
+
+    fn with(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut pairs: Vec<_> =
+            FULL.iter().copied().filter(|(name, _)| !changes.iter().any(|(n, _)| n == name)).collect();
+        pairs.extend(changes.iter().copied().filter(|(_, value)| !value.is_empty()));
+        pairs
+    }
+
+    fn error(pairs: &[(&str, &str)]) -> String {
+        WorkerConfig::from_lookup(env(pairs)).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn a_complete_environment_loads_with_defaults() {
+        let config = WorkerConfig::from_lookup(env(&FULL)).expect("config");
+        assert_eq!(config.table_name, "ferry");
+        assert_eq!(config.rpc_urls.chain_ids().map(ChainId::get).collect::<Vec<_>>(), [31337, 31338]);
+        assert_eq!(config.rpc_urls.get(ChainId::new(31337)).map(RpcUrl::expose), Some("http://127.0.0.1:8545"));
+        assert_eq!(config.rpc_urls.get(ChainId::new(31338)).map(RpcUrl::expose), Some(SECRET_URL));
+        assert_eq!(config.deposit_queue_url, FULL[4].1);
+        assert_eq!(config.treasury.to_string(), FULL[5].1);
+        assert_eq!(config.relayer, RelayerSigner::Kms { key_id: FULL[6].1.to_string() });
+        assert_eq!(config.tolerance, Tolerance { basis_points: 100 });
+        assert_eq!(config.call_gas, 500_000);
+        assert_eq!(config.poll_interval, Duration::from_secs(5));
+
+        // Empty entries are skipped, as token-options skips them.
+        let trailing = WorkerConfig::from_lookup(env(&with(&[(RPC_URLS, " 31337=http://127.0.0.1:8545, ")])));
+        assert_eq!(trailing.expect("config").rpc_urls.len(), 1);
+        assert_eq!(error(&with(&[(RPC_URLS, "  ")])), format!("environment variable {RPC_URLS} is not set"));
+    }
+
+    #[test]
+    fn optional_values_are_read_and_bounded() {
+        let config = WorkerConfig::from_lookup(env(&with(&[
+            (AMOUNT_TOLERANCE_BPS, "10000"),
+            (CALL_GAS, "1200000"),
+            (POLL_INTERVAL_SECONDS, "12"),
+        ])))
+        .expect("config");
+        assert_eq!(config.tolerance.basis_points, 10_000);
+        assert_eq!(config.call_gas, 1_200_000);
+        assert_eq!(config.poll_interval, Duration::from_secs(12));
+
+        for (name, value) in [
+            (AMOUNT_TOLERANCE_BPS, "10001"),
+            (AMOUNT_TOLERANCE_BPS, "-1"),
+            (AMOUNT_TOLERANCE_BPS, "1%"),
+            (CALL_GAS, "0"),
+            (CALL_GAS, "lots"),
+            (POLL_INTERVAL_SECONDS, "0"),
+            (POLL_INTERVAL_SECONDS, "61"),
+        ] {
+            let message = error(&with(&[(name, value)]));
+            assert!(message.starts_with(&format!("environment variable {name} is invalid")), "{message}");
+        }
+    }
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for missing in [TABLE_NAME, RECEIVER_FACTORY, RPC_URLS, DEPOSIT_QUEUE_URL, TREASURY_ADDRESS] {
+            let partial: Vec<_> = FULL.iter().copied().filter(|(name, _)| *name != missing).collect();
+            assert_eq!(error(&partial), format!("environment variable {missing} is not set"));
+            // Empty is unset.
+            assert_eq!(error(&with(&[(missing, "")])), format!("environment variable {missing} is not set"));
+        }
+    }
+
+    #[test]
+    fn exactly_one_relayer_signer_is_required() {
+        let neither = with(&[(RELAYER_KMS_KEY_ID, "")]);
+        let message = error(&neither);
+        assert!(message.contains(RELAYER_KMS_KEY_ID) && message.contains(RELAYER_PRIVATE_KEY), "{message}");
+
+        let both = with(&[(RELAYER_PRIVATE_KEY, KEY)]);
+        let message = error(&both);
+        assert!(message.contains(RELAYER_KMS_KEY_ID) && message.contains(RELAYER_PRIVATE_KEY), "{message}");
+
+        let local = with(&[(RELAYER_KMS_KEY_ID, ""), (RELAYER_PRIVATE_KEY, KEY)]);
+        let config = WorkerConfig::from_lookup(env(&local)).expect("config");
+        let RelayerSigner::PrivateKey(key) = &config.relayer else { panic!("{:?}", config.relayer) };
+        assert_eq!(key.expose_secret().to_string(), KEY);
+        // Without 0x too.
+        let bare = with(&[(RELAYER_KMS_KEY_ID, ""), (RELAYER_PRIVATE_KEY, &KEY[2..])]);
+        assert_eq!(WorkerConfig::from_lookup(env(&bare)).expect("config").relayer, config.relayer);
+    }
+
+    #[test]
+    fn malformed_values_are_named_without_quoting_secrets() {
+        let cases: [(&str, &str, &str); 10] = [
+            (RPC_URLS, "31337", "entry 1 is not CHAIN_ID=URL"),
+            (RPC_URLS, "https://rpc.example.com/v2?key=sEcReT", "entry 1 does not start with a decimal chain id"),
+            (RPC_URLS, " , ,", "lists no chain"),
+            (
+                RPC_URLS,
+                "8453=https://rpc.example.com/v2/sEcReT-api-key",
+                "chain 8453 (entry 1) is not in the chain registry",
+            ),
+            (
+                RPC_URLS,
+                "31337=ws://rpc.example.com/v2/sEcReT-api-key",
+                "the URL of chain 31337 (entry 1) is not an http(s):// URL",
+            ),
+            (
+                RPC_URLS,
+                "31337=http://a, 31337=https://rpc.example.com/v2/sEcReT-api-key",
+                "chain 31337 is listed more than once",
+            ),
+            (TREASURY_ADDRESS, "0x15d34aaf54267db7d7c367839aaf71a00a2C6A65", "EIP-55"),
+            (TREASURY_ADDRESS, "0x0000000000000000000000000000000000000000", "zero address"),
+            (RELAYER_KMS_KEY_ID, "alias/ferry relayer", "whitespace"),
+            (RELAYER_KMS_KEY_ID, "", "is not set"),
+        ];
+        for (name, value, expected) in cases {
+            let message = error(&with(&[(name, value)]));
+            assert!(message.contains(name), "{name}={value}: {message}");
+            assert!(message.contains(expected), "{name}={value}: {message}");
+            assert!(!message.contains("sEcReT"), "{message}");
+        }
+        let message = error(&with(&[(RELAYER_KMS_KEY_ID, ""), (RELAYER_PRIVATE_KEY, "0x1234")]));
+        assert!(message.starts_with("environment variable FERRY_RELAYER_PRIVATE_KEY is invalid"), "{message}");
+        let almost = "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365g";
+        let message = error(&with(&[(RELAYER_KMS_KEY_ID, ""), (RELAYER_PRIVATE_KEY, almost)]));
+        assert!(!message.contains(&almost[..20]), "{message}");
+        let zero = "0x0000000000000000000000000000000000000000000000000000000000000000";
+        assert!(error(&with(&[(RELAYER_KMS_KEY_ID, ""), (RELAYER_PRIVATE_KEY, zero)])).contains("zero key"));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let local = with(&[(RELAYER_KMS_KEY_ID, ""), (RELAYER_PRIVATE_KEY, KEY)]);
+        let config = WorkerConfig::from_lookup(env(&local)).expect("config");
+        let debug = format!("{config:?} {:#?}", config);
+        assert!(!debug.contains("sEcReT"), "{debug}");
+        assert!(!debug.contains("127.0.0.1"), "{debug}");
+        assert!(!debug.contains(&KEY[2..]), "{debug}");
+        assert!(debug.contains("RpcUrls {31337: <redacted>, 31338: <redacted>}"), "{debug}");
+        assert!(debug.contains("RelayerKey(<redacted>)"), "{debug}");
+    }
+
+    #[test]
+    fn redaction_hides_urls_as_http_clients_quote_them() {
+        let urls = RpcUrls::parse(
+            "31337=http://127.0.0.1:8545,31338=https://user:pa55@rpc.example.com/v2/sEcReT-api-key?x=1",
+            &ChainRegistry::local().expect("registry"),
+        )
+        .expect("urls");
+        let quoted = "error sending request for url (http://127.0.0.1:8545/): connection refused; \
+                      error sending request for url (https://user:pa55@rpc.example.com/v2/sEcReT-api-key?x=1); \
+                      path /v2/sEcReT-api-key?x=1 and user user:pa55";
+        let redacted = urls.redact(quoted);
+        assert!(!redacted.contains("sEcReT") && !redacted.contains("pa55"), "{redacted}");
+        assert!(!redacted.contains("127.0.0.1:8545"), "{redacted}");
+        assert!(redacted.starts_with("error sending request for url (<redacted>"), "{redacted}");
+        assert_eq!(urls.redact("nothing secret"), "nothing secret");
+    }
+}

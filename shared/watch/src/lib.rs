@@ -1,0 +1,146 @@
+//! Turning chain transfers into deposits: a transfer of a supported
+//! stablecoin into a session's receiver is recorded once
+//! (`chainId:txHash:logIndex`) and enqueued for the router. Both ways of
+//! finding transfers use it: the chain scan (`poll-chains`) and the payer's
+//! transaction hint (`check-session`).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use ferry_chains::evm::client::{ChainError, EvmClient, TokenTransfer};
+use ferry_domain::{BaseUnits, Chain, Deposit, EvmAddress, RouteDeposit, Timestamp, TxHash};
+use ferry_queue::{Queue, QueueError, TypedQueue};
+use ferry_store::{DepositRecord, DepositState, DepositStore, Recorded, SessionStore, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// One chain to watch: its registry entry and a client for its node.
+pub struct WatchedChain {
+    pub chain: Chain,
+    pub client: EvmClient,
+}
+
+/// Records transfers into receivers as deposits and enqueues them.
+pub struct DepositDetector<S, Q> {
+    store: S,
+    queue: TypedQueue<Q, RouteDeposit>,
+}
+
+impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
+    pub fn new(store: S, queue: Q) -> Self {
+        Self { store, queue: TypedQueue::new(queue) }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Records `transfer` as a deposit if it pays a session's receiver in a
+    /// supported token, and enqueues it unless it was already routed.
+    /// Returns whether it was enqueued.
+    pub async fn detect(&self, chain: &Chain, transfer: &TokenTransfer, now: Timestamp) -> Result<bool, WatchError> {
+        if transfer.value.is_zero() {
+            return Ok(false);
+        }
+        let receiver = EvmAddress::new(transfer.to);
+        let Some(session_id) = self.store.find_session_by_receiver(&receiver).await? else {
+            return Ok(false);
+        };
+        let Some(token) = chain.token(&EvmAddress::new(transfer.token)) else {
+            return Ok(false);
+        };
+        let Ok(amount) = u128::try_from(transfer.value) else {
+            tracing::error!(chain = %chain.id, tx = %transfer.tx_hash, "transfer amount exceeds 128 bits; needs an operator");
+            return Ok(false);
+        };
+        let deposit = Deposit {
+            chain_id: chain.id,
+            chain_name: chain.name.clone(),
+            token: token.clone(),
+            from: EvmAddress::new(transfer.from),
+            receiver,
+            amount: BaseUnits::new(amount),
+            tx_hash: TxHash::new(transfer.tx_hash),
+            log_index: transfer.log_index,
+            block_number: transfer.block_number,
+        };
+        let record = DepositRecord { deposit, session_id, state: DepositState::Detected, recorded_at: now, version: 0 };
+        let id = record.id();
+        let enqueue = match self.store.record_deposit(&record).await? {
+            Recorded::New => true,
+            // Seen before: enqueue again only if it was never routed (a crash
+            // between recording and enqueueing, or a lost message).
+            Recorded::AlreadyRecorded => {
+                let stored = self.store.get_deposit(&id).await?;
+                stored.is_some_and(|stored| stored.state == DepositState::Detected)
+            }
+        };
+        if enqueue {
+            self.queue.send(&RouteDeposit { deposit_id: id.clone() }).await?;
+            tracing::info!(%session_id, deposit = %id, "deposit detected");
+        }
+        Ok(enqueue)
+    }
+}
+
+/// Looks a payer's transaction up on every chain at once, so a payer who
+/// names it does not wait for the next scan.
+pub trait TxHintLookup: Send + Sync {
+    /// Detects the confirmed transfers of `tx_hash` into `receiver`;
+    /// returns how many deposits were enqueued.
+    fn look_up<'a>(
+        &'a self,
+        tx_hash: TxHash,
+        receiver: EvmAddress,
+        now: Timestamp,
+    ) -> Pin<Box<dyn Future<Output = Result<usize, WatchError>> + Send + 'a>>;
+}
+
+/// [`TxHintLookup`] over the watched chains.
+pub struct ChainTxLookup<S, Q> {
+    detector: DepositDetector<S, Q>,
+    chains: Vec<WatchedChain>,
+}
+
+impl<S, Q> ChainTxLookup<S, Q> {
+    pub fn new(detector: DepositDetector<S, Q>, chains: Vec<WatchedChain>) -> Self {
+        Self { detector, chains }
+    }
+}
+
+impl<S: SessionStore + DepositStore, Q: Queue> TxHintLookup for ChainTxLookup<S, Q> {
+    fn look_up<'a>(
+        &'a self,
+        tx_hash: TxHash,
+        receiver: EvmAddress,
+        now: Timestamp,
+    ) -> Pin<Box<dyn Future<Output = Result<usize, WatchError>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut enqueued = 0;
+            for watched in &self.chains {
+                let Some(transfers) = watched.client.transfers_in_transaction(tx_hash.into_inner()).await? else {
+                    continue;
+                };
+                let head = watched.client.block_number().await?;
+                for transfer in transfers.iter().filter(|t| t.to == receiver.into_inner()) {
+                    // Not final yet: the scan takes it once it is confirmed.
+                    if head.saturating_sub(transfer.block_number) < watched.chain.confirmations {
+                        continue;
+                    }
+                    if self.detector.detect(&watched.chain, transfer, now).await? {
+                        enqueued += 1;
+                    }
+                }
+            }
+            Ok(enqueued)
+        })
+    }
+}

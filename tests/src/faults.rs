@@ -1,0 +1,120 @@
+//! A store double that simulates a worker dying at a chosen point: it
+//! delegates everything to the real store except the one write the worker
+//! would have made next, which fails (and does not reach the store).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ferry_domain::{ChainId, DepositId, EvmAddress, SessionId};
+use ferry_store::{
+    ChainCursor, CursorStore, DepositRecord, DepositState, DepositStore, PayoutIntent, PayoutStore, Recorded,
+    SessionChange, SessionStore, StoreError, StoreResult,
+};
+
+/// Where the worker dies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// After the funds moved on chain, before the deposit is recorded as
+    /// `Settled`.
+    BeforeSettling,
+    /// After the deposit is recorded as `Settled`, before the session is
+    /// recorded as `succeeded` or `bounced`.
+    BeforeFinishing,
+}
+
+#[derive(Clone)]
+pub struct Crashing<S> {
+    inner: S,
+    at: CrashPoint,
+    crashed: Arc<AtomicBool>,
+}
+
+impl<S> Crashing<S> {
+    pub fn new(inner: S, at: CrashPoint) -> Self {
+        Self { inner, at, crashed: Arc::default() }
+    }
+
+    /// Whether the simulated crash happened.
+    pub fn crashed(&self) -> bool {
+        self.crashed.load(Ordering::SeqCst)
+    }
+
+    fn crash(&self) -> StoreError {
+        self.crashed.store(true, Ordering::SeqCst);
+        StoreError::Backend(format!("simulated crash: the worker died {:?}", self.at).into())
+    }
+}
+
+impl<S: SessionStore> SessionStore for Crashing<S> {
+    fn create_session(
+        &self,
+        session: &ferry_domain::Session,
+        idempotency: Option<&ferry_store::IdempotencyRecord>,
+    ) -> impl Future<Output = Result<(), ferry_store::CreateSessionError>> + Send {
+        self.inner.create_session(session, idempotency)
+    }
+
+    fn get_session(&self, id: &SessionId) -> impl Future<Output = StoreResult<Option<ferry_domain::Session>>> + Send {
+        self.inner.get_session(id)
+    }
+
+    async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
+        if self.at == CrashPoint::BeforeFinishing && change.session.status.is_final() {
+            return Err(self.crash());
+        }
+        self.inner.commit(change).await
+    }
+
+    fn find_session_by_receiver(
+        &self,
+        receiver: &EvmAddress,
+    ) -> impl Future<Output = StoreResult<Option<SessionId>>> + Send {
+        self.inner.find_session_by_receiver(receiver)
+    }
+}
+
+impl<S: CursorStore> CursorStore for Crashing<S> {
+    fn get_cursor(&self, chain_id: ChainId) -> impl Future<Output = StoreResult<Option<ChainCursor>>> + Send {
+        self.inner.get_cursor(chain_id)
+    }
+
+    fn advance_cursor(
+        &self,
+        previous: Option<ChainCursor>,
+        next: ChainCursor,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        self.inner.advance_cursor(previous, next)
+    }
+}
+
+impl<S: DepositStore> DepositStore for Crashing<S> {
+    fn record_deposit(&self, record: &DepositRecord) -> impl Future<Output = StoreResult<Recorded>> + Send {
+        self.inner.record_deposit(record)
+    }
+
+    fn get_deposit(&self, id: &DepositId) -> impl Future<Output = StoreResult<Option<DepositRecord>>> + Send {
+        self.inner.get_deposit(id)
+    }
+
+    async fn update_deposit(&self, record: &DepositRecord) -> StoreResult<()> {
+        if self.at == CrashPoint::BeforeSettling && matches!(record.state, DepositState::Settled { .. }) {
+            return Err(self.crash());
+        }
+        self.inner.update_deposit(record).await
+    }
+}
+
+impl<S: PayoutStore> PayoutStore for Crashing<S> {
+    fn create_payout(&self, intent: &PayoutIntent) -> impl Future<Output = StoreResult<()>> + Send {
+        self.inner.create_payout(intent)
+    }
+
+    fn get_payout(&self, payout_id: &str) -> impl Future<Output = StoreResult<Option<PayoutIntent>>> + Send {
+        self.inner.get_payout(payout_id)
+    }
+
+    fn update_payout(&self, intent: &PayoutIntent) -> impl Future<Output = StoreResult<()>> + Send {
+        self.inner.update_payout(intent)
+    }
+}
