@@ -42,6 +42,12 @@ impl<S: Store> Api<S> {
         self
     }
 
+    /// Looks payers' `txHash` hints up on chain at once (`check`).
+    pub fn with_tx_lookup(mut self, lookup: Arc<dyn ferry_watch::TxHintLookup>) -> Self {
+        self.check_session = self.check_session.with_tx_lookup(lookup);
+        self
+    }
+
     /// Routes `request` to its function with the path parameters filled in,
     /// as API Gateway would; unrouted requests go to the fallback.
     pub async fn dispatch(&self, request: Request) -> Response<Body> {

@@ -133,7 +133,17 @@ async fn serve_with<S: Store + ChainStore>(store: S, args: ServeArgs, dev: bool)
         .iter()
         .map(|rpc| token_options::connect_reader(rpc.chain_id, &rpc.url))
         .collect::<Result<Vec<_>, _>>()?;
-    let api = Arc::new(Api::new(store.clone(), Arc::clone(&registry), receivers).with_balance_readers(readers));
+    let mut api = Api::new(store.clone(), Arc::clone(&registry), receivers).with_balance_readers(readers);
+    let _workers = if args.rpc.is_empty() {
+        None
+    } else {
+        let workers = ferry_cli::workers::start_local(store.clone(), &registry, &args.rpc).await?;
+        api = api.with_tx_lookup(Arc::clone(&workers.tx_lookup));
+        let chains: Vec<String> = args.rpc.iter().map(|rpc| rpc.chain_id.to_string()).collect();
+        println!("Watching chains {} and delivering with the local relayer.", chains.join(", "));
+        Some(workers)
+    };
+    let api = Arc::new(api);
     let listener = TcpListener::bind(args.addr).await.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let base_url = format!("http://{}", listener.local_addr()?);
     println!("Ferry is listening on {base_url} ({})", args.store.describe());
@@ -142,11 +152,6 @@ async fn serve_with<S: Store + ChainStore>(store: S, args: ServeArgs, dev: bool)
         println!("\nShutting down.");
     };
     let server = tokio::spawn(server::serve(listener, api, shutdown));
-    if !args.rpc.is_empty() {
-        let _workers = ferry_cli::workers::start_local(store.clone(), &registry, &args.rpc).await?;
-        let chains: Vec<String> = args.rpc.iter().map(|rpc| rpc.chain_id.to_string()).collect();
-        println!("Watching chains {} and delivering with the local relayer.", chains.join(", "));
-    }
 
     if dev {
         let merchant = operator::create_merchant(&store, "Local dev merchant").await?;

@@ -12,6 +12,7 @@ use ferry_domain::{ChainId, ChainRegistry, EvmAddress, RouteDeposit};
 use ferry_queue::memory::MemoryQueue;
 use ferry_queue::{Queue, TypedQueue};
 use ferry_store::ChainStore;
+use ferry_watch::{ChainTxLookup, DepositDetector, TxHintLookup};
 use poll_chains::{PollChains, WatchedChain};
 use route_deposits::RouteDeposits;
 use tokio::task::JoinHandle;
@@ -39,13 +40,20 @@ impl std::str::FromStr for RpcEndpoint {
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The running local workers.
+pub struct LocalWorkers {
+    pub tasks: Vec<JoinHandle<()>>,
+    /// Looks payers' transaction hints up on the same chains and queue.
+    pub tx_lookup: Arc<dyn TxHintLookup>,
+}
+
 /// Deploys the contracts and test USDC on each local chain, then starts
 /// the watcher and the router. The tasks run until the process ends.
 pub async fn start_local<S: ChainStore>(
     store: S,
     registry: &ChainRegistry,
     endpoints: &[RpcEndpoint],
-) -> Result<Vec<JoinHandle<()>>, BoxError> {
+) -> Result<LocalWorkers, BoxError> {
     let mut watched = Vec::new();
     let mut relayers = Vec::new();
     for endpoint in endpoints {
@@ -65,9 +73,13 @@ pub async fn start_local<S: ChainStore>(
         watched.push(WatchedChain { chain, client });
     }
     let queue = MemoryQueue::new();
+    let lookup_chains =
+        watched.iter().map(|w| WatchedChain { chain: w.chain.clone(), client: w.client.clone() }).collect();
+    let tx_lookup = Arc::new(ChainTxLookup::new(DepositDetector::new(store.clone(), queue.clone()), lookup_chains));
     let poller = PollChains::new(store.clone(), queue.clone(), watched);
     let router = RouteDeposits::new(store, relayers, EvmAddress::new(local::TREASURY));
-    Ok(vec![tokio::spawn(poll_forever(poller)), tokio::spawn(route_forever(router, queue))])
+    let tasks = vec![tokio::spawn(poll_forever(poller)), tokio::spawn(route_forever(router, queue))];
+    Ok(LocalWorkers { tasks, tx_lookup })
 }
 
 async fn poll_forever<S: ChainStore, Q: Queue>(poller: PollChains<S, Q>) {

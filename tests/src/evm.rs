@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use crate::chains::{Chains, Payment, spawn_chains, usdc};
-use crate::{TempDir, TestApp, dynamodb_store, spawn_api};
+use crate::{TempDir, TestApp, dynamodb_store, spawn_api_with};
 
 /// How long a payment may take to settle: a few blocks of one second each.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -94,13 +94,16 @@ pub async fn spawn_app_on_chains<S: Store + ChainStore>(store: S, workers: Worke
     init_logs();
     let chains = spawn_chains().await;
     let registry = ChainRegistry::local().expect("local registry");
-    let handles = match workers {
-        WorkerMode::Running => ferry_cli::workers::start_local(store.clone(), &registry, &chains.rpc_endpoints())
-            .await
-            .expect("start the workers"),
-        WorkerMode::Manual => Vec::new(),
+    let (handles, tx_lookup) = match workers {
+        WorkerMode::Running => {
+            let workers = ferry_cli::workers::start_local(store.clone(), &registry, &chains.rpc_endpoints())
+                .await
+                .expect("start the workers");
+            (workers.tasks, Some(workers.tx_lookup))
+        }
+        WorkerMode::Manual => (Vec::new(), None),
     };
-    let app = spawn_api(store, registry, ReceiverDerivation::new(local::FACTORY)).await;
+    let app = spawn_api_with(store, registry, ReceiverDerivation::new(local::FACTORY), tx_lookup).await;
     ChainApp { _workers: Workers(handles), app, chains }
 }
 

@@ -105,7 +105,21 @@ pub async fn spawn_app_with<S: Store>(store: S) -> TestApp<S> {
 /// The HTTP server over `store`, with the given chains and receivers, and
 /// two merchants' API keys.
 pub async fn spawn_api<S: Store>(store: S, registry: ChainRegistry, receivers: ReceiverDerivation) -> TestApp<S> {
-    let api = Arc::new(Api::new(store.clone(), Arc::new(registry), receivers));
+    spawn_api_with(store, registry, receivers, None).await
+}
+
+/// [`spawn_api`], with payers' `txHash` hints looked up through `tx_lookup`.
+pub async fn spawn_api_with<S: Store>(
+    store: S,
+    registry: ChainRegistry,
+    receivers: ReceiverDerivation,
+    tx_lookup: Option<Arc<dyn ferry_watch::TxHintLookup>>,
+) -> TestApp<S> {
+    let mut api = Api::new(store.clone(), Arc::new(registry), receivers);
+    if let Some(lookup) = tx_lookup {
+        api = api.with_tx_lookup(lookup);
+    }
+    let api = Arc::new(api);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base_url = format!("http://{}", listener.local_addr().expect("address"));
     let (shutdown, stopped) = oneshot::channel::<()>();

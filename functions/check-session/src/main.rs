@@ -1,12 +1,27 @@
+use std::sync::Arc;
+
 use check_session::CheckSession;
-use ferry_config::Config;
+use ferry_chains::evm::client::EvmClient;
+use ferry_config::{Config, TxLookupConfig};
+use ferry_queue::sqs::SqsQueue;
 use ferry_store::dynamodb::DynamoStore;
+use ferry_watch::{ChainTxLookup, DepositDetector, WatchedChain};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     ferry_http::service::init_tracing();
     let config = Config::from_env()?;
+    let lookup = TxLookupConfig::from_env(&config.registry)?;
     let store = DynamoStore::from_env(config.table_name).await;
-    let function = CheckSession::new(store);
+    let mut function = CheckSession::new(store.clone());
+    if let Some(lookup) = lookup {
+        let mut chains = Vec::new();
+        for (chain_id, url) in lookup.rpc_urls.iter() {
+            let chain = config.registry.chain(chain_id).cloned().ok_or("RPC URL for a chain not in the registry")?;
+            chains.push(WatchedChain { chain, client: EvmClient::connect(chain_id, url.expose())? });
+        }
+        let queue = SqsQueue::from_env(lookup.deposit_queue_url).await;
+        function = function.with_tx_lookup(Arc::new(ChainTxLookup::new(DepositDetector::new(store, queue), chains)));
+    }
     ferry_http::run_lambda(|request| function.handle(request)).await
 }

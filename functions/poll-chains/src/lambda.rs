@@ -127,18 +127,6 @@ pub struct ScheduledPoll<S, Q> {
     pub verify_retry: RetryPolicy,
 }
 
-/// `error: its source: …` with every configured RPC URL redacted.
-pub fn redacted_chain(redactor: &RpcUrls, error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    redactor.redact(&text)
-}
-
 /// Now, as the store records it.
 pub fn now() -> Timestamp {
     let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0);
@@ -178,7 +166,7 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
                     return Err(InvocationError::WrongChain { chain, actual });
                 }
                 Err(error) => {
-                    let error = redacted_chain(&self.redactor, &error);
+                    let error = self.redactor.redact_chain(&error);
                     tracing::error!(chain = %watched.chain.id, %error, "RPC node not verified; tried again before each scan");
                 }
             }
@@ -257,8 +245,8 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
             let budget = remaining.min(self.scan_timeout);
             summary.scans += 1;
             let attempt = async {
-                self.verify(index, watched).await.map_err(|e| redacted_chain(&self.redactor, &e))?;
-                self.poller.scan(watched, now()).await.map_err(|e| redacted_chain(&self.redactor, &e))
+                self.verify(index, watched).await.map_err(|e| self.redactor.redact_chain(&e))?;
+                self.poller.scan(watched, now()).await.map_err(|e| self.redactor.redact_chain(&e))
             };
             match tokio::time::timeout(budget, attempt).await {
                 Ok(Ok(report)) => {
@@ -329,8 +317,7 @@ impl ScheduledPoll<DynamoStore, SqsQueue> {
         for (chain_id, url) in config.rpc_urls.iter() {
             // `FERRY_RPC_URLS` holds only chains of the registry.
             let chain = config.registry.chain(chain_id).ok_or("a configured chain left the registry")?.clone();
-            let client =
-                EvmClient::connect(chain_id, url.expose()).map_err(|e| redacted_chain(&config.rpc_urls, &e))?;
+            let client = EvmClient::connect(chain_id, url.expose()).map_err(|e| config.rpc_urls.redact_chain(&e))?;
             chains.push(WatchedChain { chain, client });
         }
         let function = Self::new(PollChains::new(store, queue, chains), config.rpc_urls, config.poll_interval);

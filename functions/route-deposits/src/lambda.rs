@@ -52,18 +52,6 @@ pub enum MessageFailed {
     Deferred,
 }
 
-/// `error: its source: …` with every configured RPC URL redacted.
-pub fn redacted_chain(redactor: &RpcUrls, error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    redactor.redact(&text)
-}
-
 /// Now, as the store records it.
 pub fn now() -> Timestamp {
     let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0);
@@ -86,7 +74,7 @@ pub async fn route_batch<S: ChainStore>(
         }
         match tokio::time::timeout(budget, router.route(&message.deposit_id, now())).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(MessageFailed::Routing(redacted_chain(redactor, &error))),
+            Ok(Err(error)) => Err(MessageFailed::Routing(redactor.redact_chain(&error))),
             Err(_elapsed) => Err(MessageFailed::OutOfTime(budget)),
         }
     })
@@ -133,7 +121,7 @@ impl RouteFunction<DynamoStore> {
                 for (chain_id, url) in config.rpc_urls.iter() {
                     let wallet = EthereumWallet::from(signer.clone().with_chain_id(Some(chain_id.get())));
                     let relayer = Relayer::connect(chain_id, url.expose(), wallet, factory)
-                        .map_err(|e| redacted_chain(&config.rpc_urls, &e))?;
+                        .map_err(|e| config.rpc_urls.redact_chain(&e))?;
                     relayers.push(Arc::new(relayer));
                 }
             }
@@ -142,7 +130,7 @@ impl RouteFunction<DynamoStore> {
                 for (chain_id, url) in config.rpc_urls.iter() {
                     let wallet = local_wallet(key.expose_secret(), Some(chain_id))?;
                     let relayer = Relayer::connect(chain_id, url.expose(), wallet, factory)
-                        .map_err(|e| redacted_chain(&config.rpc_urls, &e))?;
+                        .map_err(|e| config.rpc_urls.redact_chain(&e))?;
                     relayers.push(Arc::new(relayer));
                 }
             }

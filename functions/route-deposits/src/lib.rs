@@ -200,7 +200,9 @@ impl<S: ChainStore> RouteDeposits<S> {
             Plan::Payout { chain_id, token: out_token, amount: out_amount, to, calldata, refund_to } => {
                 let destination = self.relayer(*chain_id)?;
                 let payout_id = movement_id(&record.id(), Movement::Payout);
-                let paid = match destination.find_done(payout_id, 0).await? {
+                let earlier = self.store.get_payout(&payout_id.to_string()).await?;
+                let search_from = earlier.as_ref().map_or(0, |intent| intent.from_block);
+                let paid = match destination.find_done(payout_id, search_from).await? {
                     Some(paid) => paid,
                     None => {
                         let call = call(calldata, *to, *refund_to);
@@ -214,24 +216,24 @@ impl<S: ChainStore> RouteDeposits<S> {
                             amount: *out_amount,
                             to: *to,
                             tx_hash: None,
+                            from_block: destination.block_number().await?,
                             created_at: record.recorded_at,
                             version: 0,
                         };
                         let store = &self.store;
-                        let record_intent = |nonce: u64| async move {
-                            match store.get_payout(&intent.payout_id).await? {
-                                // A retry: the earlier attempt's payout is not on chain, and the
-                                // factory refuses a second one, so sending again cannot pay twice.
-                                Some(mut existing) => {
-                                    existing.nonce = nonce;
-                                    existing.version += 1;
-                                    store.update_payout(&existing).await?;
+                        let record_intent = |proposed: u64| async move {
+                            match earlier {
+                                // A retry whose first transaction is not on chain (yet): send
+                                // under the same nonce, so at most one of the two can ever be
+                                // mined (and the factory pays each payout id once anyway).
+                                Some(earlier) => Ok(earlier.nonce),
+                                None => {
+                                    store.create_payout(&PayoutIntent { nonce: proposed, ..intent }).await?;
+                                    Ok(proposed)
                                 }
-                                None => store.create_payout(&PayoutIntent { nonce, ..intent }).await?,
                             }
-                            Ok(())
                         };
-                        destination
+                        let paid = destination
                             .pay(
                                 payout_id,
                                 out_token.address.into_inner(),
@@ -240,13 +242,25 @@ impl<S: ChainStore> RouteDeposits<S> {
                                 call.as_ref(),
                                 record_intent,
                             )
-                            .await?
+                            .await?;
+                        self.record_payout_tx(payout_id, paid.tx_hash).await?;
+                        paid
                     }
                 };
                 self.collect(record, source).await?;
                 Ok(paid)
             }
         }
+    }
+
+    /// Notes the mined transaction on the payout's intent.
+    async fn record_payout_tx(&self, payout_id: B256, tx_hash: B256) -> Result<(), RouteError> {
+        if let Some(mut intent) = self.store.get_payout(&payout_id.to_string()).await? {
+            intent.tx_hash = Some(TxHash::new(tx_hash));
+            intent.version += 1;
+            self.store.update_payout(&intent).await?;
+        }
+        Ok(())
     }
 
     /// After a payout elsewhere, the deposit itself goes to the treasury.
@@ -272,7 +286,11 @@ impl<S: ChainStore> RouteDeposits<S> {
                 movement_id(&record.id(), Movement::Sweep),
                 record.deposit.block_number,
             ),
-            Plan::Payout { chain_id, .. } => (self.relayer(*chain_id)?, movement_id(&record.id(), Movement::Payout), 0),
+            Plan::Payout { chain_id, .. } => {
+                let id = movement_id(&record.id(), Movement::Payout);
+                let intent = self.store.get_payout(&id.to_string()).await?;
+                (self.relayer(*chain_id)?, id, intent.map_or(0, |intent| intent.from_block))
+            }
         };
         let session = self.session(record).await?;
         if session.paid_by() != Some(&record.id()) || session.status != SessionStatus::Processing {

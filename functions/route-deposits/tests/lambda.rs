@@ -129,7 +129,7 @@ async fn messages_are_deferred_when_the_invocation_is_nearly_over() {
 fn failures_are_redacted() {
     let urls = RpcUrls::single(ferry_domain::ChainId::new(8453), SECRET_RPC_URL);
     let error = std::io::Error::other(format!("error sending request for url ({SECRET_RPC_URL})"));
-    let text = route_deposits::lambda::redacted_chain(&urls, &error);
+    let text = urls.redact_chain(&error);
     assert_eq!(text, "error sending request for url (<redacted>)");
 }
 

@@ -10,9 +10,8 @@
 //! RPC URLs often carry an API key, so they are never logged or echoed in
 //! errors: errors name the entry by position and chain id only.
 
-use std::fmt;
-
-use ferry_domain::{ChainId, ChainRegistry, RegistryError};
+pub use ferry_config::{RpcUrl, RpcUrls};
+use ferry_domain::{ChainRegistry, RegistryError};
 
 pub const TABLE_NAME: &str = "FERRY_TABLE_NAME";
 pub const CHAIN_REGISTRY: &str = "FERRY_CHAIN_REGISTRY";
@@ -28,35 +27,11 @@ pub enum ConfigError {
     Registry(&'static str, #[source] RegistryError),
 }
 
-/// A chain's JSON-RPC URL. Its `Debug` hides the URL.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RpcUrl {
-    pub chain_id: ChainId,
-    url: String,
-}
-
-impl RpcUrl {
-    pub fn new(chain_id: ChainId, url: impl Into<String>) -> Self {
-        Self { chain_id, url: url.into() }
-    }
-
-    /// The URL itself: pass it to the client, never to a log.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-}
-
-impl fmt::Debug for RpcUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RpcUrl").field("chain_id", &self.chain_id).field("url", &"<redacted>").finish()
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct Config {
     pub table_name: String,
     pub registry: ChainRegistry,
-    pub rpc_urls: Vec<RpcUrl>,
+    pub rpc_urls: RpcUrls,
 }
 
 impl Config {
@@ -77,39 +52,11 @@ impl Config {
         };
         let registry = registry.map_err(|e| ConfigError::Registry(choice, e))?;
         let rpc_urls = match lookup(RPC_URLS) {
-            None => Vec::new(),
-            Some(text) => parse_rpc_urls(&text, &registry).map_err(|reason| invalid(RPC_URLS, reason))?,
+            None => RpcUrls::default(),
+            Some(text) => RpcUrls::parse(&text, &registry).map_err(|reason| invalid(RPC_URLS, reason))?,
         };
         Ok(Self { table_name, registry, rpc_urls })
     }
-}
-
-/// Parses `CHAIN_ID=URL,CHAIN_ID=URL,...` (blank: none). Every chain must be
-/// in `registry`, at most once. Errors never contain the URLs.
-pub fn parse_rpc_urls(text: &str, registry: &ChainRegistry) -> Result<Vec<RpcUrl>, String> {
-    let mut urls: Vec<RpcUrl> = Vec::new();
-    for (index, entry) in text.split(',').map(str::trim).enumerate().filter(|(_, entry)| !entry.is_empty()) {
-        let position = index + 1;
-        let Some((id, url)) = entry.split_once('=') else {
-            return Err(format!("entry {position} is not CHAIN_ID=URL"));
-        };
-        let Ok(id) = id.trim().parse::<u64>() else {
-            return Err(format!("entry {position} does not start with a chain id (expected CHAIN_ID=URL)"));
-        };
-        let chain_id = ChainId::new(id);
-        let url = url.trim();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("the URL of chain {chain_id} (entry {position}) must start with http:// or https://"));
-        }
-        if registry.chain(chain_id).is_none() {
-            return Err(format!("chain {chain_id} (entry {position}) is not in the chain registry"));
-        }
-        if urls.iter().any(|known| known.chain_id == chain_id) {
-            return Err(format!("chain {chain_id} is listed twice"));
-        }
-        urls.push(RpcUrl::new(chain_id, url));
-    }
-    Ok(urls)
 }
 
 #[cfg(test)]
@@ -140,13 +87,8 @@ mod tests {
     fn rpc_urls_are_read_per_chain() {
         let text = format!("8453={SECRET_URL}, 1=http://127.0.0.1:8545/?key=a=b,");
         let config = Config::from_lookup(env(&[(TABLE_NAME, "t"), (RPC_URLS, &text)])).expect("config");
-        assert_eq!(
-            config.rpc_urls,
-            vec![
-                RpcUrl::new(ChainId::new(8453), SECRET_URL),
-                RpcUrl::new(ChainId::new(1), "http://127.0.0.1:8545/?key=a=b")
-            ]
-        );
+        let urls: Vec<(u64, &str)> = config.rpc_urls.iter().map(|(id, url)| (id.get(), url.expose())).collect();
+        assert_eq!(urls, vec![(1, "http://127.0.0.1:8545/?key=a=b"), (8453, SECRET_URL)]);
         let local = env(&[(TABLE_NAME, "t"), (CHAIN_REGISTRY, "local"), (RPC_URLS, "31337=http://127.0.0.1:8545")]);
         assert_eq!(Config::from_lookup(local).expect("config").rpc_urls.len(), 1);
     }
@@ -154,12 +96,12 @@ mod tests {
     #[test]
     fn bad_rpc_urls_are_refused_without_echoing_the_url() {
         for (text, expected) in [
-            ("https://node.example/?key=sk_live_SECRET".to_string(), "does not start with a chain id"),
+            ("https://node.example/?key=sk_live_SECRET".to_string(), "does not start with a decimal chain id"),
             (SECRET_URL.to_string(), "entry 1 is not CHAIN_ID=URL"),
             ("8453".to_string(), "entry 1 is not CHAIN_ID=URL"),
-            ("8453=ftp://sk_live_SECRET".to_string(), "must start with http:// or https://"),
+            ("8453=ftp://sk_live_SECRET".to_string(), "is not an http(s):// URL"),
             (format!("31337={SECRET_URL}"), "chain 31337 (entry 1) is not in the chain registry"),
-            (format!("8453={SECRET_URL},8453={SECRET_URL}"), "chain 8453 is listed twice"),
+            (format!("8453={SECRET_URL},8453={SECRET_URL}"), "chain 8453 is listed more than once"),
         ] {
             let error = Config::from_lookup(env(&[(TABLE_NAME, "t"), (RPC_URLS, &text)])).expect_err(&text);
             let message = error.to_string();

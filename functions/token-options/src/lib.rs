@@ -22,6 +22,7 @@ use std::time::Duration;
 use alloy_primitives::{Address, U256};
 use ferry_chains::evm::balances::BalanceReader;
 use ferry_chains::evm::client::{ChainError, EvmClient, RetryPolicy};
+use ferry_chains::redact::redacted_chain;
 use ferry_domain::{BaseUnits, ChainId, ChainRegistry, EvmAddress, Session};
 use ferry_http::auth::check_client_secret;
 use ferry_http::request::query_param;
@@ -109,7 +110,7 @@ impl<S: SessionStore> TokenOptions<S> {
                     balances.insert(chain, read);
                 }
                 Ok(Err(error)) => {
-                    tracing::warn!(%chain, error = %redact_urls(&error_chain(&error)), "reading balances failed; the chain is listed without them");
+                    tracing::warn!(%chain, error = %redacted_chain(&error), "reading balances failed; the chain is listed without them");
                 }
                 Err(_elapsed) => {
                     let timeout_ms = self.chain_timeout.as_millis() as u64;
@@ -177,38 +178,6 @@ pub fn required_units(amount: BaseUnits, from_decimals: u8, to_decimals: u8) -> 
     Some(BaseUnits::new(converted))
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// `text` with every `scheme://…` URL replaced by `<url>`: transport errors
-/// quote the RPC URL, which may carry an API key.
-pub fn redact_urls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let scheme_start = rest[..at]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |i| i + 1);
-        let after = &rest[at + 3..];
-        let end = after
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '(' | '"' | '\'' | '<' | '>' | '`'))
-            .unwrap_or(after.len());
-        out.push_str(&rest[..scheme_start]);
-        out.push_str("<url>");
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,13 +222,5 @@ mod tests {
             required_units(BaseUnits::new(u128::MAX), 18, 6).map(BaseUnits::get),
             Some(u128::MAX.div_ceil(10u128.pow(12)))
         );
-    }
-
-    #[test]
-    fn urls_are_redacted_from_error_text() {
-        let text = "eth_call on chain 1 failed: error sending request for url (https://eth.example/v2/sk_live_1?x=y): timed out";
-        assert_eq!(redact_urls(text), "eth_call on chain 1 failed: error sending request for url (<url>): timed out");
-        assert_eq!(redact_urls("http://a:b@host:1/p and wss://x/y"), "<url> and <url>");
-        assert_eq!(redact_urls("no url here"), "no url here");
     }
 }

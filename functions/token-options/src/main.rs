@@ -8,8 +8,11 @@ use token_options::{TokenOptions, connect_reader};
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let config = Config::from_env()?;
-    let readers =
-        config.rpc_urls.iter().map(|rpc| connect_reader(rpc.chain_id, rpc.url())).collect::<Result<Vec<_>, _>>()?;
+    let readers = config
+        .rpc_urls
+        .iter()
+        .map(|(chain_id, url)| connect_reader(chain_id, url.expose()))
+        .collect::<Result<Vec<_>, _>>()?;
     let chains: Vec<String> = readers.iter().map(|reader| reader.chain_id().to_string()).collect();
     tracing::info!(chains = chains.join(","), "reading balances on these chains");
     let store = DynamoStore::from_env(config.table_name).await;

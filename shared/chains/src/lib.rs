@@ -2,3 +2,4 @@
 //! a pure CREATE2 computation identical on every EVM chain.
 
 pub mod evm;
+pub mod redact;

@@ -91,6 +91,39 @@ impl Config {
     }
 }
 
+/// Where `check-session` looks payers' transaction hints up: optional, on
+/// when `FERRY_RPC_URLS` names any chain (then the deposit queue is needed
+/// too).
+#[derive(Clone, Debug)]
+pub struct TxLookupConfig {
+    pub rpc_urls: RpcUrls,
+    pub deposit_queue_url: String,
+}
+
+impl TxLookupConfig {
+    pub fn from_env(registry: &ChainRegistry) -> Result<Option<Self>, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok(), registry)
+    }
+
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        registry: &ChainRegistry,
+    ) -> Result<Option<Self>, ConfigError> {
+        let rpc_urls = match lookup(RPC_URLS) {
+            None => return Ok(None),
+            Some(text) => {
+                RpcUrls::parse(&text, registry).map_err(|reason| ConfigError::Invalid { name: RPC_URLS, reason })?
+            }
+        };
+        if rpc_urls.is_empty() {
+            return Ok(None);
+        }
+        let deposit_queue_url =
+            lookup(DEPOSIT_QUEUE_URL).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(DEPOSIT_QUEUE_URL))?;
+        Ok(Some(Self { rpc_urls, deposit_queue_url }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +139,23 @@ mod tests {
         (CHAIN_REGISTRY, "local"),
         (RECEIVER_FACTORY, "0x5FbDB2315678afecb367f032d93F642f64180aa3"),
     ];
+
+    #[test]
+    fn hint_lookups_are_on_only_with_rpc_urls_and_then_need_the_queue() {
+        let registry = ChainRegistry::local().expect("registry");
+        assert!(TxLookupConfig::from_lookup(env(&[]), &registry).expect("off").is_none());
+        assert!(TxLookupConfig::from_lookup(env(&[(RPC_URLS, " ")]), &registry).expect("off").is_none());
+        let error = TxLookupConfig::from_lookup(env(&[(RPC_URLS, "31337=http://127.0.0.1:8545")]), &registry)
+            .expect_err("no queue");
+        assert_eq!(error.to_string(), "environment variable FERRY_DEPOSIT_QUEUE_URL is not set");
+        let on = TxLookupConfig::from_lookup(
+            env(&[(RPC_URLS, "31337=http://127.0.0.1:8545"), (DEPOSIT_QUEUE_URL, "http://queue")]),
+            &registry,
+        )
+        .expect("on")
+        .expect("some");
+        assert_eq!(on.rpc_urls.len(), 1);
+    }
 
     #[test]
     fn a_complete_environment_loads() {

@@ -160,6 +160,18 @@ impl RpcUrls {
     /// `text` with every appearance of a configured URL (or its secret
     /// parts) replaced by `<redacted>`: for error chains that may quote the
     /// URL a request failed for (an HTTP client's connection errors do).
+    /// An error's whole chain, `error: cause: …`, redacted as [`Self::redact`].
+    pub fn redact_chain(&self, error: &(dyn std::error::Error + 'static)) -> String {
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        self.redact(&text)
+    }
+
     pub fn redact(&self, text: &str) -> String {
         let mut forms: Vec<&str> = self.0.values().flat_map(RpcUrl::secret_forms).collect();
         forms.sort_by_key(|form| std::cmp::Reverse(form.len()));

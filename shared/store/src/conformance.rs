@@ -425,6 +425,7 @@ async fn payouts_are_created_once_and_updated_by_version<S: ChainStore>(store: &
         amount: BaseUnits::new(24_990_000),
         to: fresh_address(),
         tx_hash: None,
+        from_block: 1_234,
         created_at: NOW,
         version: 0,
     };

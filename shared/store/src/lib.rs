@@ -236,8 +236,12 @@ pub struct PayoutIntent {
     pub token: Token,
     pub amount: BaseUnits,
     pub to: EvmAddress,
-    /// Set once the transaction is signed (before it is broadcast).
+    /// Set once the payout's transaction is mined.
     pub tx_hash: Option<TxHash>,
+    /// The destination chain's block when the intent was written: where a
+    /// retry searches for the payout's event.
+    #[serde(default)]
+    pub from_block: u64,
     pub created_at: Timestamp,
     pub version: u64,
 }

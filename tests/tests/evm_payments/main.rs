@@ -12,11 +12,13 @@
 //! - `delivery`: payments that reach the destination, on its chain or another;
 //! - `contract_calls`: destinations with calldata, succeeding or reverting;
 //! - `refunds`: deposits that go back (wrong amount, too late, already paid);
-//! - `crashes`: a router that dies mid-way, and its retry.
+//! - `crashes`: a router that dies mid-way, and its retry;
+//! - `hints`: a payer's `txHash` looked up at once, without a chain scan.
 
 mod contract_calls;
 mod crashes;
 mod delivery;
+mod hints;
 mod refunds;
 
 use alloy::primitives::{Address, B256, U256};

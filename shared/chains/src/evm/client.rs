@@ -15,6 +15,8 @@ use alloy::sol_types::SolEvent;
 use alloy::transports::TransportError;
 use ferry_domain::ChainId;
 
+use crate::redact::Redacted;
+
 use super::contracts::IERC20;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -33,7 +35,7 @@ pub enum ChainError {
         call: &'static str,
         attempts: u32,
         #[source]
-        source: TransportError,
+        source: Redacted,
     },
     #[error("a log on chain {chain} is not a well-formed Transfer")]
     MalformedLog {
@@ -134,11 +136,15 @@ impl EvmClient {
             match attempt().await {
                 Ok(value) => return Ok(value),
                 Err(error) if tried < self.retry.attempts => {
+                    let error = Redacted::of(&error);
                     tracing::warn!(chain = %self.chain_id, call, %error, ?backoff, "RPC call failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = backoff.saturating_mul(2);
                 }
-                Err(source) => return Err(ChainError::Rpc { chain: self.chain_id, call, attempts: tried, source }),
+                Err(error) => {
+                    let source = Redacted::of(&error);
+                    return Err(ChainError::Rpc { chain: self.chain_id, call, attempts: tried, source });
+                }
             }
         }
     }

@@ -28,6 +28,7 @@ use tokio::sync::Mutex;
 
 use super::client::{BoxError, ChainError};
 use super::contracts::FerryFactory;
+use crate::redact::Redacted;
 
 /// How long a sent transaction may take to be mined before the relayer
 /// gives up waiting (the transaction may still be mined later; callers
@@ -110,16 +111,26 @@ impl Relayer {
         self.chain_id
     }
 
+    /// The chain's current block: where a later search for this relayer's
+    /// transactions can start.
+    pub async fn block_number(&self) -> Result<u64, ChainError> {
+        self.provider.get_block_number().await.map_err(|e| self.failed("reading the block number", e))
+    }
+
     pub fn factory_address(&self) -> Address {
         *self.factory.address()
     }
 
+    /// A failed transaction step; the cause is kept only as redacted text,
+    /// since node errors quote the RPC URL.
     fn failed(&self, what: &'static str, source: impl Into<BoxError>) -> ChainError {
-        ChainError::Transaction { chain: self.chain_id, what, source: source.into() }
+        let source: BoxError = source.into();
+        ChainError::Transaction { chain: self.chain_id, what, source: Box::new(Redacted::of(source.as_ref())) }
     }
 
-    /// Sends `tx` with the relayer's next nonce, calling `before_send` with
-    /// that nonce first (to record an intent), and waits for its receipt.
+    /// Sends `tx`, and waits for its receipt. `before_send` gets the
+    /// relayer's next nonce first (to record an intent) and answers the nonce
+    /// to use: that one, or the nonce of an earlier attempt to replace.
     async fn send<F, Fut>(
         &self,
         what: &'static str,
@@ -128,11 +139,11 @@ impl Relayer {
     ) -> Result<TransactionReceipt, ChainError>
     where
         F: FnOnce(u64) -> Fut,
-        Fut: Future<Output = Result<(), BoxError>>,
+        Fut: Future<Output = Result<u64, BoxError>>,
     {
         let pending = {
             let mut next_nonce = self.next_nonce.lock().await;
-            let nonce = match *next_nonce {
+            let proposed = match *next_nonce {
                 Some(nonce) => nonce,
                 None => self
                     .provider
@@ -141,11 +152,13 @@ impl Relayer {
                     .await
                     .map_err(|e| self.failed("reading the relayer's nonce", e))?,
             };
-            before_send(nonce).await.map_err(|e| self.failed(what, e))?;
+            // The caller may take an earlier nonce: a retry replaces its own
+            // earlier transaction instead of adding a second one.
+            let nonce = before_send(proposed).await.map_err(|e| self.failed(what, e))?;
             let tx = tx.with_from(self.address).with_nonce(nonce);
             match self.provider.send_transaction(tx).await {
                 Ok(pending) => {
-                    *next_nonce = Some(nonce + 1);
+                    *next_nonce = Some(proposed.max(nonce + 1));
                     pending
                 }
                 Err(error) => {
@@ -184,7 +197,7 @@ impl Relayer {
         let session_id = session_bytes(session);
         let Some(call) = call else {
             let tx = self.factory.sweep(id, session_id, token, amount, to).into_transaction_request();
-            let receipt = self.send("sweep", tx, |_| async { Ok(()) }).await?;
+            let receipt = self.send("sweep", tx, |nonce| async move { Ok(nonce) }).await?;
             let swept =
                 Self::event::<FerryFactory::Swept>(&receipt).ok_or_else(|| self.failed("sweep", "no Swept event"))?;
             return Ok(Moved { tx_hash: receipt.transaction_hash, amount: swept.amount, delivered: true });
@@ -202,10 +215,10 @@ impl Relayer {
                 call.refund_to,
             )
             .into_transaction_request();
-        let receipt = self.send("sweep and call", tx, |_| async { Ok(()) }).await?;
+        let receipt = self.send("sweep and call", tx, |nonce| async move { Ok(nonce) }).await?;
         self.call_outcome::<FerryFactory::CallDelivered, FerryFactory::CallFailedRefunded>(
             &receipt,
-            |d| d.amount,
+            |d| d.amount.saturating_sub(d.refunded),
             |f| f.amount,
         )
     }
@@ -240,7 +253,7 @@ impl Relayer {
     ) -> Result<Moved, ChainError>
     where
         F: FnOnce(u64) -> Fut,
-        Fut: Future<Output = Result<(), BoxError>>,
+        Fut: Future<Output = Result<u64, BoxError>>,
     {
         let Some(call) = call else {
             let tx = self.factory.pay(payout_id, token, amount, to).into_transaction_request();
@@ -256,7 +269,7 @@ impl Relayer {
         let receipt = self.send("payout and call", tx, before_send).await?;
         self.call_outcome::<FerryFactory::PayoutCallDelivered, FerryFactory::PayoutCallFailedRefunded>(
             &receipt,
-            |d| d.amount,
+            |d| d.amount.saturating_sub(d.refunded),
             |f| f.amount,
         )
     }
@@ -289,13 +302,13 @@ impl Relayer {
         let (amount, delivered) = if let Ok(e) = log.log_decode::<FerryFactory::Swept>() {
             (e.inner.data.amount, true)
         } else if let Ok(e) = log.log_decode::<FerryFactory::CallDelivered>() {
-            (e.inner.data.amount, true)
+            (e.inner.data.amount.saturating_sub(e.inner.data.refunded), true)
         } else if let Ok(e) = log.log_decode::<FerryFactory::CallFailedRefunded>() {
             (e.inner.data.amount, false)
         } else if let Ok(e) = log.log_decode::<FerryFactory::Paid>() {
             (e.inner.data.amount, true)
         } else if let Ok(e) = log.log_decode::<FerryFactory::PayoutCallDelivered>() {
-            (e.inner.data.amount, true)
+            (e.inner.data.amount.saturating_sub(e.inner.data.refunded), true)
         } else if let Ok(e) = log.log_decode::<FerryFactory::PayoutCallFailedRefunded>() {
             (e.inner.data.amount, false)
         } else {
