@@ -325,25 +325,3 @@ impl ScheduledPoll<DynamoStore, SqsQueue> {
         Ok(function)
     }
 }
-
-/// Log targets that can print a request's URL (and with it a provider's
-/// API key) are capped below the levels at which they would: alloy's HTTP
-/// transport span (debug), reqwest's connection log (debug) and the RPC
-/// client's retry warning, which quotes the transport error.
-const URL_QUIETING: [&str; 3] = ["alloy_transport_http=info", "reqwest=info", "ferry_chains::evm::client=error"];
-
-/// Tracing as the HTTP functions set it up (`RUST_LOG`, default `info`;
-/// JSON when Lambda's log format is JSON), with [`URL_QUIETING`] applied.
-pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    for directive in URL_QUIETING {
-        if let Ok(directive) = directive.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    let _already_set =
-        if json { builder.json().flatten_event(true).without_time().try_init() } else { builder.compact().try_init() };
-}

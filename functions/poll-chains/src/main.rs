@@ -1,11 +1,11 @@
 use ferry_config::WorkerConfig;
 use lambda_runtime::{LambdaEvent, service_fn};
-use poll_chains::lambda::{ScheduledPoll, init_tracing};
+use poll_chains::lambda::ScheduledPoll;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
+    ferry_http::service::init_tracing();
     let config = WorkerConfig::from_env()?;
     let function = &ScheduledPoll::from_config(config).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -1,11 +1,11 @@
 use ferry_config::WorkerConfig;
 use ferry_queue::lambda::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
-use route_deposits::lambda::{RouteFunction, init_tracing};
+use route_deposits::lambda::RouteFunction;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
+    ferry_http::service::init_tracing();
     let config = WorkerConfig::from_env()?;
     let function = &RouteFunction::from_config(config).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

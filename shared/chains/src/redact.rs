@@ -23,9 +23,8 @@ pub fn redact_urls(text: &str) -> String {
     out
 }
 
-/// An error's whole chain as one line, `error: cause: cause`, with URLs
-/// redacted.
-pub fn redacted_chain(error: &(dyn std::error::Error + 'static)) -> String {
+/// An error's whole chain as one line: `error: cause: cause`.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -33,7 +32,12 @@ pub fn redacted_chain(error: &(dyn std::error::Error + 'static)) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    redact_urls(&text)
+    text
+}
+
+/// [`error_chain`] with URLs redacted.
+pub fn redacted_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    redact_urls(&error_chain(error))
 }
 
 /// An error from a node or HTTP client, kept only as its redacted text.

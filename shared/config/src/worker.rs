@@ -162,14 +162,7 @@ impl RpcUrls {
     /// URL a request failed for (an HTTP client's connection errors do).
     /// An error's whole chain, `error: cause: …`, redacted as [`Self::redact`].
     pub fn redact_chain(&self, error: &(dyn std::error::Error + 'static)) -> String {
-        let mut text = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        self.redact(&text)
+        self.redact(&ferry_chains::redact::error_chain(error))
     }
 
     pub fn redact(&self, text: &str) -> String {

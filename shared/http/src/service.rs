@@ -117,10 +117,21 @@ pub fn init_tracing() {
     init_tracing_with_default("info");
 }
 
+/// Log targets that can print a request's URL (and with it an RPC
+/// provider's API key), capped below the levels at which they would,
+/// whatever `RUST_LOG` says: alloy's HTTP transport span and reqwest's
+/// connection log (both debug).
+const URL_QUIETING: [&str; 2] = ["alloy_transport_http=info", "reqwest=info"];
+
 /// [`init_tracing`] with another default filter for when `RUST_LOG` is unset.
 pub fn init_tracing_with_default(default_filter: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    for directive in URL_QUIETING {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     let _already_set =

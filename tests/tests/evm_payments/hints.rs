@@ -5,29 +5,39 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferry_chains::evm::ReceiverDerivation;
 use ferry_chains::evm::local;
 use ferry_domain::{ChainRegistry, RouteDeposit};
+use ferry_e2e::TestApp;
 use ferry_e2e::chains::{CHAIN_A, CHAIN_B};
-use ferry_e2e::evm::{SessionRequest, spawn_app_with_chains_and_manual_workers};
+use ferry_e2e::evm::{ChainApp, SessionRequest, spawn_app_with_chains_and_manual_workers};
 use ferry_e2e::spawn_api_with;
 use ferry_queue::TypedQueue;
 use ferry_queue::memory::MemoryQueue;
 use ferry_store::DepositState;
+use ferry_store::sqlite::SqliteStore;
 use ferry_watch::{ChainTxLookup, DepositDetector};
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_payer_who_names_the_transaction_is_routed_without_waiting_for_a_scan() {
-    let app = spawn_app_with_chains_and_manual_workers().await;
+/// A second API over the same store whose `check` looks hints up on the
+/// test's chains, queueing deposits on the returned queue.
+async fn api_with_hint_lookups(app: &ChainApp<SqliteStore>) -> (TestApp<SqliteStore>, MemoryQueue) {
     let queue = MemoryQueue::new();
     let lookup = ChainTxLookup::new(DepositDetector::new(app.store.clone(), queue.clone()), app.chains.watched());
     let api = spawn_api_with(
         app.store.clone(),
         ChainRegistry::local().expect("registry"),
-        ferry_chains::evm::ReceiverDerivation::new(local::FACTORY),
+        ReceiverDerivation::new(local::FACTORY),
         Some(Arc::new(lookup)),
     )
     .await;
+    (api, queue)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_who_names_the_transaction_is_routed_without_waiting_for_a_scan() {
+    let app = spawn_app_with_chains_and_manual_workers().await;
+    let (api, queue) = api_with_hint_lookups(&app).await;
     let session = app.open_session(&SessionRequest::to(local::DESTINATION, CHAIN_A).amount("10.00")).await;
     let payment = app.pay(CHAIN_B, session.receiver, "10.00").await;
     let deposit = payment.deposit_id();
@@ -60,15 +70,7 @@ async fn a_payer_who_names_the_transaction_is_routed_without_waiting_for_a_scan(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hint_naming_another_sessions_or_an_unknown_transaction_records_nothing() {
     let app = spawn_app_with_chains_and_manual_workers().await;
-    let queue = MemoryQueue::new();
-    let lookup = ChainTxLookup::new(DepositDetector::new(app.store.clone(), queue.clone()), app.chains.watched());
-    let api = spawn_api_with(
-        app.store.clone(),
-        ChainRegistry::local().expect("registry"),
-        ferry_chains::evm::ReceiverDerivation::new(local::FACTORY),
-        Some(Arc::new(lookup)),
-    )
-    .await;
+    let (api, queue) = api_with_hint_lookups(&app).await;
     let session = app.open_session(&SessionRequest::to(local::DESTINATION, CHAIN_A).amount("10.00")).await;
     let other = app.open_session(&SessionRequest::to(local::DESTINATION, CHAIN_A).amount("10.00")).await;
     let payment = app.pay(CHAIN_A, other.receiver, "10.00").await;
