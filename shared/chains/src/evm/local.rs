@@ -11,8 +11,9 @@ use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use ferry_domain::ChainId;
 
-use super::client::ChainError;
+use super::client::{BoxError, ChainError};
 use super::contracts::{FerryFactory, TestStablecoin};
+use crate::redact::Redacted;
 
 /// anvil account 0: deploys the contracts and owns the factory.
 pub const DEPLOYER_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -33,18 +34,25 @@ pub const USDC: Address = address!("0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512")
 /// Test USDC minted to the payer and to the relayer's inventory on each chain.
 pub const MINTED_UNITS: u64 = 1_000_000 * 1_000_000;
 
+/// The signer of one of the well-known keys above.
+///
+/// # Panics
+///
+/// On anything but a valid key: it is meant for the constants above (a test
+/// holds them to the accounts they name), never for input.
 pub fn signer(key: &str) -> PrivateKeySigner {
-    // The constants above are valid keys; a typo is caught by the tests.
-    key.parse().unwrap_or_else(|_| PrivateKeySigner::random())
+    key.parse().expect("one of the well-known anvil keys")
+}
+
+fn failed(chain: ChainId, what: &'static str, source: impl Into<BoxError>) -> ChainError {
+    let source: BoxError = source.into();
+    ChainError::Transaction { chain, what, source: Box::new(Redacted::of(source.as_ref())) }
 }
 
 /// Deploys the factory and the test USDC at their fixed addresses (unless
 /// already there), mints test USDC to the payer and the relayer, and lets
 /// the factory draw on the relayer's inventory for payouts with a call.
 pub async fn deploy(chain_id: ChainId, url: &str) -> Result<(), ChainError> {
-    let failed = |what: &'static str| {
-        move |e: Box<dyn std::error::Error + Send + Sync>| ChainError::Transaction { chain: chain_id, what, source: e }
-    };
     let rpc_url = url.parse().map_err(|e| ChainError::InvalidUrl { chain: chain_id, source: Box::new(e) })?;
     let deployer = signer(DEPLOYER_KEY);
     let owner = deployer.address();
@@ -56,38 +64,41 @@ pub async fn deploy(chain_id: ChainId, url: &str) -> Result<(), ChainError> {
         let provider = provider.clone();
         async move { provider.get_code_at(at).await.map(|code| !code.is_empty()) }
     };
-    if !has_code(FACTORY).await.map_err(|e| failed("reading code")(Box::new(e)))? {
+    if !has_code(FACTORY).await.map_err(|e| failed(chain_id, "reading code", e))? {
         let deployed = FerryFactory::deploy(&provider, owner, relayer.address())
             .await
-            .map_err(|e| failed("deploying the factory")(Box::new(e)))?;
+            .map_err(|e| failed(chain_id, "deploying the factory", e))?;
         if *deployed.address() != FACTORY {
-            return Err(failed("deploying the factory")(
-                format!("landed at {}, not {FACTORY}: account 0 had sent transactions before", deployed.address())
-                    .into(),
+            return Err(failed(
+                chain_id,
+                "deploying the factory",
+                format!("landed at {}, not {FACTORY}: account 0 had sent transactions before", deployed.address()),
             ));
         }
     }
-    if !has_code(USDC).await.map_err(|e| failed("reading code")(Box::new(e)))? {
+    if !has_code(USDC).await.map_err(|e| failed(chain_id, "reading code", e))? {
         let deployed = TestStablecoin::deploy(&provider, "USD Coin".into(), "USDC".into())
             .await
-            .map_err(|e| failed("deploying the test USDC")(Box::new(e)))?;
+            .map_err(|e| failed(chain_id, "deploying the test USDC", e))?;
         if *deployed.address() != USDC {
-            return Err(failed("deploying the test USDC")(
-                format!("landed at {}, not {USDC}", deployed.address()).into(),
+            return Err(failed(
+                chain_id,
+                "deploying the test USDC",
+                format!("landed at {}, not {USDC}", deployed.address()),
             ));
         }
     }
     let usdc = TestStablecoin::new(USDC, &provider);
     for holder in [payer.address(), relayer.address()] {
-        let balance = usdc.balanceOf(holder).call().await.map_err(|e| failed("reading a balance")(Box::new(e)))?;
+        let balance = usdc.balanceOf(holder).call().await.map_err(|e| failed(chain_id, "reading a balance", e))?;
         if balance < U256::from(MINTED_UNITS / 2) {
             usdc.mint(holder, U256::from(MINTED_UNITS))
                 .send()
                 .await
-                .map_err(|e| failed("minting test USDC")(Box::new(e)))?
+                .map_err(|e| failed(chain_id, "minting test USDC", e))?
                 .get_receipt()
                 .await
-                .map_err(|e| failed("minting test USDC")(Box::new(e)))?;
+                .map_err(|e| failed(chain_id, "minting test USDC", e))?;
         }
     }
     let relayer_provider = ProviderBuilder::new()
@@ -98,16 +109,16 @@ pub async fn deploy(chain_id: ChainId, url: &str) -> Result<(), ChainError> {
         .allowance(relayer.address(), FACTORY)
         .call()
         .await
-        .map_err(|e| failed("reading an allowance")(Box::new(e)))?;
+        .map_err(|e| failed(chain_id, "reading an allowance", e))?;
     if allowance < U256::from(MINTED_UNITS) {
         as_relayer
             .approve(FACTORY, U256::MAX)
             .send()
             .await
-            .map_err(|e| failed("approving the factory")(Box::new(e)))?
+            .map_err(|e| failed(chain_id, "approving the factory", e))?
             .get_receipt()
             .await
-            .map_err(|e| failed("approving the factory")(Box::new(e)))?;
+            .map_err(|e| failed(chain_id, "approving the factory", e))?;
     }
     Ok(())
 }
@@ -120,21 +131,16 @@ pub async fn pay_from_test_wallet(
     to: Address,
     amount: U256,
 ) -> Result<alloy::primitives::B256, ChainError> {
-    let failed = |e: Box<dyn std::error::Error + Send + Sync>| ChainError::Transaction {
-        chain: chain_id,
-        what: "paying from the test wallet",
-        source: e,
-    };
     let rpc_url = url.parse().map_err(|e| ChainError::InvalidUrl { chain: chain_id, source: Box::new(e) })?;
     let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer(PAYER_KEY))).connect_http(rpc_url);
     let receipt = TestStablecoin::new(USDC, &provider)
         .transfer(to, amount)
         .send()
         .await
-        .map_err(|e| failed(Box::new(e)))?
+        .map_err(|e| failed(chain_id, "paying from the test wallet", e))?
         .get_receipt()
         .await
-        .map_err(|e| failed(Box::new(e)))?;
+        .map_err(|e| failed(chain_id, "paying from the test wallet", e))?;
     Ok(receipt.transaction_hash)
 }
 
