@@ -6,13 +6,18 @@ use std::sync::Arc;
 use check_session::CheckSession;
 use create_payment_method::CreatePaymentMethod;
 use create_session::CreateSession;
+use create_webhook::CreateWebhook;
+use delete_webhook::DeleteWebhook;
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_chains::evm::balances::BalanceReader;
 use ferry_domain::ChainRegistry;
+use ferry_domain::UrlPolicy;
 use ferry_http::routes::{Endpoint, RouteMatch, route};
 use ferry_http::{Body, Request, RequestExt, Response, respond};
 use ferry_store::Store;
 use get_session::GetSession;
+use get_webhook::GetWebhook;
+use list_webhooks::ListWebhooks;
 use token_options::TokenOptions;
 
 pub struct Api<S> {
@@ -21,6 +26,11 @@ pub struct Api<S> {
     create_payment_method: CreatePaymentMethod<S>,
     check_session: CheckSession<S>,
     token_options: TokenOptions<S>,
+    create_webhook: CreateWebhook<S>,
+    list_webhooks: ListWebhooks<S>,
+    get_webhook: GetWebhook<S>,
+    delete_webhook: DeleteWebhook<S>,
+    store: S,
 }
 
 impl<S: Store> Api<S> {
@@ -32,8 +42,20 @@ impl<S: Store> Api<S> {
             get_session: GetSession::new(store.clone()),
             create_payment_method: CreatePaymentMethod::new(store.clone(), receivers),
             token_options: TokenOptions::new(store.clone(), registry),
-            check_session: CheckSession::new(store),
+            check_session: CheckSession::new(store.clone()),
+            create_webhook: CreateWebhook::new(store.clone(), UrlPolicy::default()),
+            list_webhooks: ListWebhooks::new(store.clone()),
+            get_webhook: GetWebhook::new(store.clone()),
+            delete_webhook: DeleteWebhook::new(store.clone()),
+            store,
         }
+    }
+
+    /// Which webhook URLs `POST /v1/webhooks` accepts; by default https to
+    /// public hosts only, as `FERRY_ALLOW_INSECURE_WEBHOOKS` unset does.
+    pub fn with_webhook_url_policy(mut self, policy: UrlPolicy) -> Self {
+        self.create_webhook = CreateWebhook::new(self.store.clone(), policy);
+        self
     }
 
     /// Reports wallet balances in token options on the readers' chains.
@@ -63,6 +85,10 @@ impl<S: Store> Api<S> {
                 Some(Endpoint::CreatePaymentMethod) => self.create_payment_method.handle(request).await,
                 Some(Endpoint::CheckSession) => self.check_session.handle(request).await,
                 Some(Endpoint::TokenOptions) => self.token_options.handle(request).await,
+                Some(Endpoint::CreateWebhook) => self.create_webhook.handle(request).await,
+                Some(Endpoint::ListWebhooks) => self.list_webhooks.handle(request).await,
+                Some(Endpoint::GetWebhook) => self.get_webhook.handle(request).await,
+                Some(Endpoint::DeleteWebhook) => self.delete_webhook.handle(request).await,
                 Some(Endpoint::OpenApi) | None => openapi::handle(request).await,
             }
         })

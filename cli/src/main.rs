@@ -10,7 +10,7 @@ use ferry_cli::stores::StoreArgs;
 use ferry_cli::{dev, operator, server, with_store};
 use ferry_config::RegistryChoice;
 use ferry_domain::MerchantId;
-use ferry_store::{ChainStore, Store};
+use ferry_store::{ChainStore, ExpiryStore, Store};
 use tokio::net::TcpListener;
 
 /// Where the local stack expects the receiver factory: the first contract
@@ -52,6 +52,11 @@ struct ServeArgs {
     /// The contracts and test USDC are deployed there if missing.
     #[arg(long = "rpc", value_name = "CHAIN_ID=URL")]
     rpc: Vec<ferry_cli::workers::RpcEndpoint>,
+    /// Refuse webhook endpoints on loopback (`http://127.0.0.1:…`), as a
+    /// deployment does. By default the local server accepts them, for
+    /// development receivers.
+    #[arg(long)]
+    https_webhooks_only: bool,
 }
 
 #[derive(Args)]
@@ -125,7 +130,7 @@ async fn serve(args: ServeArgs, dev: bool) -> Result<(), Error> {
     with_store!(store, |s| serve_with(s, args, dev).await)
 }
 
-async fn serve_with<S: Store + ChainStore>(store: S, args: ServeArgs, dev: bool) -> Result<(), Error> {
+async fn serve_with<S: Store + ChainStore + ExpiryStore>(store: S, args: ServeArgs, dev: bool) -> Result<(), Error> {
     let registry = Arc::new(args.chains.chain_registry.load()?);
     let receivers = ReceiverDerivation::new(args.chains.receiver_factory);
     let readers = args
@@ -133,7 +138,11 @@ async fn serve_with<S: Store + ChainStore>(store: S, args: ServeArgs, dev: bool)
         .iter()
         .map(|rpc| token_options::connect_reader(rpc.chain_id, &rpc.url))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut api = Api::new(store.clone(), Arc::clone(&registry), receivers).with_balance_readers(readers);
+    let mut api = Api::new(store.clone(), Arc::clone(&registry), receivers)
+        .with_balance_readers(readers)
+        .with_webhook_url_policy(ferry_domain::UrlPolicy { allow_insecure_loopback: !args.https_webhooks_only });
+    // Sessions past their expiry become `expired`, chains or not.
+    let _expiry = ferry_cli::workers::start_expiry(store.clone());
     let _workers = if args.rpc.is_empty() {
         None
     } else {

@@ -1,17 +1,19 @@
 //! The chain workers in-process, as the deployment runs them on schedules
 //! and SQS: `poll-chains` every second, `route-deposits` on an in-process
-//! queue. What `sam local` would do, without Docker.
+//! queue; and `expire-sessions` every 5 seconds. What `sam local` would do,
+//! without Docker.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use expire_sessions::ExpireSessions;
 use ferry_chains::evm::client::EvmClient;
 use ferry_chains::evm::local;
 use ferry_chains::evm::relayer::{EthereumWallet, Relayer};
 use ferry_domain::{ChainId, ChainRegistry, EvmAddress, RouteDeposit};
 use ferry_queue::memory::MemoryQueue;
 use ferry_queue::{Queue, TypedQueue};
-use ferry_store::ChainStore;
+use ferry_store::{ChainStore, ExpiryStore};
 use ferry_watch::{ChainTxLookup, DepositDetector, TxHintLookup};
 use poll_chains::{PollChains, WatchedChain};
 use route_deposits::RouteDeposits;
@@ -80,6 +82,31 @@ pub async fn start_local<S: ChainStore>(
     let router = RouteDeposits::new(store, relayers, EvmAddress::new(local::TREASURY));
     let tasks = vec![tokio::spawn(poll_forever(poller)), tokio::spawn(route_forever(router, queue))];
     Ok(LocalWorkers { tasks, tx_lookup })
+}
+
+/// How often the local expiry worker runs (deployments: every minute).
+const EXPIRY_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Starts the expiry worker in-process: every [`EXPIRY_INTERVAL`] the open
+/// sessions past their `expiresAt` become `expired`. It needs no chain, so
+/// it runs whether or not the chain workers do.
+pub fn start_expiry<S: ExpiryStore + Clone + 'static>(store: S) -> JoinHandle<()> {
+    tokio::spawn(expire_forever(ExpireSessions::new(store)))
+}
+
+async fn expire_forever<S: ExpiryStore>(worker: ExpireSessions<S>) {
+    let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
+    loop {
+        tick.tick().await;
+        match worker.run_once(ferry_http::now()).await {
+            Ok(report) if report.expired > 0 || report.lost_races > 0 => {
+                tracing::info!(expired = report.expired, lost_races = report.lost_races, "sessions expired");
+            }
+            Ok(_nothing_due) => {}
+            // The next tick retries.
+            Err(error) => tracing::error!(%error, "expiring sessions failed"),
+        }
+    }
 }
 
 async fn poll_forever<S: ChainStore, Q: Queue>(poller: PollChains<S, Q>) {

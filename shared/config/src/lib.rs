@@ -7,7 +7,10 @@ use alloy_primitives::Address;
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_domain::{ChainRegistry, RegistryError};
 
+mod webhook;
 mod worker;
+
+pub use webhook::{ALLOW_INSECURE_WEBHOOKS, WebhookConfig};
 
 pub use worker::{
     AMOUNT_TOLERANCE_BPS, CALL_GAS, DEFAULT_CALL_GAS, DEFAULT_POLL_INTERVAL, DEFAULT_TOLERANCE_BPS, DEPOSIT_QUEUE_URL,

@@ -13,6 +13,7 @@ pub mod money;
 pub mod registry;
 pub mod session;
 pub mod time;
+pub mod webhook;
 
 pub use address::{AddressError, Calldata, EvmAddress, TxHash};
 pub use credentials::{ApiKey, ApiKeyHash, ClientSecret, Merchant};
@@ -23,7 +24,11 @@ pub use ids::{IdError, MerchantId, SessionId};
 pub use money::{AmountError, BaseUnits};
 pub use registry::{Chain, ChainId, ChainRegistry, RegistryError, Token};
 pub use session::{
-    Delivery, Destination, DisplayError, DisplayField, DisplayInfo, EventKind, IllegalTransition, Metadata,
-    MetadataError, NewSession, PaymentMethod, Session, SessionError, SessionStatus, Transition,
+    Delivery, Destination, DisplayError, DisplayField, DisplayInfo, EventKind, ExpireError, IllegalTransition,
+    Metadata, MetadataError, NewSession, PaymentMethod, Session, SessionError, SessionStatus, Transition,
 };
 pub use time::Timestamp;
+pub use webhook::{
+    EventSelection, EventSelectionError, UrlPolicy, WebhookEndpoint, WebhookId, WebhookSecret, WebhookUrl,
+    WebhookUrlError,
+};

@@ -140,6 +140,17 @@ pub enum SessionError {
     IllegalTransition(#[from] IllegalTransition),
 }
 
+/// Why a session could not be expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ExpireError {
+    /// The payer still has time.
+    #[error("the session expires at {expires_at}, not yet")]
+    NotYetDue { expires_at: Timestamp },
+    /// Not open: `processing` (being paid) or already final.
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+}
+
 /// Where the money must land.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Destination {
@@ -435,6 +446,18 @@ impl Session {
         Ok((next, event.unwrap_or(EventKind::Bounced)))
     }
 
+    /// The payer's time is up: `expired`, emitting `session.expired`. Only
+    /// an open session (`requires_payment_method`, `waiting_payment`) at or
+    /// past its `expires_at` expires; a `processing` session never does
+    /// (its deposit is being delivered), nor a final one.
+    pub fn expire(&self, now: Timestamp) -> Result<(Session, EventKind), ExpireError> {
+        if self.status.is_open() && !self.is_past_expiry(now) {
+            return Err(ExpireError::NotYetDue { expires_at: self.expires_at });
+        }
+        let (next, event) = self.transitioned(Transition::Expire)?;
+        Ok((next, event.unwrap_or(EventKind::Expired)))
+    }
+
     /// Records the transaction a payer says paid this session, so that the
     /// deposit can be looked up without waiting for the next chain scan.
     /// Returns `None` when there is nothing to record.
@@ -492,6 +515,77 @@ mod tests {
     fn a_processing_session_never_expires() {
         let err = SessionStatus::Processing.apply(Transition::Expire).expect_err("illegal");
         assert_eq!(err.to_string(), "a session that is processing cannot expire");
+    }
+
+    fn open_session(expires_at: u64) -> Session {
+        let new = NewSession {
+            destination: Destination {
+                address: EvmAddress::new([0x11; 20].into()),
+                chain_id: ChainId::new(8453),
+                chain_name: "Base".into(),
+                token: Token { symbol: "USDC".into(), address: EvmAddress::new([0x22; 20].into()), decimals: 6 },
+                amount: Some(BaseUnits::new(10_000_000)),
+                calldata: None,
+                delivery: None,
+            },
+            display: DisplayInfo::parse("Order #1".into(), "Pay".into(), None, None).expect("display"),
+            metadata: None,
+            refund_address: None,
+        };
+        let created = Timestamp::from_unix_seconds(expires_at - Session::DEFAULT_LIFETIME_SECONDS);
+        let session = Session::create(
+            new,
+            SessionId::from_bytes([1; 16]),
+            MerchantId::from_random_bytes([2; 16]),
+            ClientSecret::from_bytes([3; 16]),
+            created,
+        );
+        assert_eq!(session.expires_at, Timestamp::from_unix_seconds(expires_at));
+        session
+    }
+
+    #[test]
+    fn an_open_session_expires_at_its_expiry_and_emits_session_expired() {
+        let session = open_session(10_000);
+        let waiting = session
+            .set_evm_payment_method(EvmAddress::new([0x33; 20].into()), Timestamp::from_unix_seconds(9_000))
+            .expect("legal")
+            .expect("changed");
+        for open in [&session, &waiting] {
+            let (expired, event) = open.expire(Timestamp::from_unix_seconds(10_000)).expect("due at expires_at");
+            assert_eq!(event, EventKind::Expired);
+            assert_eq!(expired.status, SessionStatus::Expired);
+            assert_eq!(expired.version, open.version + 1);
+            assert_eq!(expired.payment_method, open.payment_method, "nothing else changes");
+            assert!(open.expire(Timestamp::from_unix_seconds(10_001)).is_ok(), "and after it");
+        }
+    }
+
+    #[test]
+    fn a_session_does_not_expire_before_its_time() {
+        let session = open_session(10_000);
+        let early = session.expire(Timestamp::from_unix_seconds(9_999));
+        assert_eq!(early, Err(ExpireError::NotYetDue { expires_at: Timestamp::from_unix_seconds(10_000) }));
+    }
+
+    #[test]
+    fn processing_and_final_sessions_never_expire() {
+        let now = Timestamp::from_unix_seconds(20_000);
+        for status in
+            [SessionStatus::Processing, SessionStatus::Succeeded, SessionStatus::Bounced, SessionStatus::Expired]
+        {
+            let mut session = open_session(10_000);
+            session.status = status;
+            let refused = session.expire(now).expect_err("not open");
+            assert_eq!(
+                refused,
+                ExpireError::IllegalTransition(IllegalTransition { from: status, transition: Transition::Expire })
+            );
+        }
+        // Paid before its expiry, then past it: still not expired.
+        let mut processing = open_session(10_000);
+        processing.status = SessionStatus::Processing;
+        assert!(matches!(processing.expire(now), Err(ExpireError::IllegalTransition(_))));
     }
 
     proptest! {

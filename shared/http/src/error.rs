@@ -48,6 +48,10 @@ pub enum ErrorCode {
     UnsupportedPaymentMethod,
     /// The `Idempotency-Key` was used with a different request body.
     IdempotencyKeyReused,
+    /// No such webhook endpoint (or it belongs to another merchant).
+    WebhookNotFound,
+    /// The merchant already has the maximum number of webhook endpoints (16); delete one first.
+    TooManyWebhooks,
     /// Too many requests (answered by the API gateway's throttling).
     RateLimited,
     /// No endpoint at this path.
@@ -59,7 +63,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 20] = [
         Self::InvalidParameter,
         Self::InvalidJson,
         Self::PayloadTooLarge,
@@ -74,6 +78,8 @@ impl ErrorCode {
         Self::UnsupportedToken,
         Self::UnsupportedPaymentMethod,
         Self::IdempotencyKeyReused,
+        Self::WebhookNotFound,
+        Self::TooManyWebhooks,
         Self::RateLimited,
         Self::RouteNotFound,
         Self::MethodNotAllowed,
@@ -94,6 +100,8 @@ impl ErrorCode {
             | C::UnsupportedToken
             | C::UnsupportedPaymentMethod
             | C::IdempotencyKeyReused
+            | C::WebhookNotFound
+            | C::TooManyWebhooks
             | C::RateLimited
             | C::RouteNotFound
             | C::MethodNotAllowed => ErrorType::InvalidRequestError,
@@ -109,8 +117,10 @@ impl ErrorCode {
             C::MissingApiKey | C::InvalidApiKey | C::MissingClientSecret | C::InvalidClientSecret => {
                 StatusCode::UNAUTHORIZED
             }
-            C::SessionNotFound | C::RouteNotFound => StatusCode::NOT_FOUND,
-            C::SessionExpired | C::InvalidSessionState | C::IdempotencyKeyReused => StatusCode::CONFLICT,
+            C::SessionNotFound | C::WebhookNotFound | C::RouteNotFound => StatusCode::NOT_FOUND,
+            C::SessionExpired | C::InvalidSessionState | C::IdempotencyKeyReused | C::TooManyWebhooks => {
+                StatusCode::CONFLICT
+            }
             C::UnsupportedChain | C::UnsupportedToken | C::UnsupportedPaymentMethod => StatusCode::BAD_REQUEST,
             C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -135,6 +145,8 @@ impl ErrorCode {
             C::UnsupportedToken => "unsupported_token",
             C::UnsupportedPaymentMethod => "unsupported_payment_method",
             C::IdempotencyKeyReused => "idempotency_key_reused",
+            C::WebhookNotFound => "webhook_not_found",
+            C::TooManyWebhooks => "too_many_webhooks",
             C::RateLimited => "rate_limited",
             C::RouteNotFound => "route_not_found",
             C::MethodNotAllowed => "method_not_allowed",
@@ -173,6 +185,10 @@ impl ApiError {
 
     pub fn session_not_found() -> Self {
         Self::new(ErrorCode::SessionNotFound, "No such session.")
+    }
+
+    pub fn webhook_not_found() -> Self {
+        Self::new(ErrorCode::WebhookNotFound, "No such webhook endpoint.")
     }
 
     /// An unexpected failure: logged with its whole source chain, answered

@@ -9,6 +9,7 @@ pub mod request;
 pub mod routes;
 pub mod service;
 pub mod sessions;
+pub mod webhooks;
 pub mod wire;
 
 pub use error::{ApiError, ErrorCode, ErrorType};

@@ -96,6 +96,66 @@ fn check_session() {}
 #[allow(dead_code)]
 fn token_options() {}
 
+/// Register a webhook endpoint. The response carries the endpoint's
+/// signing secret; it is never shown again. A merchant has at most 16
+/// endpoints. (`POST /v1/webhooks/{webhookId}/test` is not available yet:
+/// it arrives with webhook delivery.)
+#[utoipa::path(
+    post, path = "/v1/webhooks", tag = "webhooks",
+    security(("apiKey" = [])),
+    request_body = CreateWebhookRequest,
+    responses(
+        (status = 201, description = "Created; `secret` is shown only here", body = CreatedWebhookResponse),
+        (status = 400, description = "`invalid_parameter` (`param`: `url`, `events`, `events[i]` or `description`; a URL that is not https, has credentials or a fragment, or names a private, loopback, link-local, unique-local, multicast or reserved IP address is refused here), `invalid_json`", body = ErrorEnvelope),
+        (status = 401, description = "`missing_api_key`, `invalid_api_key`", body = ErrorEnvelope),
+        (status = 409, description = "`too_many_webhooks`", body = ErrorEnvelope),
+        (status = 413, description = "`payload_too_large`", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn create_webhook() {}
+
+/// List the merchant's webhook endpoints, oldest first, without secrets.
+#[utoipa::path(
+    get, path = "/v1/webhooks", tag = "webhooks",
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, description = "Every endpoint of the merchant", body = WebhookListResponse),
+        (status = 401, description = "`missing_api_key`, `invalid_api_key`", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn list_webhooks() {}
+
+/// Retrieve one webhook endpoint, without its secret.
+#[utoipa::path(
+    get, path = "/v1/webhooks/{webhookId}", tag = "webhooks",
+    security(("apiKey" = [])),
+    params(("webhookId" = String, Path, description = "`wh_` and 32 lowercase hex characters")),
+    responses(
+        (status = 200, description = "The endpoint", body = WebhookResponse),
+        (status = 401, description = "`missing_api_key`, `invalid_api_key`", body = ErrorEnvelope),
+        (status = 404, description = "`webhook_not_found` (also for another merchant's endpoint)", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn get_webhook() {}
+
+/// Delete a webhook endpoint: nothing more is sent to it, and it no longer
+/// counts towards the limit.
+#[utoipa::path(
+    delete, path = "/v1/webhooks/{webhookId}", tag = "webhooks",
+    security(("apiKey" = [])),
+    params(("webhookId" = String, Path, description = "`wh_` and 32 lowercase hex characters")),
+    responses(
+        (status = 200, description = "Deleted", body = DeletedWebhookResponse),
+        (status = 401, description = "`missing_api_key`, `invalid_api_key`", body = ErrorEnvelope),
+        (status = 404, description = "`webhook_not_found` (also for another merchant's endpoint, or one already deleted)", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn delete_webhook() {}
+
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 #[allow(dead_code)]
@@ -122,10 +182,17 @@ impl Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ferry", description = "Self-hostable payment sessions."),
-    paths(create_session, get_session, create_payment_method, check_session, token_options, openapi),
+    paths(
+        create_session, get_session, create_payment_method, check_session, token_options, openapi,
+        create_webhook, list_webhooks, get_webhook, delete_webhook,
+    ),
     components(schemas(ErrorEnvelope, ErrorBody, ErrorType, ErrorCode, SessionPublicInfo, SessionView)),
     modifiers(&Security),
-    tags((name = "sessions", description = "Payment sessions"), (name = "meta", description = "About the API")),
+    tags(
+        (name = "sessions", description = "Payment sessions"),
+        (name = "webhooks", description = "Webhook endpoints: where Ferry POSTs session events, signed with `Ferry-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>` (reject timestamps more than 5 minutes old). Endpoint management is available; delivery of events and `POST /v1/webhooks/{webhookId}/test` are not yet."),
+        (name = "meta", description = "About the API"),
+    ),
 )]
 struct ApiDoc;
 

@@ -17,23 +17,34 @@ pub enum Endpoint {
     CheckSession,
     TokenOptions,
     OpenApi,
+    CreateWebhook,
+    ListWebhooks,
+    GetWebhook,
+    DeleteWebhook,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 6] = [
+    pub const ALL: [Endpoint; 10] = [
         Self::CreateSession,
         Self::GetSession,
         Self::CreatePaymentMethod,
         Self::CheckSession,
         Self::TokenOptions,
         Self::OpenApi,
+        Self::CreateWebhook,
+        Self::ListWebhooks,
+        Self::GetWebhook,
+        Self::DeleteWebhook,
     ];
 
     pub fn method(self) -> Method {
         match self {
-            Self::CreateSession | Self::CreatePaymentMethod => Method::POST,
-            Self::GetSession | Self::TokenOptions | Self::OpenApi => Method::GET,
+            Self::CreateSession | Self::CreatePaymentMethod | Self::CreateWebhook => Method::POST,
+            Self::GetSession | Self::TokenOptions | Self::OpenApi | Self::ListWebhooks | Self::GetWebhook => {
+                Method::GET
+            }
             Self::CheckSession => Method::PUT,
+            Self::DeleteWebhook => Method::DELETE,
         }
     }
 
@@ -46,6 +57,8 @@ impl Endpoint {
             Self::CheckSession => "/v1/sessions/{sessionId}/check",
             Self::TokenOptions => "/v1/sessions/{sessionId}/tokenOptions",
             Self::OpenApi => "/openapi.json",
+            Self::CreateWebhook | Self::ListWebhooks => "/v1/webhooks",
+            Self::GetWebhook | Self::DeleteWebhook => "/v1/webhooks/{webhookId}",
         }
     }
 
@@ -58,6 +71,10 @@ impl Endpoint {
             Self::CheckSession => "check-session",
             Self::TokenOptions => "token-options",
             Self::OpenApi => "openapi",
+            Self::CreateWebhook => "create-webhook",
+            Self::ListWebhooks => "list-webhooks",
+            Self::GetWebhook => "get-webhook",
+            Self::DeleteWebhook => "delete-webhook",
         }
     }
 }
@@ -153,6 +170,23 @@ mod tests {
         );
         let error = unrouted(&Method::DELETE, "/v1/sessions/abc");
         assert_eq!((error.code, error.allow.as_deref()), (ErrorCode::MethodNotAllowed, Some("GET")));
+    }
+
+    #[test]
+    fn webhooks_share_two_paths_by_method() {
+        let found = |method: Method, path: &str| match route(&method, path) {
+            RouteMatch::Found { endpoint, params } => (endpoint, params.get("webhookId").cloned()),
+            other => panic!("{method} {path}: {other:?}"),
+        };
+        assert_eq!(found(Method::POST, "/v1/webhooks"), (Endpoint::CreateWebhook, None));
+        assert_eq!(found(Method::GET, "/v1/webhooks"), (Endpoint::ListWebhooks, None));
+        assert_eq!(found(Method::GET, "/v1/webhooks/wh_1"), (Endpoint::GetWebhook, Some("wh_1".into())));
+        assert_eq!(found(Method::DELETE, "/v1/webhooks/wh_1"), (Endpoint::DeleteWebhook, Some("wh_1".into())));
+        assert_eq!(
+            route(&Method::PUT, "/v1/webhooks/wh_1"),
+            RouteMatch::MethodNotAllowed { allowed: vec![Method::GET, Method::DELETE] }
+        );
+        assert_eq!(route(&Method::POST, "/v1/webhooks/wh_1/test"), RouteMatch::NotFound);
     }
 
     #[test]

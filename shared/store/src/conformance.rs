@@ -14,14 +14,18 @@ use ferry_domain::{
 };
 
 use crate::{
-    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DepositRecord, DepositState, IdempotencyRecord,
-    PayoutIntent, Recorded, SessionChange, Store, StoreError,
+    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DepositRecord, DepositState, ExpiryStore,
+    IdempotencyRecord, PayoutIntent, Recorded, SessionChange, Store, StoreError,
 };
+
+mod webhooks;
+
+pub use webhooks::sample_webhook;
 
 const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
 /// Runs every check against `store`.
-pub async fn run_all<S: Store + ChainStore>(store: S) {
+pub async fn run_all<S: Store + ChainStore + ExpiryStore>(store: S) {
     sessions_round_trip(&store).await;
     session_ids_are_unique(&store).await;
     commits_are_conditional_on_the_version(&store).await;
@@ -35,6 +39,13 @@ pub async fn run_all<S: Store + ChainStore>(store: S) {
     deposit_updates_are_conditional_on_the_version(&store).await;
     concurrent_records_of_one_deposit_store_it_once(&store).await;
     payouts_are_created_once_and_updated_by_version(&store).await;
+    webhooks::run_all(&store).await;
+    // Each expiry check lives in an era of its own, earlier than the one
+    // before (and long before `NOW`), so sessions left open by one check
+    // are never due in the next.
+    due_sessions_are_the_open_ones_past_their_expiry(&store).await;
+    due_sessions_are_listed_oldest_first_up_to_the_limit(&store).await;
+    an_expiry_racing_a_deposit_loses_to_it(&store).await;
 }
 
 fn fresh_bytes() -> [u8; 16] {
@@ -449,6 +460,140 @@ async fn payouts_are_created_once_and_updated_by_version<S: ChainStore>(store: &
     assert!(matches!(store.update_payout(&ghost).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.get_payout(&unknown).await.expect("get unknown"), None);
     assert_eq!(store.get_payout(&intent.payout_id).await.expect("get"), Some(signed));
+}
+
+/// More than any check stores: "everything due" in a listing.
+const ALL: usize = 1_000;
+
+/// A stored open session (`requires_payment_method`) that expires at `expires_at`.
+async fn open_session_expiring<S: ExpiryStore>(store: &S, expires_at: Timestamp) -> Session {
+    let mut session = sample_session(fresh_merchant());
+    session.created_at = Timestamp::from_unix_seconds(expires_at.unix_seconds() - 3_600);
+    session.expires_at = expires_at;
+    store.create_session(&session, None).await.expect("create");
+    session
+}
+
+/// `session` given a deposit address, committed: `waiting_payment`.
+async fn waiting<S: ExpiryStore>(store: &S, session: &Session) -> Session {
+    let receiver = fresh_address();
+    let next = session.set_evm_payment_method(receiver, session.created_at).expect("legal").expect("changed");
+    store.commit(SessionChange::new(&next).claiming_receiver(receiver)).await.expect("set payment method");
+    next
+}
+
+/// `session` paid, committed: `processing`.
+async fn paid<S: ExpiryStore>(store: &S, session: &Session) -> Session {
+    let mut deposit = sample_deposit();
+    deposit.receiver = fresh_address();
+    let (next, _event) = session.deposit_seen(&deposit).expect("legal");
+    store.commit(SessionChange::new(&next)).await.expect("deposit seen");
+    next
+}
+
+fn ids(sessions: &[Session]) -> Vec<SessionId> {
+    sessions.iter().map(|s| s.id).collect()
+}
+
+/// Every listed session is open and due at `now`, and the list is sorted by expiry.
+fn assert_due_listing(listed: &[Session], now: Timestamp) {
+    for session in listed {
+        assert!(session.status.is_open(), "{:?} is {}", session.id, session.status);
+        assert!(session.expires_at <= now, "{:?} expires at {}, after {now}", session.id, session.expires_at);
+    }
+    assert!(listed.windows(2).all(|pair| pair[0].expires_at <= pair[1].expires_at), "oldest first");
+}
+
+async fn due_sessions_are_the_open_ones_past_their_expiry<S: ExpiryStore>(store: &S) {
+    let now = Timestamp::from_unix_seconds(1_300_000_000);
+    let long_ago = open_session_expiring(store, Timestamp::from_unix_seconds(1_299_990_000)).await;
+    let just_now = open_session_expiring(store, now).await;
+    let waiting_due =
+        waiting(store, &open_session_expiring(store, Timestamp::from_unix_seconds(1_299_999_000)).await).await;
+    let not_yet = open_session_expiring(store, now.plus_seconds(1)).await;
+    let waiting_not_yet = waiting(store, &open_session_expiring(store, now.plus_seconds(600)).await).await;
+    let processing = paid(store, &waiting(store, &open_session_expiring(store, now).await).await).await;
+    let already_expired = {
+        let open = open_session_expiring(store, Timestamp::from_unix_seconds(1_299_000_000)).await;
+        let (expired, _event) = open.expire(now).expect("due");
+        store.commit(SessionChange::new(&expired)).await.expect("expire");
+        expired
+    };
+
+    let listed = store.due_sessions(now, ALL).await.expect("due sessions");
+    assert_due_listing(&listed, now);
+    let listed_ids = ids(&listed);
+    for due in [&long_ago, &just_now, &waiting_due] {
+        let found = listed.iter().find(|s| s.id == due.id);
+        assert_eq!(found, Some(due), "a due open session is listed as stored");
+    }
+    for not_due in [&not_yet, &waiting_not_yet, &processing, &already_expired] {
+        assert!(!listed_ids.contains(&not_due.id), "{} at {} is not due", not_due.status, not_due.expires_at);
+    }
+    let position = |id| listed_ids.iter().position(|listed| *listed == id).expect("listed");
+    assert!(position(long_ago.id) < position(waiting_due.id) && position(waiting_due.id) < position(just_now.id));
+
+    // Once expired (the index is sparse: an expired session leaves it), it is listed no more.
+    let (expired, event) = waiting_due.expire(now).expect("due");
+    assert_eq!(event, ferry_domain::EventKind::Expired);
+    store.commit(SessionChange::new(&expired)).await.expect("expire");
+    let listed = ids(&store.due_sessions(now, ALL).await.expect("due sessions"));
+    assert!(!listed.contains(&waiting_due.id) && listed.contains(&long_ago.id), "{listed:?}");
+    assert_eq!(store.get_session(&waiting_due.id).await.expect("get"), Some(expired));
+    // A later `now` lists the ones that were not yet due.
+    let later = ids(&store.due_sessions(now.plus_seconds(600), ALL).await.expect("due sessions"));
+    assert!(later.contains(&not_yet.id) && later.contains(&waiting_not_yet.id), "{later:?}");
+    assert!(!later.contains(&processing.id));
+    // Nothing is due before the first of them.
+    let before = store.due_sessions(Timestamp::from_unix_seconds(1_000_000_000), ALL).await.expect("due sessions");
+    assert!(!ids(&before).contains(&long_ago.id), "{before:?}");
+}
+
+async fn due_sessions_are_listed_oldest_first_up_to_the_limit<S: ExpiryStore>(store: &S) {
+    let now = Timestamp::from_unix_seconds(1_200_000_000);
+    let mut created = Vec::new();
+    // Stored newest first, so that the store's order is not insertion order.
+    for age in 1..=7 {
+        created.push(open_session_expiring(store, Timestamp::from_unix_seconds(now.unix_seconds() - age * 60)).await);
+    }
+    let everything = store.due_sessions(now, ALL).await.expect("due sessions");
+    assert_due_listing(&everything, now);
+    let mine: Vec<SessionId> = ids(&everything).into_iter().filter(|id| created.iter().any(|s| s.id == *id)).collect();
+    let oldest_first: Vec<SessionId> = created.iter().rev().map(|s| s.id).collect();
+    assert_eq!(mine, oldest_first);
+
+    for limit in [0, 1, 3, 5] {
+        let page = store.due_sessions(now, limit).await.expect("due sessions");
+        assert_eq!(page.len(), limit.min(everything.len()), "limit {limit}");
+        let expiries: Vec<Timestamp> = page.iter().map(|s| s.expires_at).collect();
+        let first: Vec<Timestamp> = everything.iter().take(limit).map(|s| s.expires_at).collect();
+        assert_eq!(expiries, first, "the oldest {limit}");
+    }
+}
+
+async fn an_expiry_racing_a_deposit_loses_to_it<S: ExpiryStore>(store: &S) {
+    let now = Timestamp::from_unix_seconds(1_100_000_000);
+    let session = waiting(store, &open_session_expiring(store, now).await).await;
+    let listed = store.due_sessions(now, ALL).await.expect("due sessions");
+    let seen = listed.into_iter().find(|s| s.id == session.id).expect("due and listed");
+
+    // Between the listing and the expiry's commit, the deposit is seen.
+    let processing = paid(store, &session).await;
+    let (expired, _event) = seen.expire(now).expect("due when listed");
+    let lost = store.commit(SessionChange::new(&expired)).await;
+    assert!(matches!(lost, Err(StoreError::Conflict(_))), "{lost:?}");
+    assert_eq!(store.get_session(&session.id).await.expect("get"), Some(processing));
+    assert!(!ids(&store.due_sessions(now, ALL).await.expect("due sessions")).contains(&session.id));
+
+    // And the other way round: once expired, the deposit's transition is refused by the domain,
+    // and a stale write (at the listed version) by the store.
+    let other = waiting(store, &open_session_expiring(store, now).await).await;
+    let (expired, _event) = other.expire(now).expect("due");
+    store.commit(SessionChange::new(&expired)).await.expect("expire");
+    assert!(expired.deposit_seen(&sample_deposit()).is_err());
+    let (late, _event) = other.deposit_seen(&sample_deposit()).expect("legal on the stale copy");
+    assert!(matches!(store.commit(SessionChange::new(&late)).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.get_session(&other.id).await.expect("get"), Some(expired));
 }
 
 fn hex_of(bytes: [u8; 16]) -> String {

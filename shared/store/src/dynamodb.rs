@@ -12,6 +12,8 @@
 //! | cursor      | `CURSOR#<chainId>`                  | `CURSOR`      | `lastScannedBlock` (no `doc`)                                          |
 //! | deposit     | `DEPOSIT#<chainId:txHash:logIndex>` | `DEPOSIT`     | `version`, `sessionId`                                                 |
 //! | payout      | `PAYOUT#<payoutId>`                 | `PAYOUT`      | `version`                                                              |
+//! | webhook     | `MERCHANT#<id>`                     | `WEBHOOK#<wh_…>` | `createdAt` (listed by a Query on the merchant's `pk`)              |
+//! | webhook count | `MERCHANT#<id>`                   | `WEBHOOKS`    | `webhookCount`, kept in the same transaction as each create/delete     |
 //!
 //! `openShard` is present only on sessions still waiting for the payer, so
 //! the `open-sessions` index (`openShard`, `expiresAt`) is sparse.
@@ -31,14 +33,16 @@ use aws_sdk_dynamodb::types::{
 use ferry_domain::{ApiKeyHash, ChainId, DepositId, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
 
 use crate::{
-    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, IdempotencyRecord,
-    IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange, SessionStore, StoreError,
-    StoreResult, decode, encode,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, ExpiryStore,
+    IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange,
+    SessionStore, StoreError, StoreResult, decode, encode,
 };
 
 /// The name of the sparse index over open sessions by expiry.
 pub const OPEN_SESSIONS_INDEX: &str = "open-sessions";
 const OPEN_SHARD: &str = "OPEN";
+
+mod webhooks;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -411,6 +415,44 @@ impl SessionStore for DynamoStore {
             Some(AttributeValue::S(id)) => id.parse().map(Some).map_err(|e| StoreError::corrupt("receiver", e)),
             _ => Err(StoreError::corrupt("receiver", MissingAttribute("sessionId"))),
         }
+    }
+}
+
+impl ExpiryStore for DynamoStore {
+    /// A Query of the sparse `open-sessions` index (`openShard = "OPEN" AND
+    /// expiresAt <= :now`, ascending), page after page until `limit`
+    /// sessions or the end: only open sessions are in the index, so the
+    /// items read are the sessions due. The index is eventually consistent:
+    /// a session just changed may still be listed as it was.
+    async fn due_sessions(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<Session>> {
+        let mut due = Vec::new();
+        let mut start: Option<Item> = None;
+        while due.len() < limit {
+            let page = i32::try_from(limit - due.len()).unwrap_or(i32::MAX);
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(OPEN_SESSIONS_INDEX)
+                .key_condition_expression("openShard = :open AND expiresAt <= :now")
+                .expression_attribute_values(":open", s(OPEN_SHARD))
+                .expression_attribute_values(":now", n(now.unix_seconds()))
+                .scan_index_forward(true)
+                .limit(page)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            for item in output.items() {
+                due.push(doc_of::<Session>("session", item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        due.truncate(limit);
+        Ok(due)
     }
 }
 

@@ -135,6 +135,20 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<SessionId>>> + Send;
 }
 
+/// The expiry worker's port: the sparse index of open sessions by expiry.
+pub trait ExpiryStore: SessionStore {
+    /// Open sessions (`requires_payment_method`, `waiting_payment`) with
+    /// `expires_at <= now`, oldest first, at most `limit`.
+    ///
+    /// Reads only the index of open sessions (DynamoDB: the sparse
+    /// `open-sessions` GSI; SQLite: the partial index
+    /// `sessions_open_by_expiry`), so the work grows with the sessions due,
+    /// never with all sessions. The index may lag behind the table (a GSI is
+    /// eventually consistent): a listed session may have changed since, and
+    /// the conditional [`SessionStore::commit`] of its expiry decides.
+    fn due_sessions(&self, now: Timestamp, limit: usize) -> impl Future<Output = StoreResult<Vec<Session>>> + Send;
+}
+
 pub trait IdempotencyStore: Send + Sync {
     /// The live (unexpired at `now`) record for this merchant and key.
     fn get_idempotency(
@@ -257,9 +271,54 @@ pub trait PayoutStore: Send + Sync {
     fn update_payout(&self, intent: &PayoutIntent) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// Why creating a webhook endpoint did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateWebhookError {
+    /// The merchant already has `limit` endpoints.
+    #[error("the merchant already has {limit} webhook endpoints")]
+    LimitReached { limit: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A merchant's webhook endpoints. Every read and write is scoped to the
+/// merchant: another merchant's endpoint id is simply not there.
+pub trait WebhookStore: Send + Sync {
+    /// Stores a new endpoint unless its merchant already has `limit`. The
+    /// count and the insert are one atomic step (DynamoDB: a per-merchant
+    /// counter item updated conditionally in the insert's transaction;
+    /// SQLite: one immediate transaction), so concurrent creates cannot
+    /// exceed the limit.
+    fn create_webhook(
+        &self,
+        endpoint: &ferry_domain::WebhookEndpoint,
+        limit: usize,
+    ) -> impl Future<Output = Result<(), CreateWebhookError>> + Send;
+
+    fn get_webhook(
+        &self,
+        merchant_id: &MerchantId,
+        id: &ferry_domain::WebhookId,
+    ) -> impl Future<Output = StoreResult<Option<ferry_domain::WebhookEndpoint>>> + Send;
+
+    /// The merchant's endpoints, oldest first (ties by id).
+    fn list_webhooks(
+        &self,
+        merchant_id: &MerchantId,
+    ) -> impl Future<Output = StoreResult<Vec<ferry_domain::WebhookEndpoint>>> + Send;
+
+    /// Deletes the endpoint (freeing its place under the limit); `false` if
+    /// the merchant has no endpoint with this id.
+    fn delete_webhook(
+        &self,
+        merchant_id: &MerchantId,
+        id: &ferry_domain::WebhookId,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
 /// Everything the API needs from a store.
-pub trait Store: SessionStore + IdempotencyStore + MerchantStore + Clone + 'static {}
-impl<T: SessionStore + IdempotencyStore + MerchantStore + Clone + 'static> Store for T {}
+pub trait Store: SessionStore + IdempotencyStore + MerchantStore + WebhookStore + Clone + 'static {}
+impl<T: SessionStore + IdempotencyStore + MerchantStore + WebhookStore + Clone + 'static> Store for T {}
 
 /// Everything the chain workers need from a store.
 pub trait ChainStore: SessionStore + CursorStore + DepositStore + PayoutStore + Clone + 'static {}

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use ferry_domain::{ApiKeyHash, ChainId, DepositId, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
 
 use crate::{
-    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, IdempotencyRecord,
-    IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange, SessionStore, StoreError,
-    StoreResult,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, ExpiryStore,
+    IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange,
+    SessionStore, StoreError, StoreResult,
 };
 
 #[derive(Default)]
@@ -22,7 +22,10 @@ struct State {
     cursors: HashMap<ChainId, ChainCursor>,
     deposits: HashMap<DepositId, DepositRecord>,
     payouts: HashMap<String, PayoutIntent>,
+    webhooks: HashMap<(MerchantId, ferry_domain::WebhookId), ferry_domain::WebhookEndpoint>,
 }
+
+mod webhooks;
 
 #[derive(Clone, Default)]
 pub struct MemoryStore {
@@ -91,6 +94,18 @@ impl SessionStore for MemoryStore {
 
     async fn find_session_by_receiver(&self, receiver: &EvmAddress) -> StoreResult<Option<SessionId>> {
         Ok(self.state().receivers.get(receiver).copied())
+    }
+}
+
+impl ExpiryStore for MemoryStore {
+    /// A scan: fine for tests.
+    async fn due_sessions(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<Session>> {
+        let state = self.state();
+        let mut due: Vec<Session> =
+            state.sessions.values().filter(|s| s.status.is_open() && s.expires_at <= now).cloned().collect();
+        due.sort_by_key(|s| (s.expires_at, s.id));
+        due.truncate(limit);
+        Ok(due)
     }
 }
 

@@ -11,9 +11,9 @@ use ferry_domain::{ApiKeyHash, ChainId, DepositId, EvmAddress, Merchant, Merchan
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
-    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, IdempotencyRecord,
-    IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange, SessionStore, StoreError,
-    StoreResult, decode, encode,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, ExpiryStore,
+    IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange,
+    SessionStore, StoreError, StoreResult, decode, encode,
 };
 
 const SCHEMA: &str = "
@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS payouts (
 );
 ";
 
+mod webhooks;
+
 #[derive(Clone)]
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
@@ -86,6 +88,7 @@ impl SqliteStore {
             .map_err(StoreError::backend)?;
         connection.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
         connection.execute_batch(SCHEMA).map_err(StoreError::backend)?;
+        connection.execute_batch(webhooks::SCHEMA).map_err(StoreError::backend)?;
         Ok(Self { connection: Arc::new(Mutex::new(connection)) })
     }
 
@@ -231,6 +234,26 @@ impl SessionStore for SqliteStore {
             })
             .await?;
         id.map(|id| id.parse().map_err(|e| StoreError::corrupt("receiver", e))).transpose()
+    }
+}
+
+/// Due open sessions, through the partial index `sessions_open_by_expiry`
+/// (its `WHERE` repeated verbatim, so that SQLite may use it).
+const DUE_SESSIONS: &str = "SELECT doc FROM sessions INDEXED BY sessions_open_by_expiry
+    WHERE status IN ('requires_payment_method', 'waiting_payment') AND expires_at <= ?1
+    ORDER BY expires_at LIMIT ?2";
+
+impl ExpiryStore for SqliteStore {
+    async fn due_sessions(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<Session>> {
+        let (now, limit) = (int(now.unix_seconds()), i64::try_from(limit).unwrap_or(i64::MAX));
+        let docs: Vec<String> = self
+            .with(move |conn| {
+                let mut statement = conn.prepare_cached(DUE_SESSIONS).map_err(db)?;
+                let rows = statement.query_map(params![now, limit], |row| row.get(0)).map_err(db)?;
+                rows.collect::<Result<_, _>>().map_err(db)
+            })
+            .await?;
+        docs.iter().map(|doc| decode("session", doc)).collect()
     }
 }
 
@@ -454,6 +477,21 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_store_conforms() {
         crate::conformance::run_all(SqliteStore::in_memory().expect("open")).await;
+    }
+
+    #[test]
+    fn due_sessions_are_read_through_the_partial_index() {
+        let connection = Connection::open_in_memory().expect("open");
+        connection.execute_batch(SCHEMA).expect("schema");
+        let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {DUE_SESSIONS}")).expect("explain");
+        let plan: Vec<String> = statement
+            .query_map(params![0_i64, 100_i64], |row| row.get::<_, String>(3))
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let plan = plan.join("\n");
+        assert!(plan.contains("USING INDEX sessions_open_by_expiry"), "{plan}");
+        assert!(!plan.contains("SCAN sessions\n") && !plan.ends_with("SCAN sessions"), "{plan}");
     }
 
     #[tokio::test]

@@ -191,6 +191,19 @@ pub async fn seed_session<S: SessionStore>(store: &S, merchant_id: MerchantId) -
     session
 }
 
+/// Stores a webhook endpoint of `merchant_id` — the conformance suite's
+/// [`sample_webhook`](ferry_store::conformance::sample_webhook)
+/// (`https://merchant.example/hooks/ferry`, succeeded and bounced), created
+/// now — and returns it.
+pub async fn seed_webhook<S: ferry_store::WebhookStore>(
+    store: &S,
+    merchant_id: MerchantId,
+) -> ferry_domain::WebhookEndpoint {
+    let endpoint = ferry_store::conformance::sample_webhook(merchant_id, ferry_http::now());
+    store.create_webhook(&endpoint, ferry_domain::webhook::MAX_WEBHOOKS_PER_MERCHANT).await.expect("seed a webhook");
+    endpoint
+}
+
 // ---------------------------------------------------------------- services
 
 /// The DynamoDB endpoint (moto_server) for tests. Panics when it is not
@@ -288,6 +301,7 @@ mod tests {
             ("SESSION_ID", "0123456789abcdef0123456789abcdef"),
             ("CLIENT_SECRET", "fedcba9876543210fedcba9876543210"),
             ("EVM_ADDRESS", "0x90F79bf6EB2c4f870365E785982E1f101E93b906"),
+            ("WEBHOOK_ID", "wh_0123456789abcdef0123456789abcdef"),
         ];
         for name in names {
             let text = std::fs::read_to_string(Path::new(FIXTURES_DIR).join(format!("{name}.json"))).expect("read");

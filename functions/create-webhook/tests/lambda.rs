@@ -1,0 +1,182 @@
+//! `POST /v1/webhooks` as API Gateway delivers it: the handler on real HTTP
+//! API (payload 2.0) events over the in-memory and the SQLite store, and the
+//! real binary through its Lambda entry point against DynamoDB (moto).
+
+use create_webhook::CreateWebhook;
+use ferry_domain::UrlPolicy;
+use ferry_domain::webhook::MAX_WEBHOOKS_PER_MERCHANT;
+use ferry_store::{Store, WebhookStore};
+use ferry_testing::{
+    FakeRuntimeApi, TEST_TIMEOUT, bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint,
+    on_each_store, request, response_json, seed_merchant, seed_webhook, session_function_env,
+};
+use http::StatusCode;
+use lambda_http::Body;
+use serde_json::{Value, json};
+
+/// `requestContext.requestId` of the `create-webhook` fixture.
+const REQUEST_ID: &str = "Q3kZwBh1oAMEbZa=";
+const PRODUCTION: UrlPolicy = UrlPolicy { allow_insecure_loopback: false };
+
+/// The endpoint the fixture's body asks for, as the creation response shows it.
+fn assert_is_the_requested_webhook(webhook: &Value) {
+    let id = webhook["id"].as_str().unwrap_or_default();
+    assert!(id.parse::<ferry_domain::WebhookId>().is_ok(), "id {id:?}");
+    assert_eq!(webhook["url"], "https://shop.example/hooks/ferry", "{webhook}");
+    assert_eq!(webhook["events"], json!(["session.succeeded", "session.bounced"]), "{webhook}");
+    assert_eq!(webhook["description"], "Order updates", "{webhook}");
+    let secret = webhook["secret"].as_str().unwrap_or_default();
+    assert!(secret.parse::<ferry_domain::WebhookSecret>().is_ok(), "secret {secret:?}");
+    assert!(webhook["createdAt"].as_u64().is_some_and(|t| t > 1_700_000_000), "{webhook}");
+}
+
+fn with_body(mut event: lambda_http::Request, body: Value) -> lambda_http::Request {
+    *event.body_mut() = Body::Text(body.to_string());
+    event
+}
+
+async fn post<S: Store>(store: &S, policy: UrlPolicy, key: &str, body: Option<Value>) -> lambda_http::Response<Body> {
+    let function = CreateWebhook::new(store.clone(), policy);
+    let mut event = request("create-webhook", &[("API_KEY", key)]);
+    if let Some(body) = body {
+        event = with_body(event, body);
+    }
+    ferry_http::respond(event, |request| function.handle(request)).await
+}
+
+/// 201 with the endpoint and its secret; the store has it for the merchant.
+async fn creates_the_endpoint<S: Store>(store: S) {
+    let merchant = seed_merchant(&store).await;
+    let response = post(&store, PRODUCTION, &merchant.api_key, None).await;
+
+    assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.body());
+    assert_eq!(header(&response, "request-id"), Some(REQUEST_ID));
+    let body = response_json(&response);
+    assert_is_the_requested_webhook(&body["webhook"]);
+    let id = body["webhook"]["id"].as_str().and_then(|id| id.parse().ok()).expect("id");
+    let stored = store.get_webhook(&merchant.id, &id).await.expect("get").expect("stored");
+    assert_eq!(body["webhook"]["secret"], stored.secret.reveal());
+    assert_eq!(stored.url.as_str(), "https://shop.example/hooks/ferry");
+}
+
+on_each_store!(creates_the_endpoint);
+
+/// Without `events` the endpoint gets every event; duplicates collapse.
+async fn defaults_to_every_event_and_collapses_duplicates<S: Store>(store: S) {
+    let key = seed_merchant(&store).await.api_key;
+    let response = post(&store, PRODUCTION, &key, Some(json!({"url": "https://a.example"}))).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.body());
+    let body = response_json(&response);
+    assert_eq!(body["webhook"]["events"], json!(["*"]));
+    assert_eq!(body["webhook"]["url"], "https://a.example/");
+    assert!(body["webhook"].get("description").is_none(), "{body}");
+
+    let twice = json!({"url": "https://a.example", "events": ["session.expired", "session.expired"]});
+    let response = post(&store, PRODUCTION, &key, Some(twice)).await;
+    assert_eq!(response_json(&response)["webhook"]["events"], json!(["session.expired"]));
+}
+
+on_each_store!(defaults_to_every_event_and_collapses_duplicates);
+
+/// Each bad field is a 400 `invalid_parameter` naming it.
+async fn names_the_bad_field<S: Store>(store: S) {
+    let key = seed_merchant(&store).await.api_key;
+    for (body, param) in [
+        (json!({"url": "http://shop.example/hook"}), "url"),
+        (json!({"url": "https://169.254.169.254/latest/meta-data"}), "url"),
+        (json!({"url": "https://[::ffff:10.0.0.1]/"}), "url"),
+        (json!({"url": "https://127.0.0.1:8080/"}), "url"),
+        (json!({"url": "not a url"}), "url"),
+        (json!({"events": ["*"]}), "url"),
+        (json!({"url": "https://a.example", "events": []}), "events"),
+        (json!({"url": "https://a.example", "events": ["*", "session.bounced"]}), "events"),
+        (json!({"url": "https://a.example", "events": ["session.succeeded", "session.paid"]}), "events[1]"),
+        (json!({"url": "https://a.example", "events": "*"}), "events"),
+        (json!({"url": "https://a.example", "description": "x".repeat(501)}), "description"),
+        (json!({"url": "https://a.example", "secret": "mine"}), "secret"),
+    ] {
+        let response = post(&store, PRODUCTION, &key, Some(body.clone())).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let error = response_json(&response);
+        assert_eq!(error["error"]["code"], "invalid_parameter", "{body}: {error}");
+        assert_eq!(error["error"]["param"], param, "{body}: {error}");
+    }
+}
+
+on_each_store!(names_the_bad_field);
+
+/// Loopback over plain http only where the deployment allows it.
+async fn allows_loopback_only_in_development<S: Store>(store: S) {
+    let key = seed_merchant(&store).await.api_key;
+    let body = json!({"url": "http://127.0.0.1:9000/hook"});
+    let development = UrlPolicy { allow_insecure_loopback: true };
+    let response = post(&store, development, &key, Some(body.clone())).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.body());
+    let response = post(&store, PRODUCTION, &key, Some(body)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+on_each_store!(allows_loopback_only_in_development);
+
+/// The 17th endpoint is refused with 409 `too_many_webhooks`.
+async fn refuses_more_than_the_limit<S: Store>(store: S) {
+    let merchant = seed_merchant(&store).await;
+    for _ in 0..MAX_WEBHOOKS_PER_MERCHANT {
+        seed_webhook(&store, merchant.id).await;
+    }
+    let response = post(&store, PRODUCTION, &merchant.api_key, None).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body = response_json(&response);
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+    assert_eq!(body["error"]["code"], "too_many_webhooks", "{body}");
+}
+
+on_each_store!(refuses_more_than_the_limit);
+
+/// Without a valid API key: 401, nothing stored.
+async fn needs_an_api_key<S: Store>(store: S) {
+    let merchant = seed_merchant(&store).await;
+    let response = post(&store, PRODUCTION, "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10", None).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response_json(&response)["error"]["code"], "invalid_api_key");
+    assert!(store.list_webhooks(&merchant.id).await.expect("list").is_empty());
+}
+
+on_each_store!(needs_an_api_key);
+
+/// Without its configuration the binary stops before serving anything and
+/// says which variable is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_to_start_without_its_configuration() {
+    let event = fixture("create-webhook", &[("API_KEY", "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10")]);
+    let outcome = tokio::task::spawn_blocking(move || {
+        let no_config: [(&str, &str); 0] = [];
+        FakeRuntimeApi::invoke(env!("CARGO_BIN_EXE_create-webhook"), &no_config, &event, TEST_TIMEOUT)
+    })
+    .await
+    .expect("join");
+    let error = outcome.expect_err("started without FERRY_TABLE_NAME");
+    assert!(error.contains("exited") && error.contains("FERRY_TABLE_NAME"), "{error}");
+}
+
+/// The real `create-webhook` binary, started as Lambda starts it, answers
+/// the fixture event from the fake Runtime API and writes to DynamoDB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
+    let endpoint = moto_endpoint();
+    let store = bounded(fresh_table(&endpoint, "ferry-create-webhook")).await;
+    let merchant = bounded(seed_merchant(&store)).await;
+    let event = fixture("create-webhook", &[("API_KEY", &merchant.api_key)]);
+
+    let response =
+        invoke_lambda(env!("CARGO_BIN_EXE_create-webhook"), session_function_env(&endpoint, store.table()), event)
+            .await;
+
+    assert_eq!(response["statusCode"], 201, "{response}");
+    assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");
+    let body = gateway_body(&response);
+    assert_is_the_requested_webhook(&body["webhook"]);
+    let listed = bounded(store.list_webhooks(&merchant.id)).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(body["webhook"]["secret"], listed[0].secret.reveal());
+}

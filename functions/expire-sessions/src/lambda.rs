@@ -1,0 +1,98 @@
+//! The deployed `expire-sessions`: an EventBridge schedule invokes it every
+//! minute; each invocation expires what is due, in batches, until nothing
+//! is or shortly before its deadline. A failed invocation is not retried:
+//! the next scheduled one is the retry.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use ferry_config::Config;
+use ferry_store::dynamodb::DynamoStore;
+use ferry_store::{ExpiryStore, StoreError};
+
+use crate::{ExpireSessions, ExpiryReport};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// How long before the invocation's deadline no new session is started.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    /// Listing or committing failed for another reason than a lost race.
+    #[error("the store failed: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for InvocationError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error_chain(&error))
+    }
+}
+
+impl From<InvocationError> for lambda_runtime::Diagnostic {
+    fn from(error: InvocationError) -> Self {
+        let kind = match &error {
+            InvocationError::Store(_) => "Store",
+        };
+        Self { error_type: format!("ExpireSessions.{kind}"), error_message: error.to_string() }
+    }
+}
+
+/// An error and its sources, `: `-separated.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The scheduled function.
+pub struct ScheduledExpiry<S> {
+    worker: ExpireSessions<S>,
+    pub safety_margin: Duration,
+}
+
+impl<S: ExpiryStore> ScheduledExpiry<S> {
+    pub fn new(worker: ExpireSessions<S>) -> Self {
+        Self { worker, safety_margin: SAFETY_MARGIN }
+    }
+
+    pub fn worker(&self) -> &ExpireSessions<S> {
+        &self.worker
+    }
+
+    /// One scheduled invocation: `event` (the EventBridge schedule event,
+    /// or anything when invoked by hand) is only logged; what is due is
+    /// decided by the clock.
+    pub async fn handle(
+        &self,
+        event: &serde_json::Value,
+        deadline: SystemTime,
+    ) -> Result<ExpiryReport, InvocationError> {
+        let left = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+        let stop_at = Instant::now() + left.saturating_sub(self.safety_margin);
+        tracing::debug!(event_id = event["id"].as_str().unwrap_or(""), ?left, "expiring");
+        let outcome = self.worker.run_until(ferry_http::now(), Some(stop_at)).await;
+        match &outcome {
+            Ok(report) => tracing::info!(
+                expired = report.expired,
+                lost_races = report.lost_races,
+                cut_short = report.cut_short,
+                "expiry finished"
+            ),
+            Err(error) => tracing::error!(error = %error_chain(error), "expiry failed"),
+        }
+        Ok(outcome?)
+    }
+}
+
+impl ScheduledExpiry<DynamoStore> {
+    /// The cold start: the table.
+    pub async fn from_config(config: Config) -> Self {
+        Self::new(ExpireSessions::new(DynamoStore::from_env(config.table_name).await))
+    }
+}

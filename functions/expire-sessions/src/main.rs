@@ -1,0 +1,15 @@
+use expire_sessions::lambda::ScheduledExpiry;
+use ferry_config::Config;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    ferry_http::service::init_tracing();
+    let config = Config::from_env()?;
+    let function = &ScheduledExpiry::from_config(config).await;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        function.handle(&event.payload, event.context.deadline()).await
+    }))
+    .await
+}
