@@ -15,6 +15,25 @@ use crate::tools::Venv;
 
 pub const REGION: &str = "us-east-1";
 
+/// How a moto server takes requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serving {
+    /// `moto_server` as shipped: a thread per request (SQS long polls need it).
+    Threaded,
+    /// One request at a time. moto does not lock its transactions and
+    /// conditional writes against each other, so under concurrent requests
+    /// two `TransactWriteItems` can both pass a condition that real DynamoDB
+    /// (serializable) lets only one pass. Serving one request at a time gives
+    /// the tests DynamoDB's guarantee back.
+    OneAtATime,
+}
+
+/// moto's own server app, served by werkzeug without threads.
+const SERIAL_SERVER: &str = "import sys\n\
+from werkzeug.serving import run_simple\n\
+from moto.server import DomainDispatcherApplication, create_backend_app\n\
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)\n";
+
 /// A running `moto_server`; dropping it kills and reaps the process.
 pub struct Moto {
     child: Child,
@@ -22,15 +41,27 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `moto_server` and waits until it answers `GET /moto-api/`.
-    pub fn start(venv: &Venv, root: &Path) -> Result<Moto> {
+    /// Starts a moto server named `name` (for its log) and waits until it
+    /// answers `GET /moto-api/`.
+    pub fn start(venv: &Venv, root: &Path, name: &str, serving: Serving) -> Result<Moto> {
         let port = service::free_port("moto_server")?;
-        let log_path = paths::cache_dir()?.join("moto.log");
+        let log_path = paths::cache_dir()?.join(format!("moto-{name}.log"));
         let log = service::open_log(&log_path)?;
         let log_err = log.try_clone().with_context(|| format!("cannot reopen {}", log_path.display()))?;
 
-        let mut command = venv.command(root, "moto_server")?;
-        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdin(Stdio::null()).stdout(log).stderr(log_err);
+        let mut command = match serving {
+            Serving::Threaded => {
+                let mut command = venv.command(root, "moto_server")?;
+                command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                command
+            }
+            Serving::OneAtATime => {
+                let mut command = venv.command(root, "python")?;
+                command.args(["-c", SERIAL_SERVER, "127.0.0.1", &port.to_string()]);
+                command
+            }
+        };
+        command.stdin(Stdio::null()).stdout(log).stderr(log_err);
         step(format!("{} (log: {})", cmd::display(&command), log_path.display()));
         let child = command.spawn().map_err(|error| cmd::spawn_error(&command, error))?;
 
@@ -45,16 +76,23 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The environment the tests need to reach this server.
-    pub fn test_env(&self) -> Vec<(&'static str, String)> {
-        let endpoint = self.endpoint();
+    /// The environment the tests need: DynamoDB on `dynamodb`, SQS on `sqs`.
+    pub fn test_env(dynamodb: &Moto, sqs: &Moto) -> Vec<(&'static str, String)> {
         vec![
-            ("FERRY_TEST_DYNAMODB_ENDPOINT", endpoint.clone()),
-            ("FERRY_TEST_SQS_ENDPOINT", endpoint),
+            ("FERRY_TEST_DYNAMODB_ENDPOINT", dynamodb.endpoint()),
+            ("FERRY_TEST_SQS_ENDPOINT", sqs.endpoint()),
             ("AWS_DEFAULT_REGION", REGION.to_owned()),
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
         ]
+    }
+
+    /// The two servers the tests use: DynamoDB served one request at a time
+    /// (see [`Serving::OneAtATime`]), SQS threaded.
+    pub fn start_for_tests(venv: &Venv, root: &Path) -> Result<(Moto, Moto)> {
+        let dynamodb = Moto::start(venv, root, "dynamodb", Serving::OneAtATime)?;
+        let sqs = Moto::start(venv, root, "sqs", Serving::Threaded)?;
+        Ok((dynamodb, sqs))
     }
 
     fn wait_ready(&mut self, log_path: &Path) -> Result<()> {

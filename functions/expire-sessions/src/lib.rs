@@ -8,13 +8,16 @@
 //! conditional commit on its version, so a session that changed since it
 //! was listed (a deposit made it `processing`, another run expired it) is
 //! left alone: that commit loses and the run moves on.
+//!
+//! Each expiry is committed with its `session.expired` event in the same
+//! conditional write (the outbox): a lost race stores neither.
 
 pub mod lambda;
 
 use std::collections::HashSet;
 use std::time::Instant;
 
-use ferry_domain::{Session, SessionId, Timestamp};
+use ferry_domain::{Session, SessionEvent, SessionId, Timestamp};
 use ferry_store::{ExpiryStore, SessionChange, StoreError};
 use serde::Serialize;
 
@@ -105,7 +108,7 @@ impl<S: ExpiryStore> ExpireSessions<S> {
     }
 
     async fn expire(&self, session: &Session, now: Timestamp) -> Result<Outcome, StoreError> {
-        let (expired, _event) = match session.expire(now) {
+        let (expired, kind) = match session.expire(now) {
             Ok(change) => change,
             Err(error) => {
                 // The store listed it as open and due: it is not (a bug or a corrupt index entry).
@@ -113,10 +116,10 @@ impl<S: ExpiryStore> ExpireSessions<S> {
                 return Ok(Outcome::Skipped);
             }
         };
-        // the session.expired event is written here by the outbox (issue 5)
-        match self.store.commit(SessionChange::new(&expired)).await {
+        let event = SessionEvent::new(ferry_http::random_bytes(), kind, &expired, now);
+        match self.store.commit(SessionChange::new(&expired).emitting(&event)).await {
             Ok(()) => {
-                tracing::info!(session = %session.id, expires_at = %session.expires_at, "session expired");
+                tracing::info!(session = %session.id, expires_at = %session.expires_at, event_id = %event.id, "session expired");
                 Ok(Outcome::Expired)
             }
             Err(StoreError::Conflict(reason)) => {

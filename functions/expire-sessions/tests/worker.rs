@@ -1,14 +1,15 @@
 //! The expiry worker over the in-memory and embedded stores: due open
 //! sessions expire in batches, the rest are left alone, and a session paid
-//! between the listing and the expiry's commit stays `processing`.
+//! between the listing and the expiry's commit stays `processing`. Every
+//! expiry's `session.expired` event is stored with it; a lost race stores none.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use expire_sessions::{ExpireSessions, ExpiryReport};
-use ferry_domain::{Session, SessionStatus, Timestamp};
+use ferry_domain::{EventKind, Session, SessionEvent, SessionStatus, Timestamp};
 use ferry_store::conformance::{sample_deposit, sample_session};
-use ferry_store::{ExpiryStore, SessionChange, SessionStore, StoreResult};
+use ferry_store::{EventStore, ExpiryStore, SessionChange, SessionStore, StoreResult};
 use ferry_testing::on_each_store;
 
 const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
@@ -160,9 +161,102 @@ async fn a_past_deadline_stops_the_run_before_any_write<S: ExpiryStore + Clone>(
     assert_eq!(report, ExpiryReport { expired: 1, lost_races: 0, cut_short: false });
 }
 
+/// A store that notes the event of every commit and whether the commit won.
+#[derive(Clone)]
+struct Recording<S> {
+    inner: S,
+    events: Arc<Mutex<Vec<(SessionEvent, bool)>>>,
+}
+
+impl<S> Recording<S> {
+    fn new(inner: S) -> Self {
+        Self { inner, events: Arc::default() }
+    }
+
+    /// The events of commits that won (`true`) or lost (`false`).
+    fn events(&self, won: bool) -> Vec<SessionEvent> {
+        let events = self.events.lock().expect("lock");
+        events.iter().filter(|(_, w)| *w == won).map(|(event, _)| event.clone()).collect()
+    }
+}
+
+impl<S: SessionStore> SessionStore for Recording<S> {
+    fn create_session(
+        &self,
+        session: &Session,
+        idempotency: Option<&ferry_store::IdempotencyRecord>,
+    ) -> impl Future<Output = Result<(), ferry_store::CreateSessionError>> + Send {
+        self.inner.create_session(session, idempotency)
+    }
+
+    fn get_session(&self, id: &ferry_domain::SessionId) -> impl Future<Output = StoreResult<Option<Session>>> + Send {
+        self.inner.get_session(id)
+    }
+
+    async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
+        let result = self.inner.commit(change).await;
+        if let Some(event) = change.event {
+            self.events.lock().expect("lock").push((event.clone(), result.is_ok()));
+        }
+        result
+    }
+
+    fn find_session_by_receiver(
+        &self,
+        receiver: &ferry_domain::EvmAddress,
+    ) -> impl Future<Output = StoreResult<Option<ferry_domain::SessionId>>> + Send {
+        self.inner.find_session_by_receiver(receiver)
+    }
+}
+
+impl<S: ExpiryStore> ExpiryStore for Recording<S> {
+    fn due_sessions(&self, now: Timestamp, limit: usize) -> impl Future<Output = StoreResult<Vec<Session>>> + Send {
+        self.inner.due_sessions(now, limit)
+    }
+}
+
+/// Each expired session has exactly one `session.expired` event stored, with
+/// the session as expired; a session that was paid instead has none, and the
+/// event its lost expiry carried was never stored.
+async fn every_expiry_stores_its_event_and_a_lost_race_none<S: ExpiryStore + EventStore + Clone>(store: S) {
+    let past = Timestamp::from_unix_seconds(NOW.unix_seconds() - 10);
+    let mut unpaid = Vec::new();
+    for _ in 0..3 {
+        unpaid.push(session_expiring(&store, past).await);
+    }
+    // Waiting for payment: the double pays it between the listing and the expiry's commit.
+    let racer = with_payment_method(&store, &session_expiring(&store, past).await).await;
+    let recording = Recording::new(DepositArrivesFirst { inner: store.clone(), paid: Arc::default() });
+
+    let report = ExpireSessions::new(recording.clone()).run_once(NOW).await.expect("run");
+    assert_eq!(report, ExpiryReport { expired: 3, lost_races: 1, cut_short: false });
+
+    let won = recording.events(true);
+    assert_eq!(won.len(), unpaid.len(), "one event per expiry: {won:?}");
+    for session in &unpaid {
+        let expired = store.get_session(&session.id).await.expect("get").expect("stored");
+        assert_eq!(expired.status, SessionStatus::Expired);
+        let mine: Vec<&SessionEvent> = won.iter().filter(|e| e.session_id == session.id).collect();
+        assert_eq!(mine.len(), 1, "exactly one event for {:?}", session.id);
+        let stored = store.get_event(&mine[0].id).await.expect("get event").expect("the event is stored");
+        assert_eq!(&stored, mine[0]);
+        assert_eq!(stored.kind, EventKind::Expired);
+        assert_eq!((stored.merchant_id, stored.created_at), (session.merchant_id, NOW));
+        assert_eq!(stored.session, expired, "the session as expired");
+    }
+
+    assert_eq!(status(&store, &racer).await, SessionStatus::Processing);
+    assert!(won.iter().all(|e| e.session_id != racer.id), "no event for the session that was paid");
+    let lost = recording.events(false);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!((lost[0].session_id, lost[0].kind), (racer.id, EventKind::Expired));
+    assert_eq!(store.get_event(&lost[0].id).await.expect("get event"), None, "the lost expiry's event was not stored");
+}
+
 on_each_store!(
     expires_due_open_sessions_in_batches_and_nothing_else,
     a_session_paid_after_listing_stays_processing,
     an_expiry_at_a_stale_version_loses,
     a_past_deadline_stops_the_run_before_any_write,
+    every_expiry_stores_its_event_and_a_lost_race_none,
 );

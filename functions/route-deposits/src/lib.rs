@@ -13,6 +13,11 @@
 //!    finds the payout on chain instead of paying again.
 //! 4. Record the settlement on the deposit and the outcome on the session
 //!    (`succeeded`, or `bounced` when the destination call reverted).
+//!
+//! Every session change here is committed with its event (`session.processing`,
+//! `session.succeeded`, `session.bounced`) in the same conditional write: the
+//! outbox. A retry after a lost race builds a fresh event for its fresh
+//! attempt, so only the winning write's event exists.
 
 pub mod lambda;
 
@@ -23,8 +28,8 @@ use alloy::primitives::{B256, Bytes, U256, keccak256};
 use ferry_chains::evm::client::ChainError;
 use ferry_chains::evm::relayer::{ContractCall, Moved, Relayer};
 use ferry_domain::{
-    BaseUnits, ChainId, Delivery, DepositId, EvmAddress, Plan, RefundReason, Session, SessionStatus, Timestamp,
-    Tolerance, TxHash,
+    BaseUnits, ChainId, Delivery, DepositId, EventKind, EvmAddress, Plan, RefundReason, Session, SessionEvent,
+    SessionStatus, Timestamp, Tolerance, TxHash,
 };
 use ferry_store::{ChainStore, DepositRecord, DepositState, PayoutIntent, SessionChange, StoreError};
 
@@ -76,6 +81,12 @@ fn movement_id(deposit: &DepositId, movement: Movement) -> B256 {
         Movement::Collect => "collect",
     };
     keccak256(format!("ferry:{kind}:{deposit}").as_bytes())
+}
+
+/// The event of the change that produced `session`, under a fresh id, at
+/// the time of the write.
+fn event_of(kind: EventKind, session: &Session) -> SessionEvent {
+    SessionEvent::new(ferry_http::random_bytes(), kind, session, ferry_http::now())
 }
 
 fn units(amount: U256) -> BaseUnits {
@@ -152,10 +163,11 @@ impl<S: ChainStore> RouteDeposits<S> {
                 *record = self.replace_state(record, DepositState::Planned { plan: refund.clone() }).await?;
                 return Ok(refund);
             }
-            let (next, _event) = session
+            let (next, kind) = session
                 .deposit_seen(&record.deposit)
                 .map_err(|e| RouteError::UnknownSession(format!("{}: {e}", session.id)))?;
-            match self.store.commit(SessionChange::new(&next)).await {
+            let event = event_of(kind, &next);
+            match self.store.commit(SessionChange::new(&next).emitting(&event)).await {
                 Ok(()) => {
                     tracing::info!(session_id = %next.id, "session processing");
                     return Ok(plan);
@@ -311,10 +323,11 @@ impl<S: ChainStore> RouteDeposits<S> {
             }
             let outcome = Delivery { tx_hash: TxHash::new(moved.tx_hash), received: units(moved.amount) };
             let transition = if moved.delivered { session.delivered(outcome) } else { session.refunded(outcome) };
-            let (next, event) = transition.map_err(|e| RouteError::UnknownSession(format!("{}: {e}", session.id)))?;
-            match self.store.commit(SessionChange::new(&next)).await {
+            let (next, kind) = transition.map_err(|e| RouteError::UnknownSession(format!("{}: {e}", session.id)))?;
+            let event = event_of(kind, &next);
+            match self.store.commit(SessionChange::new(&next).emitting(&event)).await {
                 Ok(()) => {
-                    tracing::info!(session_id = %next.id, status = %next.status, event = event.as_str(), "session settled");
+                    tracing::info!(session_id = %next.id, status = %next.status, event = kind.as_str(), event_id = %event.id, "session settled");
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) => continue,

@@ -8,6 +8,7 @@
 pub mod address;
 pub mod credentials;
 pub mod deposit;
+pub mod event;
 pub mod ids;
 pub mod money;
 pub mod registry;
@@ -20,6 +21,7 @@ pub use credentials::{ApiKey, ApiKeyHash, ClientSecret, Merchant};
 pub use deposit::{
     Deposit, DepositId, DepositSource, Plan, RefundReason, RouteDeposit, Tolerance, convert_at_par, plan,
 };
+pub use event::{EventId, SessionEvent};
 pub use ids::{IdError, MerchantId, SessionId};
 pub use money::{AmountError, BaseUnits};
 pub use registry::{Chain, ChainId, ChainRegistry, RegistryError, Token};

@@ -41,7 +41,8 @@ where
         let Some(Write { next, claim_receiver }) = decide(&current)? else {
             return Ok(current);
         };
-        let change = SessionChange { session: &next, claim_receiver };
+        // Setting a payment method or recording a hint emits no event.
+        let change = SessionChange { session: &next, claim_receiver, event: None };
         match store.commit(change).await {
             Ok(()) => return Ok(next),
             Err(StoreError::Conflict(why)) => {

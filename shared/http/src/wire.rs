@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ferry_domain::{PaymentMethod, Session, SessionStatus};
+use ferry_domain::{PaymentMethod, Session, SessionEvent, SessionStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -334,6 +334,59 @@ impl From<&Session> for SessionView {
 
 // ---------------------------------------------------------------- webhooks
 
+/// The session in an event: the merchant's full view of it, without its
+/// client secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSessionView {
+    #[serde(flatten)]
+    pub public: SessionPublicInfo,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl From<&Session> for EventSessionView {
+    fn from(session: &Session) -> Self {
+        Self { public: session.into(), metadata: session.metadata.as_ref().map(|m| m.entries().clone()) }
+    }
+}
+
+/// `{"session": EventSessionView}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventData {
+    pub session: EventSessionView,
+}
+
+/// A webhook delivery's body:
+/// `{"id", "type", "createdAt", "data": {"session"}, "isTestEvent"?: true}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPayload {
+    /// A UUID, the same on every delivery attempt of the event.
+    pub id: String,
+    /// `session.processing`, `session.succeeded`, `session.bounced` or `session.expired`.
+    #[serde(rename = "type")]
+    #[schema(example = "session.succeeded")]
+    pub kind: &'static str,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub data: EventData,
+    /// Present (and `true`) only on test deliveries.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_test_event: bool,
+}
+
+impl From<&SessionEvent> for EventPayload {
+    fn from(event: &SessionEvent) -> Self {
+        Self {
+            id: event.id.to_string(),
+            kind: event.kind.as_str(),
+            created_at: event.created_at.unix_seconds(),
+            data: EventData { session: (&event.session).into() },
+            is_test_event: false,
+        }
+    }
+}
+
 /// `POST /v1/webhooks`
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -428,5 +481,42 @@ impl From<&ferry_domain::WebhookEndpoint> for WebhookView {
 impl From<&ferry_domain::WebhookEndpoint> for CreatedWebhookView {
     fn from(endpoint: &ferry_domain::WebhookEndpoint) -> Self {
         Self { webhook: endpoint.into(), secret: endpoint.secret.reveal() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_domain::{EventKind, MerchantId, Timestamp};
+
+    #[test]
+    fn an_event_payload_is_the_merchant_view_without_the_client_secret() {
+        let mut session = ferry_store::conformance::sample_session(MerchantId::from_random_bytes([5; 16]));
+        session.status = SessionStatus::Expired;
+        let event =
+            SessionEvent::new([6; 16], EventKind::Expired, &session, Timestamp::from_unix_seconds(1_800_000_100));
+        let json = serde_json::to_value(EventPayload::from(&event)).expect("json");
+
+        let object = json.as_object().expect("object");
+        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["createdAt", "data", "id", "type"], "no isTestEvent on a real event");
+        assert_eq!(json["id"], event.id.to_string());
+        assert_eq!(json["id"].as_str().map(str::len), Some(36));
+        assert_eq!(json["type"], "session.expired");
+        assert_eq!(json["createdAt"], 1_800_000_100);
+
+        let data = json["data"].as_object().expect("data");
+        assert_eq!(data.keys().collect::<Vec<_>>(), ["session"]);
+        let mut merchant_view = serde_json::to_value(SessionView::from(&session)).expect("json");
+        let secret = merchant_view.as_object_mut().expect("object").remove("clientSecret");
+        assert!(secret.is_some(), "the merchant view has one");
+        assert_eq!(json["data"]["session"], merchant_view, "everything else the merchant sees");
+        assert_eq!(json["data"]["session"]["sessionId"], session.id.to_string());
+        assert_eq!(json["data"]["session"]["status"], "expired");
+        assert!(!json.to_string().contains(&session.client_secret.reveal()), "the secret appears nowhere");
+
+        let test = EventPayload { is_test_event: true, ..EventPayload::from(&event) };
+        assert_eq!(serde_json::to_value(test).expect("json")["isTestEvent"], true);
     }
 }

@@ -9,12 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferry_domain::{
-    ApiKey, BaseUnits, ChainId, ClientSecret, Deposit, Destination, DisplayInfo, EvmAddress, Merchant, MerchantId,
-    Metadata, NewSession, Plan, Session, SessionId, SessionStatus, Timestamp, Token, TxHash,
+    ApiKey, BaseUnits, ChainId, ClientSecret, Deposit, Destination, DisplayInfo, EventId, EventKind, EvmAddress,
+    Merchant, MerchantId, Metadata, NewSession, Plan, Session, SessionEvent, SessionId, SessionStatus, Timestamp,
+    Token, TxHash,
 };
 
 use crate::{
-    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DepositRecord, DepositState, ExpiryStore,
+    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DepositRecord, DepositState, EventStore, ExpiryStore,
     IdempotencyRecord, PayoutIntent, Recorded, SessionChange, Store, StoreError,
 };
 
@@ -25,11 +26,15 @@ pub use webhooks::sample_webhook;
 const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
 /// Runs every check against `store`.
-pub async fn run_all<S: Store + ChainStore + ExpiryStore>(store: S) {
+pub async fn run_all<S: Store + ChainStore + ExpiryStore + EventStore>(store: S) {
     sessions_round_trip(&store).await;
     session_ids_are_unique(&store).await;
     commits_are_conditional_on_the_version(&store).await;
     a_receiver_belongs_to_one_session(&store).await;
+    a_commit_with_its_event_stores_both(&store).await;
+    a_losing_commit_stores_neither_the_change_nor_its_event(&store).await;
+    an_event_id_used_twice_loses(&store).await;
+    concurrent_commits_with_events_store_exactly_the_winners_event(&store).await;
     idempotency_keys_are_scoped_to_a_merchant_and_expire(&store).await;
     concurrent_creates_with_one_key_store_one_session(&store).await;
     concurrent_commits_on_one_version_let_exactly_one_win(&store).await;
@@ -460,6 +465,143 @@ async fn payouts_are_created_once_and_updated_by_version<S: ChainStore>(store: &
     assert!(matches!(store.update_payout(&ghost).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.get_payout(&unknown).await.expect("get unknown"), None);
     assert_eq!(store.get_payout(&intent.payout_id).await.expect("get"), Some(signed));
+}
+
+/// The event of the change that produced `session`, under a fresh id.
+fn event_for(kind: EventKind, session: &Session) -> SessionEvent {
+    SessionEvent::new(fresh_bytes(), kind, session, NOW)
+}
+
+/// A stored session in `waiting_payment`, and its receiver.
+async fn stored_waiting<S: Store>(store: &S) -> Session {
+    let session = sample_session(fresh_merchant());
+    store.create_session(&session, None).await.expect("create");
+    let receiver = fresh_address();
+    let next = session.set_evm_payment_method(receiver, NOW).expect("legal").expect("changed");
+    store.commit(SessionChange::new(&next).claiming_receiver(receiver)).await.expect("set payment method");
+    next
+}
+
+async fn a_commit_with_its_event_stores_both<S: Store + EventStore>(store: &S) {
+    let waiting = stored_waiting(store).await;
+    let (processing, kind) = waiting.deposit_seen(&sample_deposit()).expect("legal");
+    let event = event_for(kind, &processing);
+    store.commit(SessionChange::new(&processing).emitting(&event)).await.expect("commit with event");
+    assert_eq!(store.get_session(&waiting.id).await.expect("get"), Some(processing.clone()));
+    let stored = store.get_event(&event.id).await.expect("get event").expect("the event is stored");
+    assert_eq!(stored, event);
+    assert_eq!((stored.kind, stored.session_id, stored.merchant_id), (kind, processing.id, processing.merchant_id));
+    assert_eq!(stored.session, processing, "the snapshot after the change");
+    let unknown = EventId::from_random_bytes(fresh_bytes());
+    assert_eq!(store.get_event(&unknown).await.expect("get unknown event"), None);
+
+    // With a receiver claimed in the same change too.
+    let session = sample_session(fresh_merchant());
+    store.create_session(&session, None).await.expect("create");
+    let receiver = fresh_address();
+    let next = session.set_evm_payment_method(receiver, NOW).expect("legal").expect("changed");
+    let event = event_for(EventKind::Processing, &next);
+    store.commit(SessionChange::new(&next).claiming_receiver(receiver).emitting(&event)).await.expect("commit");
+    assert_eq!(store.find_session_by_receiver(&receiver).await.expect("find"), Some(session.id));
+    assert_eq!(store.get_event(&event.id).await.expect("get event"), Some(event));
+}
+
+async fn a_losing_commit_stores_neither_the_change_nor_its_event<S: Store + EventStore>(store: &S) {
+    let waiting = stored_waiting(store).await;
+    let (processing, kind) = waiting.deposit_seen(&sample_deposit()).expect("legal");
+    let winner = event_for(kind, &processing);
+    store.commit(SessionChange::new(&processing).emitting(&winner)).await.expect("first commit");
+
+    // The same transition on the stale copy, under its own event: loses whole.
+    let (stale, kind) = waiting.deposit_seen(&sample_deposit()).expect("legal on the stale copy");
+    let loser = event_for(kind, &stale);
+    let lost = store.commit(SessionChange::new(&stale).emitting(&loser)).await;
+    assert!(matches!(lost, Err(StoreError::Conflict(_))), "{lost:?}");
+    assert_eq!(store.get_event(&loser.id).await.expect("get event"), None, "no event without its change");
+    assert_eq!(store.get_session(&waiting.id).await.expect("get"), Some(processing));
+    assert_eq!(store.get_event(&winner.id).await.expect("get event"), Some(winner));
+
+    // A session that was never created: no event either.
+    let mut ghost = sample_session(fresh_merchant());
+    ghost.version = 1;
+    let orphan = event_for(EventKind::Expired, &ghost);
+    assert!(matches!(store.commit(SessionChange::new(&ghost).emitting(&orphan)).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.get_event(&orphan.id).await.expect("get event"), None);
+
+    // A change that loses on its receiver stores no event.
+    let owner = stored_waiting(store).await;
+    let taken = match &owner.payment_method {
+        Some(ferry_domain::PaymentMethod::Evm { receiver_address, .. }) => *receiver_address,
+        None => panic!("waiting sessions have a receiver"),
+    };
+    let thief = sample_session(fresh_merchant());
+    store.create_session(&thief, None).await.expect("create");
+    let next = thief.set_evm_payment_method(taken, NOW).expect("legal").expect("changed");
+    let event = event_for(EventKind::Processing, &next);
+    let stolen = store.commit(SessionChange::new(&next).claiming_receiver(taken).emitting(&event)).await;
+    assert!(matches!(stolen, Err(StoreError::Conflict(_))), "{stolen:?}");
+    assert_eq!(store.get_event(&event.id).await.expect("get event"), None);
+    assert_eq!(store.get_session(&thief.id).await.expect("get"), Some(thief));
+}
+
+async fn an_event_id_used_twice_loses<S: Store + EventStore>(store: &S) {
+    let first = stored_waiting(store).await;
+    let (processing, kind) = first.deposit_seen(&sample_deposit()).expect("legal");
+    let event = event_for(kind, &processing);
+    store.commit(SessionChange::new(&processing).emitting(&event)).await.expect("first commit");
+
+    // Another session's change reusing the id: refused, and nothing of it is written.
+    let second = stored_waiting(store).await;
+    let (other, kind) = second.deposit_seen(&sample_deposit()).expect("legal");
+    let reused = SessionEvent { id: event.id, ..event_for(kind, &other) };
+    let lost = store.commit(SessionChange::new(&other).emitting(&reused)).await;
+    assert!(matches!(lost, Err(StoreError::Conflict(_))), "{lost:?}");
+    assert_eq!(store.get_session(&second.id).await.expect("get"), Some(second));
+    // The same session's next change reusing it: refused too.
+    let delivery = ferry_domain::Delivery { tx_hash: fresh_tx_hash(), received: BaseUnits::new(10_000_000) };
+    let (succeeded, kind) = processing.delivered(delivery).expect("legal");
+    let reused = SessionEvent { id: event.id, ..event_for(kind, &succeeded) };
+    assert!(matches!(
+        store.commit(SessionChange::new(&succeeded).emitting(&reused)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.get_session(&first.id).await.expect("get"), Some(processing));
+    assert_eq!(store.get_event(&event.id).await.expect("get event"), Some(event), "the first event stays");
+}
+
+async fn concurrent_commits_with_events_store_exactly_the_winners_event<S: Store + EventStore>(store: &S) {
+    let waiting = stored_waiting(store).await;
+    let attempts: Vec<(Session, SessionEvent)> = (0..4)
+        .map(|_| {
+            let (next, kind) = waiting.deposit_seen(&sample_deposit()).expect("legal");
+            let event = event_for(kind, &next);
+            (next, event)
+        })
+        .collect();
+    let handles: Vec<_> = attempts
+        .iter()
+        .cloned()
+        .map(|(next, event)| {
+            let store = store.clone();
+            tokio::spawn(async move { store.commit(SessionChange::new(&next).emitting(&event)).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (handle, attempt) in handles.into_iter().zip(&attempts) {
+        match handle.await.expect("task") {
+            Ok(()) => winners.push(attempt),
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one commit wins");
+    let stored = store.get_session(&waiting.id).await.expect("get").expect("stored");
+    assert_eq!(&stored, &winners[0].0);
+    for (_, event) in &attempts {
+        let found = store.get_event(&event.id).await.expect("get event");
+        let won = event.id == winners[0].1.id;
+        assert_eq!(found.as_ref(), won.then_some(event), "only the winner's event exists");
+    }
 }
 
 /// More than any check stores: "everything due" in a listing.

@@ -14,6 +14,7 @@
 //! | payout      | `PAYOUT#<payoutId>`                 | `PAYOUT`      | `version`                                                              |
 //! | webhook     | `MERCHANT#<id>`                     | `WEBHOOK#<wh_…>` | `createdAt` (listed by a Query on the merchant's `pk`)              |
 //! | webhook count | `MERCHANT#<id>`                   | `WEBHOOKS`    | `webhookCount`, kept in the same transaction as each create/delete     |
+//! | event       | `EVENT#<uuid>`                      | `EVENT`       | `merchantId`, `sessionId`, `kind`, `createdAt`; written in the session change's transaction |
 //!
 //! `openShard` is present only on sessions still waiting for the payer, so
 //! the `open-sessions` index (`openShard`, `expiresAt`) is sparse.
@@ -30,10 +31,13 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
 };
-use ferry_domain::{ApiKeyHash, ChainId, DepositId, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
+use ferry_domain::{
+    ApiKeyHash, ChainId, DepositId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent, SessionId,
+    Timestamp,
+};
 
 use crate::{
-    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, ExpiryStore,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, EventStore, ExpiryStore,
     IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange,
     SessionStore, StoreError, StoreResult, decode, encode,
 };
@@ -94,6 +98,22 @@ fn deposit_key(id: &DepositId) -> Item {
 
 fn payout_key(payout_id: &str) -> Item {
     key(format!("PAYOUT#{payout_id}"), "PAYOUT")
+}
+
+fn event_key(id: &EventId) -> Item {
+    key(format!("EVENT#{id}"), "EVENT")
+}
+
+/// The outbox item: the event's document beside what a dispatcher filters on.
+fn event_item(event: &SessionEvent) -> StoreResult<Item> {
+    let mut item = event_key(&event.id);
+    item.insert("type".into(), s("event"));
+    item.insert("merchantId".into(), s(event.merchant_id.to_string()));
+    item.insert("sessionId".into(), s(event.session_id.to_string()));
+    item.insert("kind".into(), s(event.kind.as_str()));
+    item.insert("createdAt".into(), n(event.created_at.unix_seconds()));
+    item.insert("doc".into(), s(encode("event", event)?));
+    Ok(item)
 }
 
 fn deposit_item(record: &DepositRecord) -> StoreResult<Item> {
@@ -376,33 +396,45 @@ impl SessionStore for DynamoStore {
         item.map(|item| doc_of("session", &item)).transpose()
     }
 
+    /// One `PutItem` conditional on the version when the change is the
+    /// session alone; otherwise one `TransactWriteItems` of the session's Put
+    /// (`version = :previous`), the receiver's Put (free or already this
+    /// session's) and the event's Put (`attribute_not_exists(pk)`).
     async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
         let session = change.session;
         let previous = session.version.checked_sub(1).ok_or(StoreError::Conflict("session version changed"))?;
         let condition = "version = :previous";
         let values = HashMap::from([(":previous".to_string(), n(previous))]);
         let item = session_item(session)?;
-        let Some(receiver) = change.claim_receiver else {
+        if change.claim_receiver.is_none() && change.event.is_none() {
             return self.put_next_version(item, session.version, "session version changed").await;
-        };
-        let mut receiver_item = receiver_key(&receiver);
-        receiver_item.insert("type".into(), s("receiver"));
-        receiver_item.insert("sessionId".into(), s(session.id.to_string()));
-        let items = vec![
-            put(item, &self.table, condition, Some(values))?,
-            put(
+        }
+        let mut items = vec![put(item, &self.table, condition, Some(values))?];
+        // What a failed condition at each further position means.
+        let mut conflicts = vec!["session version changed"];
+        if let Some(receiver) = change.claim_receiver {
+            let mut receiver_item = receiver_key(&receiver);
+            receiver_item.insert("type".into(), s("receiver"));
+            receiver_item.insert("sessionId".into(), s(session.id.to_string()));
+            items.push(put(
                 receiver_item,
                 &self.table,
                 "attribute_not_exists(pk) OR sessionId = :session",
                 Some(HashMap::from([(":session".to_string(), s(session.id.to_string()))])),
-            )?,
-        ];
+            )?);
+            conflicts.push("receiver belongs to another session");
+        }
+        if let Some(event) = change.event {
+            items.push(put(event_item(event)?, &self.table, "attribute_not_exists(pk)", None)?);
+            conflicts.push("event id already exists");
+        }
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TransactOutcome::Cancelled(codes)) if codes.get(1).is_some_and(|c| c == "ConditionalCheckFailed") => {
-                Err(StoreError::Conflict("receiver belongs to another session"))
+            Err(TransactOutcome::Cancelled(codes)) => {
+                // The session's own condition first: a stale version is the usual race.
+                let failed = codes.iter().position(|c| c == "ConditionalCheckFailed").unwrap_or(0);
+                Err(StoreError::Conflict(conflicts.get(failed).copied().unwrap_or("session version changed")))
             }
-            Err(TransactOutcome::Cancelled(_)) => Err(StoreError::Conflict("session version changed")),
             Err(TransactOutcome::Failed(e)) => Err(e),
         }
     }
@@ -415,6 +447,13 @@ impl SessionStore for DynamoStore {
             Some(AttributeValue::S(id)) => id.parse().map(Some).map_err(|e| StoreError::corrupt("receiver", e)),
             _ => Err(StoreError::corrupt("receiver", MissingAttribute("sessionId"))),
         }
+    }
+}
+
+impl EventStore for DynamoStore {
+    async fn get_event(&self, id: &EventId) -> StoreResult<Option<SessionEvent>> {
+        let item = self.get_item(event_key(id)).await?;
+        item.map(|item| doc_of("event", &item)).transpose()
     }
 }
 

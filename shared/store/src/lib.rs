@@ -16,8 +16,8 @@
 use std::future::Future;
 
 use ferry_domain::{
-    ApiKeyHash, BaseUnits, ChainId, Deposit, DepositId, EvmAddress, Merchant, MerchantId, Plan, Session, SessionId,
-    Timestamp, Token, TxHash,
+    ApiKeyHash, BaseUnits, ChainId, Deposit, DepositId, EventId, EvmAddress, Merchant, MerchantId, Plan, Session,
+    SessionEvent, SessionId, Timestamp, Token, TxHash,
 };
 use serde::{Deserialize, Serialize};
 
@@ -92,22 +92,30 @@ pub enum CreateSessionError {
 }
 
 /// A change to one session, written atomically: the new state (whose
-/// `version` must be exactly one more than the stored one) and, when a
-/// deposit address is assigned, the index entry from that address back to
-/// the session.
+/// `version` must be exactly one more than the stored one), when a deposit
+/// address is assigned the index entry from that address back to the
+/// session, and when the change emits one its event (the outbox: the
+/// change and its event are stored together or not at all).
 #[derive(Clone, Copy, Debug)]
 pub struct SessionChange<'a> {
     pub session: &'a Session,
     pub claim_receiver: Option<EvmAddress>,
+    /// Stored only if its id is new; otherwise the whole change loses.
+    pub event: Option<&'a SessionEvent>,
 }
 
 impl<'a> SessionChange<'a> {
     pub fn new(session: &'a Session) -> Self {
-        Self { session, claim_receiver: None }
+        Self { session, claim_receiver: None, event: None }
     }
 
     pub fn claiming_receiver(mut self, receiver: EvmAddress) -> Self {
         self.claim_receiver = Some(receiver);
+        self
+    }
+
+    pub fn emitting(mut self, event: &'a SessionEvent) -> Self {
+        self.event = Some(event);
         self
     }
 }
@@ -123,9 +131,11 @@ pub trait SessionStore: Send + Sync {
 
     fn get_session(&self, id: &SessionId) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
 
-    /// Applies `change` if the stored session is at `change.session.version - 1`
-    /// and the receiver (if any) is free or already this session's;
-    /// otherwise [`StoreError::Conflict`].
+    /// Applies `change` if the stored session is at `change.session.version - 1`,
+    /// the receiver (if any) is free or already this session's and the
+    /// event's id (if any) is unused; otherwise [`StoreError::Conflict`] and
+    /// nothing is written. The session, the receiver entry and the event are
+    /// one atomic write.
     fn commit(&self, change: SessionChange<'_>) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// The session a deposit address belongs to.
@@ -133,6 +143,11 @@ pub trait SessionStore: Send + Sync {
         &self,
         receiver: &EvmAddress,
     ) -> impl Future<Output = StoreResult<Option<SessionId>>> + Send;
+}
+
+/// The outbox's events, as [`SessionStore::commit`] wrote them.
+pub trait EventStore: Send + Sync {
+    fn get_event(&self, id: &EventId) -> impl Future<Output = StoreResult<Option<SessionEvent>>> + Send;
 }
 
 /// The expiry worker's port: the sparse index of open sessions by expiry.

@@ -4,10 +4,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ferry_domain::{ApiKeyHash, ChainId, DepositId, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
+use ferry_domain::{
+    ApiKeyHash, ChainId, DepositId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent, SessionId,
+    Timestamp,
+};
 
 use crate::{
-    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, ExpiryStore,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, EventStore, ExpiryStore,
     IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange,
     SessionStore, StoreError, StoreResult,
 };
@@ -23,6 +26,7 @@ struct State {
     deposits: HashMap<DepositId, DepositRecord>,
     payouts: HashMap<String, PayoutIntent>,
     webhooks: HashMap<(MerchantId, ferry_domain::WebhookId), ferry_domain::WebhookEndpoint>,
+    events: HashMap<EventId, SessionEvent>,
 }
 
 mod webhooks;
@@ -78,15 +82,22 @@ impl SessionStore for MemoryStore {
         if current.version.checked_add(1) != Some(next.version) {
             return Err(StoreError::Conflict("session version changed"));
         }
+        if let Some(receiver) = change.claim_receiver
+            && state.receivers.get(&receiver).is_some_and(|owner| *owner != next.id)
+        {
+            return Err(StoreError::Conflict("receiver belongs to another session"));
+        }
+        if let Some(event) = change.event
+            && state.events.contains_key(&event.id)
+        {
+            return Err(StoreError::Conflict("event id already exists"));
+        }
+        // Every condition held: write it all under the one lock.
         if let Some(receiver) = change.claim_receiver {
-            match state.receivers.get(&receiver) {
-                Some(owner) if *owner != next.id => {
-                    return Err(StoreError::Conflict("receiver belongs to another session"));
-                }
-                _ => {
-                    state.receivers.insert(receiver, next.id);
-                }
-            }
+            state.receivers.insert(receiver, next.id);
+        }
+        if let Some(event) = change.event {
+            state.events.insert(event.id, event.clone());
         }
         state.sessions.insert(next.id, next.clone());
         Ok(())
@@ -94,6 +105,12 @@ impl SessionStore for MemoryStore {
 
     async fn find_session_by_receiver(&self, receiver: &EvmAddress) -> StoreResult<Option<SessionId>> {
         Ok(self.state().receivers.get(receiver).copied())
+    }
+}
+
+impl EventStore for MemoryStore {
+    async fn get_event(&self, id: &EventId) -> StoreResult<Option<SessionEvent>> {
+        Ok(self.state().events.get(id).cloned())
     }
 }
 

@@ -7,11 +7,14 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use ferry_domain::{ApiKeyHash, ChainId, DepositId, EvmAddress, Merchant, MerchantId, Session, SessionId, Timestamp};
+use ferry_domain::{
+    ApiKeyHash, ChainId, DepositId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent, SessionId,
+    Timestamp,
+};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
-    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, ExpiryStore,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, EventStore, ExpiryStore,
     IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange,
     SessionStore, StoreError, StoreResult, decode, encode,
 };
@@ -61,6 +64,14 @@ CREATE TABLE IF NOT EXISTS payouts (
     id      TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
     doc     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id          TEXT PRIMARY KEY,
+    session_id  TEXT NOT NULL,
+    merchant_id TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    doc         TEXT NOT NULL
 );
 ";
 
@@ -194,8 +205,31 @@ impl SessionStore for SqliteStore {
         let (version, status, expires) =
             (session.version as i64, session.status.as_str(), session.expires_at.unix_seconds() as i64);
         let receiver = change.claim_receiver.map(|r| r.to_lowercase_hex());
+        let event = change
+            .event
+            .map(|event| {
+                Ok::<_, StoreError>((
+                    event.id.to_string(),
+                    event.session_id.to_string(),
+                    event.merchant_id.to_string(),
+                    event.kind.as_str(),
+                    int(event.created_at.unix_seconds()),
+                    encode("event", event)?,
+                ))
+            })
+            .transpose()?;
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+            if let Some((event_id, session_id, merchant_id, kind, created_at, event_doc)) = &event {
+                match tx.execute(
+                    "INSERT INTO events (id, session_id, merchant_id, kind, created_at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![event_id, session_id, merchant_id, kind, created_at, event_doc],
+                ) {
+                    // Dropping `tx` rolls back: nothing of the change is written.
+                    Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("event id already exists")),
+                    other => other.map_err(db)?,
+                };
+            }
             if let Some(receiver) = &receiver {
                 let owner: Option<String> = tx
                     .query_row("SELECT session_id FROM receivers WHERE address = ?1", [receiver], |row| row.get(0))
@@ -234,6 +268,18 @@ impl SessionStore for SqliteStore {
             })
             .await?;
         id.map(|id| id.parse().map_err(|e| StoreError::corrupt("receiver", e))).transpose()
+    }
+}
+
+impl EventStore for SqliteStore {
+    async fn get_event(&self, id: &EventId) -> StoreResult<Option<SessionEvent>> {
+        let id = id.to_string();
+        let doc: Option<String> = self
+            .with(move |conn| {
+                conn.query_row("SELECT doc FROM events WHERE id = ?1", [id], |row| row.get(0)).optional().map_err(db)
+            })
+            .await?;
+        doc.map(|doc| decode("event", &doc)).transpose()
     }
 }
 

@@ -13,9 +13,9 @@ use crate::tools;
 pub fn run(root: &Path) -> Result<()> {
     let venv = tools::ensure(root)?;
     let anvil = anvil::ensure(root)?;
-    let moto = Moto::start(&venv, root)?;
+    let (dynamodb, sqs) = Moto::start_for_tests(&venv, root)?;
     let chains = anvil::start_chains(&anvil)?;
-    for (name, value) in moto.test_env() {
+    for (name, value) in Moto::test_env(&dynamodb, &sqs) {
         println!("export {name}={value}");
     }
     for (name, value) in anvil::test_env(&anvil, &chains) {
@@ -29,6 +29,6 @@ pub fn run(root: &Path) -> Result<()> {
     let mut line = String::new();
     io::stdin().lock().read_line(&mut line).context("cannot read stdin")?;
     drop(chains);
-    drop(moto);
+    drop((dynamodb, sqs));
     Ok(())
 }

@@ -21,19 +21,19 @@ pub fn run(root: &Path, nextest_args: &[String]) -> Result<()> {
     contracts::build(root, Mode::Check)?;
     let anvil = anvil::ensure(root)?;
 
-    let moto = Moto::start(&venv, root)?;
+    let (dynamodb, sqs) = Moto::start_for_tests(&venv, root)?;
     let chains = anvil::start_chains(&anvil)?;
     let mut nextest = cmd::cargo(root)?;
     nextest
         .args(["nextest", "run", "--workspace", "--no-fail-fast"])
         .args(nextest_args)
-        .envs(moto.test_env())
+        .envs(Moto::test_env(&dynamodb, &sqs))
         .envs(anvil::test_env(&anvil, &chains));
     venv.activate(&mut nextest)?;
     step(cmd::display(&nextest));
     let result = cmd::run(&mut nextest);
     // Stop the servers before reporting the outcome (also on failure).
     drop(chains);
-    drop(moto);
+    drop((dynamodb, sqs));
     result
 }
