@@ -11,21 +11,10 @@
 //! errors: errors name the entry by position and chain id only.
 
 pub use ferry_config::{RpcUrl, RpcUrls};
-use ferry_domain::{ChainRegistry, RegistryError};
+use ferry_domain::ChainRegistry;
 
-pub const TABLE_NAME: &str = "FERRY_TABLE_NAME";
-pub const CHAIN_REGISTRY: &str = "FERRY_CHAIN_REGISTRY";
-pub const RPC_URLS: &str = "FERRY_RPC_URLS";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("environment variable {0} is not set")]
-    Missing(&'static str),
-    #[error("environment variable {name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-    #[error("the {0} chain registry is invalid")]
-    Registry(&'static str, #[source] RegistryError),
-}
+use ferry_config::RegistryChoice;
+pub use ferry_config::{CHAIN_REGISTRY, ConfigError, RPC_URLS, TABLE_NAME};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -43,14 +32,11 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
         let table_name = lookup(TABLE_NAME).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(TABLE_NAME))?;
-        let (choice, registry) = match lookup(CHAIN_REGISTRY).as_deref() {
-            None | Some("production") => ("production", ChainRegistry::production()),
-            Some("local") => ("local", ChainRegistry::local()),
-            Some(other) => {
-                return Err(invalid(CHAIN_REGISTRY, format!("expected `production` or `local`, got `{other}`")));
-            }
-        };
-        let registry = registry.map_err(|e| ConfigError::Registry(choice, e))?;
+        let registry = match lookup(CHAIN_REGISTRY) {
+            None => RegistryChoice::Production,
+            Some(text) => text.parse().map_err(|reason| invalid(CHAIN_REGISTRY, reason))?,
+        }
+        .load()?;
         let rpc_urls = match lookup(RPC_URLS) {
             None => RpcUrls::default(),
             Some(text) => RpcUrls::parse(&text, &registry).map_err(|reason| invalid(RPC_URLS, reason))?,
