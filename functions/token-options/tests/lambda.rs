@@ -257,7 +257,9 @@ on_each_store!(answers_404_for_an_unknown_session);
 // ------------------------------------------------------------------ anvil
 
 /// The shared test chain, with the local contracts deployed (idempotent;
-/// retried, as other tests may be deploying at the same moment).
+/// retried, as other tests may be deploying at the same moment: their
+/// transactions from the same account race ours until they are mined, a
+/// block or two on 1 s blocks).
 async fn anvil() -> String {
     let url = match std::env::var(RPC_VAR) {
         Ok(url) if !url.trim().is_empty() => url,
@@ -271,9 +273,9 @@ async fn anvil() -> String {
         attempt += 1;
         match local::deploy(ANVIL_A, &url).await {
             Ok(()) => return url,
-            Err(error) if attempt < 5 => {
+            Err(error) if attempt < 30 => {
                 eprintln!("deploying the local contracts failed (attempt {attempt}): {error}; retrying");
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
             Err(error) => panic!("cannot deploy the local contracts on {RPC_VAR}: {error}"),
         }
