@@ -13,24 +13,14 @@
 pub mod lambda;
 
 use alloy::primitives::Address;
-use ferry_chains::evm::client::ChainError;
 use ferry_domain::Timestamp;
-use ferry_queue::{Queue, QueueError};
-use ferry_store::{ChainCursor, ChainStore, StoreError};
+use ferry_queue::Queue;
+use ferry_store::{ChainCursor, ChainStore};
 pub use ferry_watch::WatchedChain;
 use ferry_watch::{DepositDetector, WatchError};
 
-#[derive(Debug, thiserror::Error)]
-pub enum PollError {
-    #[error(transparent)]
-    Chain(#[from] ChainError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-    #[error(transparent)]
-    Watch(#[from] WatchError),
-}
+/// Why a scan failed: the node, the store or the queue, as for any detection.
+pub type PollError = WatchError;
 
 /// What one chain's scan did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
