@@ -15,6 +15,7 @@ pub mod registry;
 pub mod session;
 pub mod time;
 pub mod webhook;
+pub mod webhook_delivery;
 
 pub use address::{AddressError, Calldata, EvmAddress, TxHash};
 pub use credentials::{ApiKey, ApiKeyHash, ClientSecret, Merchant};
@@ -33,4 +34,7 @@ pub use time::Timestamp;
 pub use webhook::{
     EventSelection, EventSelectionError, UrlPolicy, WebhookEndpoint, WebhookId, WebhookSecret, WebhookUrl,
     WebhookUrlError,
+};
+pub use webhook_delivery::{
+    AttemptOutcome, ClaimError, DeliveryAttempt, DeliveryState, NotParked, RetryPolicy, WebhookDelivery,
 };

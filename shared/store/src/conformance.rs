@@ -15,10 +15,11 @@ use ferry_domain::{
 };
 
 use crate::{
-    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DepositRecord, DepositState, EventStore, ExpiryStore,
-    IdempotencyRecord, PayoutIntent, Recorded, SessionChange, Store, StoreError,
+    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DeliveryStore, DepositRecord, DepositState, EventStore,
+    ExpiryStore, IdempotencyRecord, PayoutIntent, Recorded, SessionChange, Store, StoreError,
 };
 
+mod deliveries;
 mod webhooks;
 
 pub use webhooks::sample_webhook;
@@ -26,7 +27,7 @@ pub use webhooks::sample_webhook;
 const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
 /// Runs every check against `store`.
-pub async fn run_all<S: Store + ChainStore + ExpiryStore + EventStore>(store: S) {
+pub async fn run_all<S: Store + ChainStore + ExpiryStore + DeliveryStore>(store: S) {
     sessions_round_trip(&store).await;
     session_ids_are_unique(&store).await;
     commits_are_conditional_on_the_version(&store).await;
@@ -45,6 +46,7 @@ pub async fn run_all<S: Store + ChainStore + ExpiryStore + EventStore>(store: S)
     concurrent_records_of_one_deposit_store_it_once(&store).await;
     payouts_are_created_once_and_updated_by_version(&store).await;
     webhooks::run_all(&store).await;
+    deliveries::run_all(&store).await;
     // Each expiry check lives in an era of its own, earlier than the one
     // before (and long before `NOW`), so sessions left open by one check
     // are never due in the next.

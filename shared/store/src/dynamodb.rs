@@ -14,10 +14,23 @@
 //! | payout      | `PAYOUT#<payoutId>`                 | `PAYOUT`      | `version`                                                              |
 //! | webhook     | `MERCHANT#<id>`                     | `WEBHOOK#<wh_…>` | `createdAt` (listed by a Query on the merchant's `pk`)              |
 //! | webhook count | `MERCHANT#<id>`                   | `WEBHOOKS`    | `webhookCount`, kept in the same transaction as each create/delete     |
-//! | event       | `EVENT#<uuid>`                      | `EVENT`       | `merchantId`, `sessionId`, `kind`, `createdAt`; written in the session change's transaction |
+//! | event       | `EVENT#<uuid>`                      | `EVENT`       | `merchantId`, `sessionId`, `kind`, `createdAt`; written in the session change's transaction; `outboxQueue`, `outboxAt` until fanned out |
+//! | delivery    | `EVENT#<uuid>`                      | `DELIVERY#<wh_…>` | `version`, `merchantId`; `outboxQueue`, `outboxAt` until succeeded; `ttl` once succeeded |
 //!
 //! `openShard` is present only on sessions still waiting for the payer, so
 //! the `open-sessions` index (`openShard`, `expiresAt`) is sparse.
+//!
+//! The `outbox` index (`outboxQueue`, `outboxAt`) is sparse too: it holds
+//! the webhook worker's three queues, one per `outboxQueue`:
+//!
+//! | `outboxQueue`     | items                               | `outboxAt`                                  |
+//! |-------------------|-------------------------------------|---------------------------------------------|
+//! | `EVENT_PENDING`   | events not fanned out yet           | the event's `createdAt`                     |
+//! | `DELIVERY_DUE`    | unfinished (pending, sending) deliveries | [`ferry_domain::WebhookDelivery::wake_at`] |
+//! | `DELIVERY_PARKED` | parked deliveries                   | the delivery's creation                     |
+//!
+//! A fan-out removes the event's two attributes in the transaction that
+//! puts its deliveries; a succeeded delivery has neither (and a `ttl`).
 //!
 //! Creates are conditional on `attribute_not_exists(pk)`, updates on
 //! `version = :previous` (a cursor: `lastScannedBlock = :previous`); a lost
@@ -45,7 +58,13 @@ use crate::{
 /// The name of the sparse index over open sessions by expiry.
 pub const OPEN_SESSIONS_INDEX: &str = "open-sessions";
 const OPEN_SHARD: &str = "OPEN";
+/// The name of the sparse index of the webhook worker's queues
+/// (`outboxQueue`, `outboxAt`).
+pub const OUTBOX_INDEX: &str = "outbox";
+/// The `outboxQueue` of events not fanned out yet.
+const EVENT_PENDING: &str = "EVENT_PENDING";
 
+mod deliveries;
 mod webhooks;
 
 #[derive(Clone, Debug)]
@@ -112,6 +131,9 @@ fn event_item(event: &SessionEvent) -> StoreResult<Item> {
     item.insert("sessionId".into(), s(event.session_id.to_string()));
     item.insert("kind".into(), s(event.kind.as_str()));
     item.insert("createdAt".into(), n(event.created_at.unix_seconds()));
+    // Pending until fanned out (see `deliveries`).
+    item.insert("outboxQueue".into(), s(EVENT_PENDING));
+    item.insert("outboxAt".into(), n(event.created_at.unix_seconds()));
     item.insert("doc".into(), s(encode("event", event)?));
     Ok(item)
 }
@@ -255,6 +277,13 @@ impl DynamoStore {
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .map_err(StoreError::backend)?;
+        let outbox = GlobalSecondaryIndex::builder()
+            .index_name(OUTBOX_INDEX)
+            .key_schema(key_element("outboxQueue", KeyType::Hash)?)
+            .key_schema(key_element("outboxAt", KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(StoreError::backend)?;
         self.client
             .create_table()
             .table_name(&self.table)
@@ -263,9 +292,12 @@ impl DynamoStore {
             .attribute_definitions(attribute("sk", ScalarAttributeType::S)?)
             .attribute_definitions(attribute("openShard", ScalarAttributeType::S)?)
             .attribute_definitions(attribute("expiresAt", ScalarAttributeType::N)?)
+            .attribute_definitions(attribute("outboxQueue", ScalarAttributeType::S)?)
+            .attribute_definitions(attribute("outboxAt", ScalarAttributeType::N)?)
             .key_schema(key_element("pk", KeyType::Hash)?)
             .key_schema(key_element("sk", KeyType::Range)?)
             .global_secondary_indexes(open_sessions)
+            .global_secondary_indexes(outbox)
             .send()
             .await
             .map_err(StoreError::backend)?;

@@ -17,7 +17,7 @@ use std::future::Future;
 
 use ferry_domain::{
     ApiKeyHash, BaseUnits, ChainId, Deposit, DepositId, EventId, EvmAddress, Merchant, MerchantId, Plan, Session,
-    SessionEvent, SessionId, Timestamp, Token, TxHash,
+    SessionEvent, SessionId, Timestamp, Token, TxHash, WebhookDelivery, WebhookId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -148,6 +148,55 @@ pub trait SessionStore: Send + Sync {
 /// The outbox's events, as [`SessionStore::commit`] wrote them.
 pub trait EventStore: Send + Sync {
     fn get_event(&self, id: &EventId) -> impl Future<Output = StoreResult<Option<SessionEvent>>> + Send;
+}
+
+/// The webhook worker's port: events still to be fanned out to their
+/// merchant's endpoints, and each endpoint's delivery with its log.
+///
+/// Three sparse queues, each read by an index so that a worker's reads grow
+/// with the work waiting, never with all events or deliveries: events not
+/// yet fanned out (every event starts there, written by
+/// [`SessionStore::commit`]), deliveries waiting for an attempt or a lapsed
+/// claim (by [`WebhookDelivery::wake_at`]) and parked deliveries. Indexes
+/// may lag behind the items (a GSI is eventually consistent): what they list
+/// is re-read or written conditionally before it is acted on.
+pub trait DeliveryStore: EventStore {
+    /// Events not fanned out yet, oldest first, at most `limit`.
+    fn pending_events(&self, limit: usize) -> impl Future<Output = StoreResult<Vec<SessionEvent>>> + Send;
+
+    /// Fans an event out, atomically: stores its `deliveries` (all new; at
+    /// most one per endpoint, so at most [`ferry_domain::webhook::MAX_WEBHOOKS_PER_MERCHANT`])
+    /// and takes the event off the pending list. [`StoreError::Conflict`] and
+    /// nothing written if it is not pending any more (another worker fanned
+    /// it out) or a delivery exists.
+    fn fan_out(
+        &self,
+        event_id: &EventId,
+        deliveries: &[WebhookDelivery],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn get_delivery(
+        &self,
+        event_id: &EventId,
+        webhook_id: &WebhookId,
+    ) -> impl Future<Output = StoreResult<Option<WebhookDelivery>>> + Send;
+
+    /// An event's deliveries, by endpoint id.
+    fn list_deliveries(&self, event_id: &EventId) -> impl Future<Output = StoreResult<Vec<WebhookDelivery>>> + Send;
+
+    /// Replaces the delivery if the stored one is at `delivery.version - 1`.
+    fn update_delivery(&self, delivery: &WebhookDelivery) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Unfinished deliveries with [`WebhookDelivery::wake_at`] `<= now`,
+    /// soonest first, at most `limit`.
+    fn due_deliveries(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<WebhookDelivery>>> + Send;
+
+    /// Parked deliveries, oldest first (by creation), at most `limit`.
+    fn parked_deliveries(&self, limit: usize) -> impl Future<Output = StoreResult<Vec<WebhookDelivery>>> + Send;
 }
 
 /// The expiry worker's port: the sparse index of open sessions by expiry.

@@ -1,7 +1,7 @@
 //! An in-memory store for unit tests. Same semantics as the durable ones,
 //! nothing survives the process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ferry_domain::{
@@ -27,8 +27,12 @@ struct State {
     payouts: HashMap<String, PayoutIntent>,
     webhooks: HashMap<(MerchantId, ferry_domain::WebhookId), ferry_domain::WebhookEndpoint>,
     events: HashMap<EventId, SessionEvent>,
+    /// Events not fanned out yet.
+    pending_events: HashSet<EventId>,
+    deliveries: HashMap<(EventId, ferry_domain::WebhookId), ferry_domain::WebhookDelivery>,
 }
 
+mod deliveries;
 mod webhooks;
 
 #[derive(Clone, Default)]
@@ -98,6 +102,7 @@ impl SessionStore for MemoryStore {
         }
         if let Some(event) = change.event {
             state.events.insert(event.id, event.clone());
+            state.pending_events.insert(event.id);
         }
         state.sessions.insert(next.id, next.clone());
         Ok(())

@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 ";
 
+mod deliveries;
 mod webhooks;
 
 #[derive(Clone)]
@@ -100,6 +101,7 @@ impl SqliteStore {
         connection.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
         connection.execute_batch(SCHEMA).map_err(StoreError::backend)?;
         connection.execute_batch(webhooks::SCHEMA).map_err(StoreError::backend)?;
+        connection.execute_batch(deliveries::SCHEMA).map_err(StoreError::backend)?;
         Ok(Self { connection: Arc::new(Mutex::new(connection)) })
     }
 
@@ -229,6 +231,12 @@ impl SessionStore for SqliteStore {
                     Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("event id already exists")),
                     other => other.map_err(db)?,
                 };
+                // Every event waits to be fanned out (see `deliveries`).
+                tx.execute(
+                    "INSERT INTO pending_events (event_id, created_at) VALUES (?1, ?2)",
+                    params![event_id, created_at],
+                )
+                .map_err(db)?;
             }
             if let Some(receiver) = &receiver {
                 let owner: Option<String> = tx

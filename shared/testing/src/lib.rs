@@ -8,20 +8,23 @@
 //! - [`FakeRuntimeApi`]: the Lambda Runtime API on loopback, to run a
 //!   function's real binary on one event;
 //! - [`moto_endpoint`], [`fresh_table`], [`session_function_env`]: the
-//!   DynamoDB (moto_server) the binaries run against.
+//!   DynamoDB (moto_server) the binaries run against;
+//! - [`WebhookReceiver`]: a webhook endpoint on loopback with scripted answers.
 
 use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ferry_domain::{ApiKey, Merchant, MerchantId, Session};
+use ferry_domain::{ApiKey, Merchant, MerchantId, Session, SessionEvent};
 use ferry_store::dynamodb::DynamoStore;
-use ferry_store::{ApiKeyRecord, MerchantStore, SessionStore};
+use ferry_store::{ApiKeyRecord, MerchantStore, SessionChange, SessionStore};
 use lambda_http::{Body, Response};
 
+mod receiver;
 mod runtime;
 
+pub use receiver::{ReceivedRequest, Reply, WebhookReceiver};
 pub use runtime::{FakeRuntimeApi, Outcome};
 
 /// How long one test may take before it fails.
@@ -202,6 +205,37 @@ pub async fn seed_webhook<S: ferry_store::WebhookStore>(
     let endpoint = ferry_store::conformance::sample_webhook(merchant_id, ferry_http::now());
     store.create_webhook(&endpoint, ferry_domain::webhook::MAX_WEBHOOKS_PER_MERCHANT).await.expect("seed a webhook");
     endpoint
+}
+
+/// Stores an endpoint of `merchant_id` at `url` (checked under the
+/// development policy, which allows loopback), subscribed to `events`.
+pub async fn seed_webhook_at<S: ferry_store::WebhookStore>(
+    store: &S,
+    merchant_id: MerchantId,
+    url: &str,
+    events: &[&str],
+) -> ferry_domain::WebhookEndpoint {
+    let mut endpoint = ferry_store::conformance::sample_webhook(merchant_id, ferry_http::now());
+    let policy = ferry_domain::UrlPolicy { allow_insecure_loopback: true };
+    endpoint.url = ferry_domain::WebhookUrl::parse(url, policy).expect("a valid endpoint URL");
+    endpoint.events = ferry_domain::EventSelection::parse(events).expect("valid events");
+    store.create_webhook(&endpoint, ferry_domain::webhook::MAX_WEBHOOKS_PER_MERCHANT).await.expect("seed a webhook");
+    endpoint
+}
+
+/// A session of `merchant_id` paid into `processing`, committed with its
+/// `session.processing` event as `route-deposits` does: the event is in the
+/// outbox, waiting to be fanned out. Returns the session and the event.
+pub async fn seed_event<S: SessionStore>(store: &S, merchant_id: MerchantId) -> (Session, SessionEvent) {
+    let session = seed_session(store, merchant_id).await;
+    let deposit = ferry_store::conformance::sample_deposit();
+    let now = ferry_http::now();
+    let waiting = session.set_evm_payment_method(deposit.receiver, now).expect("legal").expect("changed");
+    store.commit(SessionChange::new(&waiting).claiming_receiver(deposit.receiver)).await.expect("set payment method");
+    let (processing, kind) = waiting.deposit_seen(&deposit).expect("legal");
+    let event = SessionEvent::new(ferry_http::random_bytes(), kind, &processing, now);
+    store.commit(SessionChange::new(&processing).emitting(&event)).await.expect("commit with its event");
+    (processing, event)
 }
 
 // ---------------------------------------------------------------- services

@@ -1,0 +1,22 @@
+//! Webhook notifications: the outbox's events delivered to merchants'
+//! endpoints, signed, retried with backoff, parked when they keep failing
+//! and replayed on an operator's word.
+//!
+//! - [`sender`]: one signed POST, with the SSRF rules applied to every
+//!   address a host name resolves to.
+//! - [`worker`]: fan-out of pending events, attempts claimed before they are
+//!   sent (so a duplicate message never sends twice), retries queued with a
+//!   delay when near and found by a sweep when far, replay.
+//!
+//! Delivery is at least once: an endpoint that answers 2xx after the worker
+//! dies but before the attempt is logged gets the event again, with the
+//! same `id`.
+
+pub mod sender;
+pub mod worker;
+
+pub use sender::{DELIVERY_TIMEOUT, GuardedResolver, HostLookup, RefusedHost, WebhookSender};
+pub use worker::{
+    BATCH, DeliverWebhooks, Delivered, DeliveryMessage, DispatchReport, LEASE_SECONDS, NotifyError, ReplayScope,
+    SWEEP_GRACE_SECONDS, event_body,
+};

@@ -1,0 +1,237 @@
+//! The webhook worker: fans events out to endpoints, sends deliveries,
+//! schedules retries and replays parked deliveries.
+
+use std::time::Duration;
+
+use ferry_domain::{
+    ClaimError, DeliveryState, EventId, RetryPolicy, SessionEvent, Timestamp, WebhookDelivery, WebhookId,
+};
+use ferry_http::wire::EventPayload;
+use ferry_queue::{MAX_DELAY, Queue, QueueError, TypedQueue};
+use ferry_store::{DeliveryStore, StoreError, WebhookStore};
+use serde::{Deserialize, Serialize};
+
+use crate::sender::{DELIVERY_TIMEOUT, WebhookSender};
+
+/// One delivery to attempt: what the webhook queue carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryMessage {
+    pub event_id: EventId,
+    pub webhook_id: WebhookId,
+}
+
+impl From<&WebhookDelivery> for DeliveryMessage {
+    fn from(delivery: &WebhookDelivery) -> Self {
+        Self { event_id: delivery.event_id, webhook_id: delivery.webhook_id }
+    }
+}
+
+/// How long a claim holds: longer than an attempt can take.
+pub const LEASE_SECONDS: u64 = DELIVERY_TIMEOUT.as_secs() * 6;
+/// How late a delivery must be before the sweep queues it: short waits have
+/// a delayed message on the way, which should get there first.
+pub const SWEEP_GRACE_SECONDS: u64 = 30;
+/// How many events or deliveries one dispatch or sweep handles.
+pub const BATCH: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("cannot encode the event {0} as JSON")]
+    Encode(EventId, #[source] serde_json::Error),
+}
+
+/// What became of one queued delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// The endpoint answered 2xx.
+    Succeeded,
+    /// It failed; the next attempt is due then (and queued if that is near).
+    Retrying { at: Timestamp },
+    /// It failed for the last time this round, or its endpoint is gone.
+    Parked,
+    /// Not due yet (an early or duplicate message): queued again if near.
+    NotDue { at: Timestamp },
+    /// Nothing to do: it is finished, unknown, or another worker claimed it.
+    Skipped,
+}
+
+/// What one dispatch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    pub events: usize,
+    pub deliveries: usize,
+}
+
+pub struct DeliverWebhooks<S, Q> {
+    store: S,
+    queue: TypedQueue<Q, DeliveryMessage>,
+    sender: WebhookSender,
+    policy: RetryPolicy,
+}
+
+impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverWebhooks<S, Q> {
+    pub fn new(store: S, queue: Q, sender: WebhookSender, policy: RetryPolicy) -> Self {
+        Self { store, queue: TypedQueue::new(queue), sender, policy }
+    }
+
+    /// Fans every pending event out to the merchant's endpoints that
+    /// subscribe to it, and queues the deliveries. An event another worker
+    /// fanned out first is skipped; a delivery whose message is lost is
+    /// found by [`Self::sweep`].
+    pub async fn dispatch(&self, now: Timestamp) -> Result<DispatchReport, NotifyError> {
+        let mut report = DispatchReport::default();
+        for event in self.store.pending_events(BATCH).await? {
+            let endpoints = self.store.list_webhooks(&event.merchant_id).await?;
+            let deliveries: Vec<WebhookDelivery> = endpoints
+                .iter()
+                .filter(|endpoint| endpoint.events.includes(event.kind))
+                .map(|endpoint| WebhookDelivery::new(event.id, endpoint.id, event.merchant_id, now))
+                .collect();
+            match self.store.fan_out(&event.id, &deliveries).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(why)) => {
+                    tracing::debug!(event_id = %event.id, %why, "event already fanned out");
+                    continue;
+                }
+                Err(other) => return Err(other.into()),
+            }
+            tracing::info!(event_id = %event.id, kind = event.kind.as_str(), endpoints = deliveries.len(), "event fanned out");
+            report.events += 1;
+            for delivery in &deliveries {
+                self.queue.send(&delivery.into()).await?;
+                report.deliveries += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Queues the deliveries whose time came more than
+    /// [`SWEEP_GRACE_SECONDS`] ago: waits longer than a queue can delay,
+    /// lost messages and claims whose worker died. Returns how many.
+    pub async fn sweep(&self, now: Timestamp) -> Result<usize, NotifyError> {
+        let overdue_since = Timestamp::from_unix_seconds(now.unix_seconds().saturating_sub(SWEEP_GRACE_SECONDS));
+        let due = self.store.due_deliveries(overdue_since, BATCH).await?;
+        for delivery in &due {
+            self.queue.send(&delivery.into()).await?;
+        }
+        Ok(due.len())
+    }
+
+    /// One queued delivery: claim it, send it, log the attempt, and queue
+    /// the next one when it is near. Errors are the store's or the queue's
+    /// (the message should be retried); an endpoint's failure is an outcome.
+    pub async fn deliver(&self, message: &DeliveryMessage, now: Timestamp) -> Result<Delivered, NotifyError> {
+        let Some(delivery) = self.store.get_delivery(&message.event_id, &message.webhook_id).await? else {
+            tracing::warn!(event_id = %message.event_id, webhook_id = %message.webhook_id, "no such delivery");
+            return Ok(Delivered::Skipped);
+        };
+        let claimed = match delivery.claim(now, LEASE_SECONDS) {
+            Ok(claimed) => claimed,
+            Err(ClaimError::Finished) => return Ok(Delivered::Skipped),
+            Err(ClaimError::NotDue(at)) => {
+                self.requeue(message, at, now).await?;
+                return Ok(Delivered::NotDue { at });
+            }
+        };
+        match self.store.update_delivery(&claimed).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Ok(Delivered::Skipped),
+            Err(other) => return Err(other.into()),
+        }
+        let (event, endpoint) = (
+            self.store.get_event(&message.event_id).await?,
+            self.store.get_webhook(&claimed.merchant_id, &message.webhook_id).await?,
+        );
+        let recorded = match (event, endpoint) {
+            (Some(event), Some(endpoint)) => {
+                let body = event_body(&event, false)?;
+                let attempt = self.sender.send(&endpoint.url, &endpoint.secret, &body, now).await;
+                claimed.record(attempt, &self.policy, rand::random())
+            }
+            (None, _) => claimed.abandon(now, "the event no longer exists"),
+            (_, None) => claimed.abandon(now, "the endpoint was deleted"),
+        };
+        let outcome = match recorded.state {
+            DeliveryState::Succeeded => Delivered::Succeeded,
+            DeliveryState::Parked => Delivered::Parked,
+            DeliveryState::Pending { next_attempt_at } => Delivered::Retrying { at: next_attempt_at },
+            DeliveryState::Sending { .. } => Delivered::Skipped,
+        };
+        if let Some(last) = recorded.attempts.last() {
+            tracing::info!(
+                event_id = %recorded.event_id,
+                webhook_id = %recorded.webhook_id,
+                attempt = recorded.attempts.len(),
+                outcome = ?last.outcome,
+                latency_ms = last.latency_ms,
+                state = ?recorded.state,
+                "webhook delivery attempted"
+            );
+        }
+        match self.store.update_delivery(&recorded).await {
+            Ok(()) => {}
+            // Our claim lapsed and another worker took over: its record wins.
+            Err(StoreError::Conflict(_)) => return Ok(Delivered::Skipped),
+            Err(other) => return Err(other.into()),
+        }
+        if let Delivered::Retrying { at } = outcome {
+            self.requeue(message, at, now).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Queues `message` again for `at` if a queue can delay it that long;
+    /// later ones are left to the sweep.
+    async fn requeue(&self, message: &DeliveryMessage, at: Timestamp, now: Timestamp) -> Result<(), NotifyError> {
+        let wait = Duration::from_secs(at.unix_seconds().saturating_sub(now.unix_seconds()));
+        if wait <= MAX_DELAY {
+            self.queue.send_delayed(message, wait).await?;
+        }
+        Ok(())
+    }
+
+    /// Replays parked deliveries (one event's, or the oldest `limit` of all):
+    /// each gets a fresh round of attempts, starting now. Returns them.
+    pub async fn replay(&self, scope: ReplayScope, now: Timestamp) -> Result<Vec<WebhookDelivery>, NotifyError> {
+        let parked: Vec<WebhookDelivery> = match scope {
+            ReplayScope::Event(event_id) => self
+                .store
+                .list_deliveries(&event_id)
+                .await?
+                .into_iter()
+                .filter(|d| d.state == DeliveryState::Parked)
+                .collect(),
+            ReplayScope::Parked { limit } => self.store.parked_deliveries(limit).await?,
+        };
+        let mut replayed = Vec::new();
+        for delivery in parked {
+            let Ok(next) = delivery.replay(now) else { continue };
+            match self.store.update_delivery(&next).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+            self.queue.send(&(&next).into()).await?;
+            replayed.push(next);
+        }
+        Ok(replayed)
+    }
+}
+
+/// Which parked deliveries to replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayScope {
+    Event(EventId),
+    Parked { limit: usize },
+}
+
+/// The JSON body of a delivery of `event` (SPEC: Webhooks).
+pub fn event_body(event: &SessionEvent, is_test_event: bool) -> Result<Vec<u8>, NotifyError> {
+    let payload = EventPayload { is_test_event, ..EventPayload::from(event) };
+    serde_json::to_vec(&payload).map_err(|e| NotifyError::Encode(event.id, e))
+}
