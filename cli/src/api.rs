@@ -13,11 +13,14 @@ use ferry_chains::evm::balances::BalanceReader;
 use ferry_domain::ChainRegistry;
 use ferry_domain::UrlPolicy;
 use ferry_http::routes::{Endpoint, RouteMatch, route};
-use ferry_http::{Body, Request, RequestExt, Response, respond};
+use ferry_http::{ApiError, Body, Request, RequestExt, Response, respond};
+use ferry_notify::WebhookSender;
 use ferry_store::Store;
+use get_event::GetEvent;
 use get_session::GetSession;
 use get_webhook::GetWebhook;
 use list_webhooks::ListWebhooks;
+use test_webhook::TestWebhook;
 use token_options::TokenOptions;
 
 pub struct Api<S> {
@@ -30,7 +33,23 @@ pub struct Api<S> {
     list_webhooks: ListWebhooks<S>,
     get_webhook: GetWebhook<S>,
     delete_webhook: DeleteWebhook<S>,
+    /// `None` when the HTTP client for test deliveries could not be built
+    /// (logged when it happened): the endpoint then answers 500.
+    test_webhook: Option<TestWebhook<S>>,
+    get_event: GetEvent<S>,
     store: S,
+}
+
+/// `POST /v1/webhooks/{webhookId}/test`, sending under `policy`.
+fn test_webhook<S: Store>(store: S, policy: UrlPolicy) -> Option<TestWebhook<S>> {
+    match WebhookSender::new(policy) {
+        Ok(sender) => Some(TestWebhook::new(store, sender)),
+        Err(error) => {
+            let cause = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
+            tracing::error!(%cause, "{error}: test deliveries will fail");
+            None
+        }
+    }
 }
 
 impl<S: Store> Api<S> {
@@ -47,14 +66,18 @@ impl<S: Store> Api<S> {
             list_webhooks: ListWebhooks::new(store.clone()),
             get_webhook: GetWebhook::new(store.clone()),
             delete_webhook: DeleteWebhook::new(store.clone()),
+            test_webhook: test_webhook(store.clone(), UrlPolicy::default()),
+            get_event: GetEvent::new(store.clone()),
             store,
         }
     }
 
-    /// Which webhook URLs `POST /v1/webhooks` accepts; by default https to
-    /// public hosts only, as `FERRY_ALLOW_INSECURE_WEBHOOKS` unset does.
+    /// Which webhook URLs `POST /v1/webhooks` accepts and test deliveries
+    /// may reach; by default https to public hosts only, as
+    /// `FERRY_ALLOW_INSECURE_WEBHOOKS` unset does.
     pub fn with_webhook_url_policy(mut self, policy: UrlPolicy) -> Self {
         self.create_webhook = CreateWebhook::new(self.store.clone(), policy);
+        self.test_webhook = test_webhook(self.store.clone(), policy);
         self
     }
 
@@ -89,6 +112,11 @@ impl<S: Store> Api<S> {
                 Some(Endpoint::ListWebhooks) => self.list_webhooks.handle(request).await,
                 Some(Endpoint::GetWebhook) => self.get_webhook.handle(request).await,
                 Some(Endpoint::DeleteWebhook) => self.delete_webhook.handle(request).await,
+                Some(Endpoint::TestWebhook) => match &self.test_webhook {
+                    Some(function) => function.handle(request).await,
+                    None => Err(ApiError::internal("the webhook HTTP client could not be built")),
+                },
+                Some(Endpoint::GetEvent) => self.get_event.handle(request).await,
                 Some(Endpoint::OpenApi) | None => openapi::handle(request).await,
             }
         })

@@ -5,7 +5,9 @@ use bytes::Bytes;
 use ferry_chains::evm::local;
 use ferry_domain::ChainRegistry;
 
+use crate::receiver::DevReceiver;
 use crate::workers::RpcEndpoint;
+use ferry_domain::WebhookSecret;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -97,6 +99,7 @@ pub async fn self_check(
     api_key: &str,
     registry: &ChainRegistry,
     chains: &[RpcEndpoint],
+    webhooks: Option<&DevReceiver>,
 ) -> Result<SelfCheck, SelfCheckError> {
     let step = "choose a destination";
     let destination_chain = chains.first().map(|rpc| rpc.chain_id);
@@ -114,6 +117,10 @@ pub async fn self_check(
         base_url: base_url.to_string(),
         api_key: api_key.to_string(),
     };
+
+    if let Some(webhooks) = webhooks {
+        register_receiver(&http, webhooks).await?;
+    }
 
     let created = http
         .call(
@@ -182,8 +189,57 @@ pub async fn self_check(
             .map_err(|e| SelfCheckError::Http { step, source: Box::new(e) })?;
         println!("  ✓ paid 10.00 USDC from the test wallet on chain {} (tx {tx})", source.chain_id);
         status = wait_until_settled(&http, &session_id, status).await?;
+        if let Some(webhooks) = webhooks {
+            check_webhooks(&http, webhooks, &session_id).await?;
+        }
     }
     Ok(SelfCheck { session_id, client_secret, receiver_address: receiver, status })
+}
+
+/// How long the self-check waits for a webhook delivery.
+const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Registers the local receiver as a webhook endpoint, through the API, and
+/// hands it the signing secret (shown only in this answer).
+async fn register_receiver(http: &Http, receiver: &DevReceiver) -> Result<(), SelfCheckError> {
+    let step = "register a webhook endpoint";
+    let body = json!({"url": receiver.url(), "description": "ferry dev's receiver"});
+    let created = http.call(step, http::Method::POST, "/v1/webhooks", Some(body), true, 201).await?;
+    let secret: WebhookSecret =
+        field(&created, step, "/webhook/secret")?.parse().map_err(|e: ferry_domain::webhook::WebhookSecretError| {
+            SelfCheckError::Unexpected { step, problem: e.to_string() }
+        })?;
+    receiver.set_secret(secret);
+    println!(
+        "  ✓ registered webhook endpoint {} at {}: its deliveries are printed below",
+        field(&created, step, "/webhook/id")?,
+        receiver.url()
+    );
+    Ok(())
+}
+
+/// Waits for the session's `processing` and `succeeded` events at the
+/// receiver, then reads the last one's delivery log through the API.
+async fn check_webhooks(http: &Http, receiver: &DevReceiver, session_id: &str) -> Result<(), SelfCheckError> {
+    let step = "receive the webhook events";
+    let mut last = None;
+    for kind in ["session.processing", "session.succeeded"] {
+        let event = receiver.wait_for(kind, session_id, WEBHOOK_TIMEOUT).await.ok_or_else(|| {
+            SelfCheckError::Unexpected { step, problem: format!("no signed {kind} event within {WEBHOOK_TIMEOUT:?}") }
+        })?;
+        last = Some(event);
+    }
+    let Some(event) = last else { return Ok(()) };
+    let step = "read the event's delivery log";
+    let log = http.call(step, http::Method::GET, &format!("/v1/events/{}", event.id), None, true, 200).await?;
+    let attempts = log.pointer("/deliveries/0/attempts").and_then(serde_json::Value::as_array).map_or(0, Vec::len);
+    println!(
+        "  ✓ GET /v1/events/{}: {} delivery, {} after {attempts} attempt(s)",
+        event.id,
+        event.kind,
+        log.pointer("/deliveries/0/status").and_then(serde_json::Value::as_str).unwrap_or("?"),
+    );
+    Ok(())
 }
 
 /// Polls the public view until the session ends, printing each status.
@@ -254,6 +310,13 @@ Try it yourself (the API key is shown only now; `ferry api-key create` makes mor
   # 5. The payer's client lists the tokens it can pay with, and the wallet's balances
   #    (on the chains `ferry serve --rpc` has a node for):
   curl -s "$FERRY/v1/sessions/{session}/tokenOptions?clientSecret={secret}&evmAddress={payer}"
+
+  # 6. The merchant's webhook endpoints (the one above is `ferry dev`'s receiver, which
+  #    prints what it gets); send one a test event, read an event's delivery log:
+  curl -s $FERRY/v1/webhooks -H "Authorization: Bearer $FERRY_KEY"
+  curl -s -X POST $FERRY/v1/webhooks/<webhook id>/test -H "Authorization: Bearer $FERRY_KEY" \
+    -H 'Content-Type: application/json' -d '{{"eventType":"session.succeeded"}}'
+  curl -s $FERRY/v1/events/<event id> -H "Authorization: Bearer $FERRY_KEY"
 
   # The whole contract:
   curl -s $FERRY/openapi.json

@@ -10,7 +10,7 @@ use ferry_cli::stores::StoreArgs;
 use ferry_cli::{dev, operator, server, with_store};
 use ferry_config::RegistryChoice;
 use ferry_domain::MerchantId;
-use ferry_store::{ChainStore, ExpiryStore, Store};
+use ferry_store::{ChainStore, DeliveryStore, ExpiryStore, Store};
 use tokio::net::TcpListener;
 
 /// Where the local stack expects the receiver factory: the first contract
@@ -37,6 +37,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Inspect and replay parked webhook deliveries.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
 }
 
 #[derive(Args)]
@@ -91,6 +94,32 @@ enum ApiKeyCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// List parked deliveries (every attempt failed), oldest first.
+    Parked {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Give parked deliveries a fresh round of attempts: one event's, or
+    /// the oldest parked ones. The running webhook worker sends them on its
+    /// next sweep.
+    Replay {
+        /// The event whose parked deliveries to replay.
+        #[arg(long, conflicts_with = "parked", required_unless_present = "parked")]
+        event: Option<ferry_domain::EventId>,
+        /// Replay the oldest parked deliveries (up to --limit).
+        #[arg(long)]
+        parked: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
@@ -122,6 +151,26 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("{}", key.reveal());
             Ok(())
         }
+        Command::Webhooks(WebhooksCommand::Parked { limit, store }) => {
+            let parked = with_store!(store.open().await?, |s| operator::parked(&s, limit).await?);
+            for delivery in &parked {
+                println!("{}", operator::describe_delivery(delivery));
+            }
+            println!("{} parked deliveries", parked.len());
+            Ok(())
+        }
+        Command::Webhooks(WebhooksCommand::Replay { event, parked: _, limit, store }) => {
+            let scope = match event {
+                Some(event_id) => ferry_notify::ReplayScope::Event(event_id),
+                None => ferry_notify::ReplayScope::Parked { limit },
+            };
+            let replayed = with_store!(store.open().await?, |s| operator::replay(&s, scope).await?);
+            for delivery in &replayed {
+                println!("replaying {}", operator::describe_delivery(delivery));
+            }
+            println!("{} deliveries replayed: the webhook worker sends them on its next sweep", replayed.len());
+            Ok(())
+        }
     }
 }
 
@@ -130,7 +179,11 @@ async fn serve(args: ServeArgs, dev: bool) -> Result<(), Error> {
     with_store!(store, |s| serve_with(s, args, dev).await)
 }
 
-async fn serve_with<S: Store + ChainStore + ExpiryStore>(store: S, args: ServeArgs, dev: bool) -> Result<(), Error> {
+async fn serve_with<S: Store + ChainStore + ExpiryStore + DeliveryStore>(
+    store: S,
+    args: ServeArgs,
+    dev: bool,
+) -> Result<(), Error> {
     let registry = Arc::new(args.chains.chain_registry.load()?);
     let receivers = ReceiverDerivation::new(args.chains.receiver_factory);
     let readers = args
@@ -138,11 +191,14 @@ async fn serve_with<S: Store + ChainStore + ExpiryStore>(store: S, args: ServeAr
         .iter()
         .map(|rpc| token_options::connect_reader(rpc.chain_id, &rpc.url))
         .collect::<Result<Vec<_>, _>>()?;
+    let webhook_policy = ferry_domain::UrlPolicy { allow_insecure_loopback: !args.https_webhooks_only };
     let mut api = Api::new(store.clone(), Arc::clone(&registry), receivers)
         .with_balance_readers(readers)
-        .with_webhook_url_policy(ferry_domain::UrlPolicy { allow_insecure_loopback: !args.https_webhooks_only });
-    // Sessions past their expiry become `expired`, chains or not.
+        .with_webhook_url_policy(webhook_policy);
+    // Sessions past their expiry become `expired`, chains or not; every
+    // state change's event goes to the merchant's endpoints.
     let _expiry = ferry_cli::workers::start_expiry(store.clone());
+    let _webhooks = ferry_cli::workers::start_webhooks(store.clone(), webhook_policy)?;
     let _workers = if args.rpc.is_empty() {
         None
     } else {
@@ -167,7 +223,10 @@ async fn serve_with<S: Store + ChainStore + ExpiryStore>(store: S, args: ServeAr
         let key = operator::create_api_key(&store, merchant.id).await?;
         println!("Created merchant {} with API key {}", merchant.id, key.reveal());
         println!("Self-check:");
-        let check = dev::self_check(&base_url, &key.reveal(), &registry, &args.rpc).await?;
+        // A receiver on loopback shows the webhooks, unless endpoints must be https.
+        let receiver =
+            if args.https_webhooks_only { None } else { Some(ferry_cli::receiver::DevReceiver::start().await?) };
+        let check = dev::self_check(&base_url, &key.reveal(), &registry, &args.rpc, receiver.as_ref()).await?;
         println!("Self-check passed: session {} is {}.", check.session_id, check.status);
         println!("{}", dev::walkthrough(&base_url, &key.reveal(), &registry, &check));
         println!("Serving until Ctrl-C.");

@@ -1,7 +1,9 @@
-//! Operator commands: merchants and their API keys.
+//! Operator commands: merchants, their API keys, and parked webhook
+//! deliveries.
 
-use ferry_domain::{ApiKey, Merchant, MerchantId};
-use ferry_store::{ApiKeyRecord, MerchantStore, StoreError};
+use ferry_domain::{ApiKey, AttemptOutcome, Merchant, MerchantId, WebhookDelivery};
+use ferry_notify::ReplayScope;
+use ferry_store::{ApiKeyRecord, DeliveryStore, MerchantStore, StoreError};
 
 /// Creates a merchant.
 pub async fn create_merchant<S: MerchantStore>(store: &S, name: &str) -> Result<Merchant, StoreError> {
@@ -21,4 +23,32 @@ pub async fn create_api_key<S: MerchantStore>(store: &S, merchant_id: MerchantId
     let record = ApiKeyRecord { hash: key.hash(), merchant_id, created_at: ferry_http::now() };
     store.create_api_key(&record).await?;
     Ok(key)
+}
+
+/// Parked deliveries, oldest first.
+pub async fn parked<S: DeliveryStore>(store: &S, limit: usize) -> Result<Vec<WebhookDelivery>, StoreError> {
+    store.parked_deliveries(limit).await
+}
+
+/// Makes parked deliveries due now, with a fresh round of attempts: the
+/// running webhook worker (the deployment's `deliver-webhooks` schedule, or
+/// `ferry serve`) sends them on its next sweep.
+pub async fn replay<S: DeliveryStore>(store: &S, scope: ReplayScope) -> Result<Vec<WebhookDelivery>, StoreError> {
+    ferry_notify::replay_parked(store, scope, ferry_http::now()).await
+}
+
+/// One line about a delivery: event, endpoint, attempts and the last outcome.
+pub fn describe_delivery(delivery: &WebhookDelivery) -> String {
+    let last = match delivery.attempts.last().map(|a| &a.outcome) {
+        Some(AttemptOutcome::Responded { status }) => format!("last answer HTTP {status}"),
+        Some(AttemptOutcome::Failed { error }) => format!("last failure: {error}"),
+        None => "not attempted".to_string(),
+    };
+    format!(
+        "event {} -> {} (merchant {}): {} attempts, {last}",
+        delivery.event_id,
+        delivery.webhook_id,
+        delivery.merchant_id,
+        delivery.attempts.len()
+    )
 }

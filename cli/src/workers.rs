@@ -1,7 +1,8 @@
-//! The chain workers in-process, as the deployment runs them on schedules
-//! and SQS: `poll-chains` every second, `route-deposits` on an in-process
-//! queue; and `expire-sessions` every 5 seconds. What `sam local` would do,
-//! without Docker.
+//! The workers in-process, as the deployment runs them on schedules and
+//! SQS: `poll-chains` every second, `route-deposits` on an in-process
+//! queue; `expire-sessions` every 5 seconds; `deliver-webhooks` fanning
+//! events out every second and delivering from an in-process queue. What
+//! `sam local` would do, without Docker.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +11,12 @@ use expire_sessions::ExpireSessions;
 use ferry_chains::evm::client::EvmClient;
 use ferry_chains::evm::local;
 use ferry_chains::evm::relayer::{EthereumWallet, Relayer};
-use ferry_domain::{ChainId, ChainRegistry, EvmAddress, RouteDeposit};
+use ferry_domain::{ChainId, ChainRegistry, EvmAddress, RetryPolicy, RouteDeposit, UrlPolicy};
+use ferry_notify::sender::SenderError;
+use ferry_notify::{DeliverWebhooks, DeliveryMessage, WebhookSender};
 use ferry_queue::memory::MemoryQueue;
 use ferry_queue::{Queue, TypedQueue};
-use ferry_store::{ChainStore, ExpiryStore};
+use ferry_store::{ChainStore, DeliveryStore, ExpiryStore, WebhookStore};
 use ferry_watch::{ChainTxLookup, DepositDetector, TxHintLookup};
 use poll_chains::{PollChains, WatchedChain};
 use route_deposits::RouteDeposits;
@@ -105,6 +108,78 @@ async fn expire_forever<S: ExpiryStore>(worker: ExpireSessions<S>) {
             Ok(_nothing_due) => {}
             // The next tick retries.
             Err(error) => tracing::error!(%error, "expiring sessions failed"),
+        }
+    }
+}
+
+/// How often the local webhook worker fans pending events out and sweeps
+/// overdue deliveries (deployments: every 2 s of each scheduled minute).
+const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Starts the webhook worker in-process: pending events fan out to their
+/// endpoints every [`DISPATCH_INTERVAL`], and each delivery is sent (and
+/// retried with the standard backoff) from an in-process queue. Deliveries
+/// left unfinished by a restart are found again by the sweep.
+pub fn start_webhooks<S: DeliveryStore + WebhookStore + Clone + 'static>(
+    store: S,
+    policy: UrlPolicy,
+) -> Result<Vec<JoinHandle<()>>, SenderError> {
+    let queue = MemoryQueue::new();
+    let worker =
+        Arc::new(DeliverWebhooks::new(store, queue.clone(), WebhookSender::new(policy)?, RetryPolicy::STANDARD));
+    Ok(vec![tokio::spawn(dispatch_forever(Arc::clone(&worker))), tokio::spawn(deliver_forever(worker, queue))])
+}
+
+async fn dispatch_forever<S: DeliveryStore + WebhookStore, Q: Queue>(worker: Arc<DeliverWebhooks<S, Q>>) {
+    let mut tick = tokio::time::interval(DISPATCH_INTERVAL);
+    loop {
+        tick.tick().await;
+        let now = ferry_http::now();
+        if let Err(error) = worker.dispatch(now).await {
+            tracing::error!(%error, "fanning webhook events out failed; the next tick retries");
+        }
+        if let Err(error) = worker.sweep(now).await {
+            tracing::error!(%error, "sweeping overdue webhook deliveries failed; the next tick retries");
+        }
+    }
+}
+
+/// Each delivery runs on its own task, so one slow endpoint (up to 10 s)
+/// holds up nobody else.
+async fn deliver_forever<S: DeliveryStore + WebhookStore + 'static>(
+    worker: Arc<DeliverWebhooks<S, MemoryQueue>>,
+    queue: MemoryQueue,
+) {
+    let queue: TypedQueue<MemoryQueue, DeliveryMessage> = TypedQueue::new(queue);
+    loop {
+        let received = match queue.receive(10, Duration::from_secs(1), VISIBILITY).await {
+            Ok(received) => received,
+            Err(error) => {
+                tracing::error!(%error, "receiving webhook deliveries failed");
+                tokio::time::sleep(DISPATCH_INTERVAL).await;
+                continue;
+            }
+        };
+        for delivery in received {
+            let (worker, queue) = (Arc::clone(&worker), queue.clone());
+            tokio::spawn(async move {
+                let Ok(message) = delivery.message else {
+                    tracing::error!("a malformed webhook delivery message is dropped");
+                    let _ = queue.ack(&delivery.receipt).await;
+                    return;
+                };
+                match worker.deliver(&message, ferry_http::now()).await {
+                    Ok(_outcome) => {
+                        if let Err(error) = queue.ack(&delivery.receipt).await {
+                            tracing::error!(%error, "acknowledging a webhook delivery failed");
+                        }
+                    }
+                    // The message reappears after its visibility timeout.
+                    Err(error) => {
+                        tracing::error!(event_id = %message.event_id, %error, "delivering failed; will retry")
+                    }
+                }
+            });
         }
     }
 }

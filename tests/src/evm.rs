@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, Bytes};
 use ferry_chains::evm::{ReceiverDerivation, local};
-use ferry_domain::{ChainRegistry, DepositId, EvmAddress, Session, SessionId};
+use ferry_domain::{ChainRegistry, DepositId, EvmAddress, Session, SessionId, UrlPolicy};
 use ferry_queue::memory::MemoryQueue;
 use ferry_store::dynamodb::DynamoStore;
 use ferry_store::sqlite::SqliteStore;
@@ -94,16 +94,19 @@ pub async fn spawn_app_on_chains<S: Store + ChainStore>(store: S, workers: Worke
     init_logs();
     let chains = spawn_chains().await;
     let registry = ChainRegistry::local().expect("local registry");
+    // Webhook receivers in these tests listen on loopback, as on a laptop.
+    let webhooks = UrlPolicy { allow_insecure_loopback: true };
     let (handles, tx_lookup) = match workers {
         WorkerMode::Running => {
-            let workers = ferry_cli::workers::start_local(store.clone(), &registry, &chains.rpc_endpoints())
+            let mut workers = ferry_cli::workers::start_local(store.clone(), &registry, &chains.rpc_endpoints())
                 .await
                 .expect("start the workers");
+            workers.tasks.extend(ferry_cli::workers::start_webhooks(store.clone(), webhooks).expect("webhook worker"));
             (workers.tasks, Some(workers.tx_lookup))
         }
         WorkerMode::Manual => (Vec::new(), None),
     };
-    let app = spawn_api_with(store, registry, ReceiverDerivation::new(local::FACTORY), tx_lookup).await;
+    let app = spawn_api_with(store, registry, ReceiverDerivation::new(local::FACTORY), tx_lookup, webhooks).await;
     ChainApp { _workers: Workers(handles), app, chains }
 }
 

@@ -13,7 +13,7 @@ use alloy_primitives::{Address, B256};
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_cli::api::Api;
 use ferry_cli::operator;
-use ferry_domain::{ChainRegistry, Session, SessionId};
+use ferry_domain::{ChainRegistry, Session, SessionId, UrlPolicy};
 use ferry_store::dynamodb::DynamoStore;
 use ferry_store::sqlite::SqliteStore;
 use ferry_store::{SessionChange, Store};
@@ -105,17 +105,19 @@ pub async fn spawn_app_with<S: Store>(store: S) -> TestApp<S> {
 /// The HTTP server over `store`, with the given chains and receivers, and
 /// two merchants' API keys.
 pub async fn spawn_api<S: Store>(store: S, registry: ChainRegistry, receivers: ReceiverDerivation) -> TestApp<S> {
-    spawn_api_with(store, registry, receivers, None).await
+    spawn_api_with(store, registry, receivers, None, UrlPolicy::default()).await
 }
 
-/// [`spawn_api`], with payers' `txHash` hints looked up through `tx_lookup`.
+/// [`spawn_api`], with payers' `txHash` hints looked up through `tx_lookup`
+/// and webhook URLs accepted under `webhook_policy`.
 pub async fn spawn_api_with<S: Store>(
     store: S,
     registry: ChainRegistry,
     receivers: ReceiverDerivation,
     tx_lookup: Option<Arc<dyn ferry_watch::TxHintLookup>>,
+    webhook_policy: UrlPolicy,
 ) -> TestApp<S> {
-    let mut api = Api::new(store.clone(), Arc::new(registry), receivers);
+    let mut api = Api::new(store.clone(), Arc::new(registry), receivers).with_webhook_url_policy(webhook_policy);
     if let Some(lookup) = tx_lookup {
         api = api.with_tx_lookup(lookup);
     }

@@ -10,7 +10,10 @@ use ferry_domain::{ChainRegistry, RegistryError};
 mod webhook;
 mod worker;
 
-pub use webhook::{ALLOW_INSECURE_WEBHOOKS, WebhookConfig};
+pub use webhook::{
+    ALLOW_INSECURE_WEBHOOKS, DEFAULT_DISPATCH_LOOP, DISPATCH_LOOP_SECONDS, DeliveryConfig, WEBHOOK_QUEUE_URL,
+    WebhookConfig,
+};
 
 pub use worker::{
     AMOUNT_TOLERANCE_BPS, CALL_GAS, DEFAULT_CALL_GAS, DEFAULT_POLL_INTERVAL, DEFAULT_TOLERANCE_BPS, DEPOSIT_QUEUE_URL,

@@ -1,5 +1,6 @@
-//! What the webhook endpoint functions need: the table, and whether this
-//! deployment accepts `http` URLs to loopback (development only).
+//! What the webhook functions need: the table, whether this deployment
+//! accepts `http` URLs to loopback (development only), and for the
+//! delivery worker its queue.
 
 use ferry_domain::UrlPolicy;
 
@@ -9,6 +10,16 @@ use crate::{ConfigError, TABLE_NAME};
 /// `http://localhost:…`) for development. Unset, empty or `false`: https
 /// to public hosts only.
 pub const ALLOW_INSECURE_WEBHOOKS: &str = "FERRY_ALLOW_INSECURE_WEBHOOKS";
+
+/// The queue of deliveries to attempt (`deliver-webhooks` sends to it and
+/// consumes it).
+pub const WEBHOOK_QUEUE_URL: &str = "FERRY_WEBHOOK_QUEUE_URL";
+/// How long one scheduled `deliver-webhooks` invocation keeps dispatching,
+/// in seconds (default 55: until the next one starts; 0: one pass).
+pub const DISPATCH_LOOP_SECONDS: &str = "FERRY_DISPATCH_LOOP_SECONDS";
+/// The default of [`DISPATCH_LOOP_SECONDS`], and its maximum: schedules
+/// start an invocation every minute.
+pub const DEFAULT_DISPATCH_LOOP: std::time::Duration = std::time::Duration::from_secs(55);
 
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
@@ -37,6 +48,39 @@ impl WebhookConfig {
     }
 }
 
+/// What `deliver-webhooks` needs: the endpoint functions' configuration and
+/// the delivery queue.
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    pub webhooks: WebhookConfig,
+    pub queue_url: String,
+    pub dispatch_loop: std::time::Duration,
+}
+
+impl DeliveryConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let queue_url =
+            lookup(WEBHOOK_QUEUE_URL).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(WEBHOOK_QUEUE_URL))?;
+        let dispatch_loop = match lookup(DISPATCH_LOOP_SECONDS).as_deref().map(str::trim) {
+            None | Some("") => DEFAULT_DISPATCH_LOOP,
+            Some(text) => match text.parse::<u64>() {
+                Ok(seconds) if seconds <= DEFAULT_DISPATCH_LOOP.as_secs() => std::time::Duration::from_secs(seconds),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: DISPATCH_LOOP_SECONDS,
+                        reason: format!("expected whole seconds from 0 to 55, got `{text}`"),
+                    });
+                }
+            },
+        };
+        Ok(Self { webhooks: WebhookConfig::from_lookup(lookup)?, queue_url, dispatch_loop })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +102,30 @@ mod tests {
         let error = config(Some("yes")).expect_err("invalid");
         assert!(error.to_string().contains(ALLOW_INSECURE_WEBHOOKS), "{error}");
         assert!(matches!(WebhookConfig::from_lookup(|_| None), Err(ConfigError::Missing(TABLE_NAME))));
+    }
+
+    #[test]
+    fn the_delivery_worker_needs_its_queue() {
+        let full = |name: &str| match name {
+            TABLE_NAME => Some("ferry".to_string()),
+            WEBHOOK_QUEUE_URL => Some("https://sqs.us-east-1.amazonaws.com/123456789012/webhooks".to_string()),
+            _ => None,
+        };
+        let config = DeliveryConfig::from_lookup(full).expect("config");
+        assert_eq!(config.queue_url, "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks");
+        assert_eq!(config.webhooks.table_name, "ferry");
+        assert_eq!(config.dispatch_loop, DEFAULT_DISPATCH_LOOP);
+        let without_queue = DeliveryConfig::from_lookup(|name| full(name).filter(|_| name != WEBHOOK_QUEUE_URL));
+        assert!(matches!(without_queue, Err(ConfigError::Missing(WEBHOOK_QUEUE_URL))));
+        let with_loop = |value: &'static str| {
+            DeliveryConfig::from_lookup(
+                move |name| if name == DISPATCH_LOOP_SECONDS { Some(value.into()) } else { full(name) },
+            )
+        };
+        assert_eq!(with_loop("0").expect("one pass").dispatch_loop, std::time::Duration::ZERO);
+        for bad in ["56", "-1", "1.5", "soon"] {
+            let error = with_loop(bad).expect_err(bad).to_string();
+            assert!(error.contains(DISPATCH_LOOP_SECONDS), "{error}");
+        }
     }
 }

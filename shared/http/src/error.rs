@@ -52,6 +52,8 @@ pub enum ErrorCode {
     WebhookNotFound,
     /// The merchant already has the maximum number of webhook endpoints (16); delete one first.
     TooManyWebhooks,
+    /// No such event (or it belongs to another merchant).
+    EventNotFound,
     /// Too many requests (answered by the API gateway's throttling).
     RateLimited,
     /// No endpoint at this path.
@@ -63,7 +65,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         Self::InvalidParameter,
         Self::InvalidJson,
         Self::PayloadTooLarge,
@@ -80,6 +82,7 @@ impl ErrorCode {
         Self::IdempotencyKeyReused,
         Self::WebhookNotFound,
         Self::TooManyWebhooks,
+        Self::EventNotFound,
         Self::RateLimited,
         Self::RouteNotFound,
         Self::MethodNotAllowed,
@@ -102,6 +105,7 @@ impl ErrorCode {
             | C::IdempotencyKeyReused
             | C::WebhookNotFound
             | C::TooManyWebhooks
+            | C::EventNotFound
             | C::RateLimited
             | C::RouteNotFound
             | C::MethodNotAllowed => ErrorType::InvalidRequestError,
@@ -117,7 +121,7 @@ impl ErrorCode {
             C::MissingApiKey | C::InvalidApiKey | C::MissingClientSecret | C::InvalidClientSecret => {
                 StatusCode::UNAUTHORIZED
             }
-            C::SessionNotFound | C::WebhookNotFound | C::RouteNotFound => StatusCode::NOT_FOUND,
+            C::SessionNotFound | C::WebhookNotFound | C::EventNotFound | C::RouteNotFound => StatusCode::NOT_FOUND,
             C::SessionExpired | C::InvalidSessionState | C::IdempotencyKeyReused | C::TooManyWebhooks => {
                 StatusCode::CONFLICT
             }
@@ -147,6 +151,7 @@ impl ErrorCode {
             C::IdempotencyKeyReused => "idempotency_key_reused",
             C::WebhookNotFound => "webhook_not_found",
             C::TooManyWebhooks => "too_many_webhooks",
+            C::EventNotFound => "event_not_found",
             C::RateLimited => "rate_limited",
             C::RouteNotFound => "route_not_found",
             C::MethodNotAllowed => "method_not_allowed",
@@ -189,6 +194,10 @@ impl ApiError {
 
     pub fn webhook_not_found() -> Self {
         Self::new(ErrorCode::WebhookNotFound, "No such webhook endpoint.")
+    }
+
+    pub fn event_not_found() -> Self {
+        Self::new(ErrorCode::EventNotFound, "No such event.")
     }
 
     /// An unexpected failure: logged with its whole source chain, answered

@@ -98,8 +98,7 @@ fn token_options() {}
 
 /// Register a webhook endpoint. The response carries the endpoint's
 /// signing secret; it is never shown again. A merchant has at most 16
-/// endpoints. (`POST /v1/webhooks/{webhookId}/test` is not available yet:
-/// it arrives with webhook delivery.)
+/// endpoints.
 #[utoipa::path(
     post, path = "/v1/webhooks", tag = "webhooks",
     security(("apiKey" = [])),
@@ -156,6 +155,57 @@ fn get_webhook() {}
 #[allow(dead_code)]
 fn delete_webhook() {}
 
+/// Send a test event to a webhook endpoint, now.
+///
+/// One real delivery, signed like every other (`Ferry-Signature`), with
+/// `"isTestEvent": true`. Its `data.session` is a sample session of the
+/// merchant in the status the event type implies, with a fresh random
+/// `sessionId` and placeholder destination and display values; it does not
+/// exist and cannot be read.
+/// The event is sent even if the endpoint does not subscribe to its type.
+/// It is not stored, not retried and not listed under `/v1/events`; the
+/// response waits for the endpoint's answer (at most 10 s) and reports it.
+/// The deployment's rules for webhook URLs apply: an endpoint whose host
+/// resolves to a private, loopback, link-local or metadata address is not
+/// sent anything, and the delivery reports why.
+#[utoipa::path(
+    post, path = "/v1/webhooks/{webhookId}/test", tag = "webhooks",
+    security(("apiKey" = [])),
+    params(("webhookId" = String, Path, description = "`wh_` and 32 lowercase hex characters")),
+    request_body = TestWebhookRequest,
+    responses(
+        (status = 200, description = "The test event as sent, and what its delivery got (`delivery.succeeded` is `false` when the endpoint did not answer with a 2xx in time; that is not an error of this request)", body = TestWebhookResponse),
+        (status = 400, description = "`invalid_parameter` (`param`: `eventType`), `invalid_json`", body = ErrorEnvelope),
+        (status = 401, description = "`missing_api_key`, `invalid_api_key`", body = ErrorEnvelope),
+        (status = 404, description = "`webhook_not_found` (also for another merchant's endpoint)", body = ErrorEnvelope),
+        (status = 413, description = "`payload_too_large`", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn test_webhook() {}
+
+/// Retrieve an event and the log of its deliveries.
+///
+/// **An extension: beyond the API Ferry follows** (marked
+/// `x-ferry-extension`); clients of that API do not expect it. Shows the
+/// event as its deliveries carry it, each endpoint it was fanned out to, the
+/// delivery's status and every attempt (when, the endpoint's status code or
+/// why there was none, latency). Test events are not stored and cannot be
+/// read here.
+#[utoipa::path(
+    get, path = "/v1/events/{eventId}", tag = "events",
+    security(("apiKey" = [])),
+    params(("eventId" = String, Path, description = "The event's `id`, a UUID, as its deliveries carry it")),
+    responses(
+        (status = 200, description = "The event and its deliveries", body = EventResponse),
+        (status = 401, description = "`missing_api_key`, `invalid_api_key`", body = ErrorEnvelope),
+        (status = 404, description = "`event_not_found` (also for another merchant's event, or an id that is not a UUID)", body = ErrorEnvelope),
+    ),
+    extensions(("x-ferry-extension" = json!(true))),
+)]
+#[allow(dead_code)]
+fn get_event() {}
+
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 #[allow(dead_code)]
@@ -184,13 +234,14 @@ impl Modify for Security {
     info(title = "Ferry", description = "Self-hostable payment sessions."),
     paths(
         create_session, get_session, create_payment_method, check_session, token_options, openapi,
-        create_webhook, list_webhooks, get_webhook, delete_webhook,
+        create_webhook, list_webhooks, get_webhook, delete_webhook, test_webhook, get_event,
     ),
     components(schemas(ErrorEnvelope, ErrorBody, ErrorType, ErrorCode, SessionPublicInfo, SessionView)),
     modifiers(&Security),
     tags(
         (name = "sessions", description = "Payment sessions"),
-        (name = "webhooks", description = "Webhook endpoints: where Ferry POSTs session events, signed with `Ferry-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>` (reject timestamps more than 5 minutes old). Endpoint management is available; delivery of events and `POST /v1/webhooks/{webhookId}/test` are not yet."),
+        (name = "webhooks", description = "Webhook endpoints: where Ferry POSTs session events, signed with `Ferry-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>` (reject timestamps more than 5 minutes old). A delivery succeeds on any 2xx within 10 s; failures are retried with exponential backoff (about 10 attempts over about a day), then parked for an operator's replay. Delivery is at least once; an event's `id` is the same on every attempt."),
+        (name = "events", description = "Session events and their delivery logs. An extension beyond the API Ferry follows."),
         (name = "meta", description = "About the API"),
     ),
 )]
@@ -245,6 +296,18 @@ mod tests {
         documented.sort();
         routed.sort();
         assert_eq!(documented, routed);
+    }
+
+    #[test]
+    fn the_event_log_is_marked_as_beyond_the_api_ferry_follows() {
+        let json = serde_json::to_value(document()).expect("serialize");
+        let get_event = &json["paths"]["/v1/events/{eventId}"]["get"];
+        assert_eq!(get_event["x-ferry-extension"], true, "{get_event}");
+        let description = get_event["description"].as_str().unwrap_or_default();
+        assert!(description.contains("beyond the API Ferry follows"), "{description}");
+        let test_webhook = &json["paths"]["/v1/webhooks/{webhookId}/test"]["post"];
+        assert!(test_webhook.get("x-ferry-extension").is_none(), "the test endpoint is part of the API");
+        assert!(test_webhook["description"].as_str().is_some_and(|d| d.contains("does not subscribe")));
     }
 
     #[test]

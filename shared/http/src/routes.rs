@@ -21,10 +21,12 @@ pub enum Endpoint {
     ListWebhooks,
     GetWebhook,
     DeleteWebhook,
+    TestWebhook,
+    GetEvent,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 10] = [
+    pub const ALL: [Endpoint; 12] = [
         Self::CreateSession,
         Self::GetSession,
         Self::CreatePaymentMethod,
@@ -35,14 +37,19 @@ impl Endpoint {
         Self::ListWebhooks,
         Self::GetWebhook,
         Self::DeleteWebhook,
+        Self::TestWebhook,
+        Self::GetEvent,
     ];
 
     pub fn method(self) -> Method {
         match self {
-            Self::CreateSession | Self::CreatePaymentMethod | Self::CreateWebhook => Method::POST,
-            Self::GetSession | Self::TokenOptions | Self::OpenApi | Self::ListWebhooks | Self::GetWebhook => {
-                Method::GET
-            }
+            Self::CreateSession | Self::CreatePaymentMethod | Self::CreateWebhook | Self::TestWebhook => Method::POST,
+            Self::GetSession
+            | Self::TokenOptions
+            | Self::OpenApi
+            | Self::ListWebhooks
+            | Self::GetWebhook
+            | Self::GetEvent => Method::GET,
             Self::CheckSession => Method::PUT,
             Self::DeleteWebhook => Method::DELETE,
         }
@@ -59,6 +66,8 @@ impl Endpoint {
             Self::OpenApi => "/openapi.json",
             Self::CreateWebhook | Self::ListWebhooks => "/v1/webhooks",
             Self::GetWebhook | Self::DeleteWebhook => "/v1/webhooks/{webhookId}",
+            Self::TestWebhook => "/v1/webhooks/{webhookId}/test",
+            Self::GetEvent => "/v1/events/{eventId}",
         }
     }
 
@@ -75,6 +84,8 @@ impl Endpoint {
             Self::ListWebhooks => "list-webhooks",
             Self::GetWebhook => "get-webhook",
             Self::DeleteWebhook => "delete-webhook",
+            Self::TestWebhook => "test-webhook",
+            Self::GetEvent => "get-event",
         }
     }
 }
@@ -186,7 +197,26 @@ mod tests {
             route(&Method::PUT, "/v1/webhooks/wh_1"),
             RouteMatch::MethodNotAllowed { allowed: vec![Method::GET, Method::DELETE] }
         );
-        assert_eq!(route(&Method::POST, "/v1/webhooks/wh_1/test"), RouteMatch::NotFound);
+        assert_eq!(found(Method::POST, "/v1/webhooks/wh_1/test"), (Endpoint::TestWebhook, Some("wh_1".into())));
+        assert_eq!(
+            route(&Method::GET, "/v1/webhooks/wh_1/test"),
+            RouteMatch::MethodNotAllowed { allowed: vec![Method::POST] }
+        );
+        assert_eq!(route(&Method::POST, "/v1/webhooks/wh_1/test/again"), RouteMatch::NotFound);
+    }
+
+    #[test]
+    fn events_are_read_by_id() {
+        let RouteMatch::Found { endpoint, params } = route(&Method::GET, "/v1/events/abc") else {
+            panic!("no match");
+        };
+        assert_eq!(endpoint, Endpoint::GetEvent);
+        assert_eq!(params.get("eventId").map(String::as_str), Some("abc"));
+        assert_eq!(route(&Method::GET, "/v1/events"), RouteMatch::NotFound);
+        assert_eq!(
+            route(&Method::DELETE, "/v1/events/abc"),
+            RouteMatch::MethodNotAllowed { allowed: vec![Method::GET] }
+        );
     }
 
     #[test]

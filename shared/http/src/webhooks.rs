@@ -1,10 +1,10 @@
-//! What the webhook endpoint functions share: the `{webhookId}` path
-//! parameter, turning a create request into a domain endpoint, and the store
-//! errors as API errors.
+//! What the webhook and event functions share: the `{webhookId}` and
+//! `{eventId}` path parameters, turning a create request into a domain
+//! endpoint, and the store errors as API errors.
 
 use ferry_domain::webhook::{EventSelectionError, parse_description};
 use ferry_domain::{
-    EventSelection, MerchantId, Timestamp, UrlPolicy, WebhookEndpoint, WebhookId, WebhookSecret, WebhookUrl,
+    EventId, EventSelection, MerchantId, Timestamp, UrlPolicy, WebhookEndpoint, WebhookId, WebhookSecret, WebhookUrl,
 };
 use ferry_store::CreateWebhookError;
 use lambda_http::Request;
@@ -17,6 +17,12 @@ use crate::{ApiError, ErrorCode};
 /// found.
 pub fn webhook_id(request: &Request) -> Result<WebhookId, ApiError> {
     path_param(request, "webhookId").and_then(|id| id.parse().ok()).ok_or_else(ApiError::webhook_not_found)
+}
+
+/// The `{eventId}` path parameter. An id that cannot exist is simply not
+/// found.
+pub fn event_id(request: &Request) -> Result<EventId, ApiError> {
+    path_param(request, "eventId").and_then(|id| id.parse().ok()).ok_or_else(ApiError::event_not_found)
 }
 
 /// The fields of a new endpoint, checked, naming the first bad one.

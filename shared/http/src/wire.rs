@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use ferry_domain::{PaymentMethod, Session, SessionEvent, SessionStatus};
+use ferry_domain::{
+    AttemptOutcome, DeliveryAttempt, DeliveryState, EventKind, PaymentMethod, Session, SessionEvent, SessionStatus,
+    WebhookDelivery,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -484,6 +487,153 @@ impl From<&ferry_domain::WebhookEndpoint> for CreatedWebhookView {
     }
 }
 
+/// An event type, as requests name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub enum EventType {
+    #[serde(rename = "session.processing")]
+    SessionProcessing,
+    #[serde(rename = "session.succeeded")]
+    SessionSucceeded,
+    #[serde(rename = "session.bounced")]
+    SessionBounced,
+    #[serde(rename = "session.expired")]
+    SessionExpired,
+}
+
+impl From<EventType> for EventKind {
+    fn from(kind: EventType) -> Self {
+        match kind {
+            EventType::SessionProcessing => Self::Processing,
+            EventType::SessionSucceeded => Self::Succeeded,
+            EventType::SessionBounced => Self::Bounced,
+            EventType::SessionExpired => Self::Expired,
+        }
+    }
+}
+
+/// `POST /v1/webhooks/{webhookId}/test`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TestWebhookRequest {
+    /// The type of the test event; sent even if the endpoint does not
+    /// subscribe to it.
+    pub event_type: EventType,
+}
+
+/// One attempt to deliver an event: exactly one of `statusCode` (the
+/// endpoint answered) and `error` (it did not) is present.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryAttemptView {
+    /// When the request was sent, in unix seconds.
+    pub at: u64,
+    /// The HTTP status the endpoint answered with; any 2xx is a success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = 200)]
+    pub status_code: Option<u16>,
+    /// Why there was no answer: a timeout (10 s), a refused connection, a
+    /// host that resolves only to addresses webhooks may not reach, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "no answer within 10 s")]
+    pub error: Option<String>,
+    /// From sending the request to its answer (or failure), in milliseconds.
+    pub latency_ms: u64,
+}
+
+impl From<&DeliveryAttempt> for DeliveryAttemptView {
+    fn from(attempt: &DeliveryAttempt) -> Self {
+        let (status_code, error) = match &attempt.outcome {
+            AttemptOutcome::Responded { status } => (Some(*status), None),
+            AttemptOutcome::Failed { error } => (None, Some(error.clone())),
+        };
+        Self { at: attempt.at.unix_seconds(), status_code, error, latency_ms: attempt.latency_ms }
+    }
+}
+
+/// What the test delivery got.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestDeliveryView {
+    /// Whether the endpoint answered with a 2xx within 10 s.
+    pub succeeded: bool,
+    #[serde(flatten)]
+    pub attempt: DeliveryAttemptView,
+}
+
+impl From<&DeliveryAttempt> for TestDeliveryView {
+    fn from(attempt: &DeliveryAttempt) -> Self {
+        Self { succeeded: attempt.outcome.is_success(), attempt: attempt.into() }
+    }
+}
+
+/// `{"event": EventPayload, "delivery": TestDeliveryView}`: the test event
+/// exactly as it was sent, and what its one delivery attempt got.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestWebhookResponse {
+    pub event: EventPayload,
+    pub delivery: TestDeliveryView,
+}
+
+/// Where a delivery is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatusView {
+    /// Waiting for its next attempt, at `nextAttemptAt`.
+    Pending,
+    /// An attempt is under way.
+    Sending,
+    /// The endpoint answered with a 2xx. Final.
+    Succeeded,
+    /// Every attempt of the last round failed (about 10 over about a day):
+    /// it waits for an operator's replay.
+    Parked,
+}
+
+/// One event's delivery to one endpoint, with every attempt.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDeliveryView {
+    /// The endpoint (`wh_` and 32 lowercase hex characters); it may have
+    /// been deleted since.
+    pub webhook_id: String,
+    pub status: DeliveryStatusView,
+    /// When the next attempt is due, in unix seconds; only while `pending`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_attempt_at: Option<u64>,
+    /// Every finished attempt, oldest first, replays included.
+    pub attempts: Vec<DeliveryAttemptView>,
+}
+
+impl From<&WebhookDelivery> for WebhookDeliveryView {
+    fn from(delivery: &WebhookDelivery) -> Self {
+        let (status, next_attempt_at) = match delivery.state {
+            DeliveryState::Pending { next_attempt_at } => {
+                (DeliveryStatusView::Pending, Some(next_attempt_at.unix_seconds()))
+            }
+            DeliveryState::Sending { .. } => (DeliveryStatusView::Sending, None),
+            DeliveryState::Succeeded => (DeliveryStatusView::Succeeded, None),
+            DeliveryState::Parked => (DeliveryStatusView::Parked, None),
+        };
+        Self {
+            webhook_id: delivery.webhook_id.to_string(),
+            status,
+            next_attempt_at,
+            attempts: delivery.attempts.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// `GET /v1/events/{eventId}`: `{"event": EventPayload, "deliveries": [WebhookDeliveryView]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventResponse {
+    /// The event as its deliveries carry it.
+    pub event: EventPayload,
+    /// One per endpoint the event was fanned out to, by endpoint id. Empty
+    /// until the event is fanned out (normally seconds after it happened),
+    /// and when no endpoint subscribed to it.
+    pub deliveries: Vec<WebhookDeliveryView>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,5 +668,56 @@ mod tests {
 
         let test = EventPayload { is_test_event: true, ..EventPayload::from(&event) };
         assert_eq!(serde_json::to_value(test).expect("json")["isTestEvent"], true);
+    }
+
+    #[test]
+    fn an_attempt_shows_either_the_status_code_or_why_there_was_none() {
+        let at = Timestamp::from_unix_seconds(1_800_000_000);
+        let answered = DeliveryAttempt { at, outcome: AttemptOutcome::Responded { status: 503 }, latency_ms: 41 };
+        assert_eq!(
+            serde_json::to_value(TestDeliveryView::from(&answered)).expect("json"),
+            serde_json::json!({"succeeded": false, "at": 1_800_000_000, "statusCode": 503, "latencyMs": 41})
+        );
+        let failed = DeliveryAttempt {
+            at,
+            outcome: AttemptOutcome::Failed { error: "no answer within 10 s".into() },
+            latency_ms: 10_000,
+        };
+        assert_eq!(
+            serde_json::to_value(DeliveryAttemptView::from(&failed)).expect("json"),
+            serde_json::json!({"at": 1_800_000_000, "error": "no answer within 10 s", "latencyMs": 10_000})
+        );
+        let ok = DeliveryAttempt { outcome: AttemptOutcome::Responded { status: 204 }, ..answered };
+        assert_eq!(serde_json::to_value(TestDeliveryView::from(&ok)).expect("json")["succeeded"], true);
+    }
+
+    #[test]
+    fn a_delivery_shows_its_status_and_only_a_pending_one_its_next_attempt() {
+        let t0 = Timestamp::from_unix_seconds(1_800_000_000);
+        let delivery = WebhookDelivery::new(
+            ferry_domain::EventId::from_random_bytes([1; 16]),
+            ferry_domain::WebhookId::from_bytes([2; 16]),
+            MerchantId::from_random_bytes([3; 16]),
+            t0,
+        );
+        let json = serde_json::to_value(WebhookDeliveryView::from(&delivery)).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "webhookId": "wh_02020202020202020202020202020202",
+                "status": "pending",
+                "nextAttemptAt": 1_800_000_000,
+                "attempts": [],
+            })
+        );
+        let claimed = delivery.claim(t0, 60).expect("due");
+        let json = serde_json::to_value(WebhookDeliveryView::from(&claimed)).expect("json");
+        assert_eq!(json["status"], "sending");
+        assert!(json.get("nextAttemptAt").is_none(), "{json}");
+        let attempt = DeliveryAttempt { at: t0, outcome: AttemptOutcome::Responded { status: 200 }, latency_ms: 9 };
+        let done = claimed.record(attempt, &ferry_domain::RetryPolicy::STANDARD, 0);
+        let json = serde_json::to_value(WebhookDeliveryView::from(&done)).expect("json");
+        assert_eq!(json["status"], "succeeded");
+        assert_eq!(json["attempts"], serde_json::json!([{"at": 1_800_000_000, "statusCode": 200, "latencyMs": 9}]));
     }
 }

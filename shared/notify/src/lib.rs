@@ -18,5 +18,5 @@ pub mod worker;
 pub use sender::{DELIVERY_TIMEOUT, GuardedResolver, HostLookup, RefusedHost, WebhookSender};
 pub use worker::{
     BATCH, DeliverWebhooks, Delivered, DeliveryMessage, DispatchReport, LEASE_SECONDS, NotifyError, ReplayScope,
-    SWEEP_GRACE_SECONDS, event_body,
+    SWEEP_GRACE_SECONDS, event_body, replay_parked,
 };

@@ -195,29 +195,12 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverWebhooks<S, Q> {
         Ok(())
     }
 
-    /// Replays parked deliveries (one event's, or the oldest `limit` of all):
-    /// each gets a fresh round of attempts, starting now. Returns them.
+    /// Replays parked deliveries (see [`replay_parked`]) and queues them
+    /// at once.
     pub async fn replay(&self, scope: ReplayScope, now: Timestamp) -> Result<Vec<WebhookDelivery>, NotifyError> {
-        let parked: Vec<WebhookDelivery> = match scope {
-            ReplayScope::Event(event_id) => self
-                .store
-                .list_deliveries(&event_id)
-                .await?
-                .into_iter()
-                .filter(|d| d.state == DeliveryState::Parked)
-                .collect(),
-            ReplayScope::Parked { limit } => self.store.parked_deliveries(limit).await?,
-        };
-        let mut replayed = Vec::new();
-        for delivery in parked {
-            let Ok(next) = delivery.replay(now) else { continue };
-            match self.store.update_delivery(&next).await {
-                Ok(()) => {}
-                Err(StoreError::Conflict(_)) => continue,
-                Err(other) => return Err(other.into()),
-            }
-            self.queue.send(&(&next).into()).await?;
-            replayed.push(next);
+        let replayed = replay_parked(&self.store, scope, now).await?;
+        for delivery in &replayed {
+            self.queue.send(&delivery.into()).await?;
         }
         Ok(replayed)
     }
@@ -234,4 +217,32 @@ pub enum ReplayScope {
 pub fn event_body(event: &SessionEvent, is_test_event: bool) -> Result<Vec<u8>, NotifyError> {
     let payload = EventPayload { is_test_event, ..EventPayload::from(event) };
     serde_json::to_vec(&payload).map_err(|e| NotifyError::Encode(event.id, e))
+}
+
+/// Makes parked deliveries (one event's, or the oldest `limit` of all) due
+/// `now` with a fresh round of attempts, and returns them. Nothing is
+/// queued: a worker's sweep finds them (or [`DeliverWebhooks::replay`]
+/// queues them itself). One replayed concurrently by someone else is
+/// skipped.
+pub async fn replay_parked<S: DeliveryStore>(
+    store: &S,
+    scope: ReplayScope,
+    now: Timestamp,
+) -> Result<Vec<WebhookDelivery>, StoreError> {
+    let parked: Vec<WebhookDelivery> = match scope {
+        ReplayScope::Event(event_id) => {
+            store.list_deliveries(&event_id).await?.into_iter().filter(|d| d.state == DeliveryState::Parked).collect()
+        }
+        ReplayScope::Parked { limit } => store.parked_deliveries(limit).await?,
+    };
+    let mut replayed = Vec::new();
+    for delivery in parked {
+        let Ok(next) = delivery.replay(now) else { continue };
+        match store.update_delivery(&next).await {
+            Ok(()) => replayed.push(next),
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(replayed)
 }

@@ -82,7 +82,7 @@ where
 }
 
 /// `error: its source: the source's source…`, for one log line.
-fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut chain = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -380,9 +380,13 @@ pub trait WebhookStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
-/// Everything the API needs from a store.
-pub trait Store: SessionStore + IdempotencyStore + MerchantStore + WebhookStore + Clone + 'static {}
-impl<T: SessionStore + IdempotencyStore + MerchantStore + WebhookStore + Clone + 'static> Store for T {}
+/// Everything the API needs from a store (events and their delivery logs
+/// for `GET /v1/events/{eventId}`).
+pub trait Store:
+    SessionStore + IdempotencyStore + MerchantStore + WebhookStore + DeliveryStore + Clone + 'static
+{
+}
+impl<T: SessionStore + IdempotencyStore + MerchantStore + WebhookStore + DeliveryStore + Clone + 'static> Store for T {}
 
 /// Everything the chain workers need from a store.
 pub trait ChainStore: SessionStore + CursorStore + DepositStore + PayoutStore + Clone + 'static {}

@@ -336,6 +336,7 @@ mod tests {
             ("CLIENT_SECRET", "fedcba9876543210fedcba9876543210"),
             ("EVM_ADDRESS", "0x90F79bf6EB2c4f870365E785982E1f101E93b906"),
             ("WEBHOOK_ID", "wh_0123456789abcdef0123456789abcdef"),
+            ("EVENT_ID", "6f1c2a9e-3b7d-4c58-9e0a-1d2f3a4b5c6d"),
         ];
         for name in names {
             let text = std::fs::read_to_string(Path::new(FIXTURES_DIR).join(format!("{name}.json"))).expect("read");

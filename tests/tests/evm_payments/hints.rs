@@ -29,6 +29,7 @@ async fn api_with_hint_lookups(app: &ChainApp<SqliteStore>) -> (TestApp<SqliteSt
         ChainRegistry::local().expect("registry"),
         ReceiverDerivation::new(local::FACTORY),
         Some(Arc::new(lookup)),
+        ferry_domain::UrlPolicy::default(),
     )
     .await;
     (api, queue)

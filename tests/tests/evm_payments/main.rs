@@ -20,6 +20,7 @@ mod crashes;
 mod delivery;
 mod hints;
 mod refunds;
+mod webhooks;
 
 use alloy::primitives::{Address, B256, U256};
 use ferry_chains::evm::local;
