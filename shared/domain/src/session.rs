@@ -418,6 +418,10 @@ impl Session {
     /// How long a session waits for its payment unless told otherwise.
     pub const DEFAULT_LIFETIME_SECONDS: u64 = 3600;
 
+    /// How long after its `expires_at` a final session's receiver is still
+    /// watched unless told otherwise: 7 days (see [`Session::is_watched`]).
+    pub const DEFAULT_LATE_DEPOSIT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
     pub fn create(
         new: NewSession,
         id: SessionId,
