@@ -768,7 +768,7 @@ mod tests {
         assert_eq!((bounced.status, event), (SessionStatus::Bounced, EventKind::Bounced));
         let delivery = Delivery { tx_hash: refund.tx_hash, received: refund.amount };
         assert_eq!(bounced.destination.delivery, Some(delivery));
-        assert_eq!(bounced.refunds, [refund.clone()]);
+        assert_eq!(bounced.refunds, std::slice::from_ref(&refund));
         assert_eq!(bounced.record_refund(refund), None, "already listed");
     }
 
