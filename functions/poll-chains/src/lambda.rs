@@ -320,7 +320,8 @@ impl ScheduledPoll<DynamoStore, SqsQueue> {
             let client = EvmClient::connect(chain_id, url.expose()).map_err(|e| config.rpc_urls.redact_chain(&e))?;
             chains.push(WatchedChain { chain, client });
         }
-        let function = Self::new(PollChains::new(store, queue, chains), config.rpc_urls, config.poll_interval);
+        let poller = PollChains::new(store, queue, chains).with_late_deposit_window(config.late_deposit_window);
+        let function = Self::new(poller, config.rpc_urls, config.poll_interval);
         function.verify_chains().await?;
         Ok(function)
     }

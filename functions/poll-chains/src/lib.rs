@@ -8,9 +8,12 @@
 //! against the receivers of sessions, records each deposit once
 //! (`chainId:txHash:logIndex`) and enqueues it for the router. The cursor
 //! moves only after that, so a crash rescans and re-enqueues (the router is
-//! idempotent) rather than missing a deposit.
+//! idempotent) rather than missing a deposit. A session's receiver is watched
+//! until its late-deposit window ends ([`ferry_watch`]).
 
 pub mod lambda;
+
+use std::time::Duration;
 
 use alloy::primitives::Address;
 use ferry_domain::Timestamp;
@@ -51,6 +54,13 @@ impl<S: ChainStore, Q: Queue> PollChains<S, Q> {
             initial_lookback: 1_000,
             max_blocks_per_cycle: 10_000,
         }
+    }
+
+    /// How long after its `expiresAt` a final session's receiver is still
+    /// watched (default 7 days).
+    pub fn with_late_deposit_window(mut self, window: Duration) -> Self {
+        self.detector = self.detector.with_late_deposit_window(window);
+        self
     }
 
     pub fn chains(&self) -> &[WatchedChain] {

@@ -12,12 +12,15 @@
 //!    transaction leaves, under an id the factory pays at most once; a retry
 //!    finds the payout on chain instead of paying again.
 //! 4. Record the settlement on the deposit and the outcome on the session
-//!    (`succeeded`, or `bounced` when the destination call reverted).
+//!    (`succeeded`, or `bounced` when the destination call reverted). A
+//!    refund, whatever its reason and whatever the session's status, is
+//!    also listed in the session's `refunds`, once per deposit.
 //!
 //! Every session change here is committed with its event (`session.processing`,
 //! `session.succeeded`, `session.bounced`) in the same conditional write: the
 //! outbox. A retry after a lost race builds a fresh event for its fresh
-//! attempt, so only the winning write's event exists.
+//! attempt, so only the winning write's event exists. Listing a refund
+//! changes no status and emits no event.
 
 pub mod lambda;
 
@@ -29,7 +32,7 @@ use ferry_chains::evm::client::ChainError;
 use ferry_chains::evm::relayer::{ContractCall, Moved, Relayer};
 use ferry_domain::{
     BaseUnits, ChainId, Delivery, DepositId, EventKind, EvmAddress, Plan, RefundReason, Session, SessionEvent,
-    SessionStatus, Timestamp, Tolerance, TxHash,
+    SessionRefund, SessionStatus, Timestamp, Tolerance, TxHash,
 };
 use ferry_store::{ChainStore, DepositRecord, DepositState, PayoutIntent, SessionChange, StoreError};
 
@@ -121,7 +124,9 @@ impl<S: ChainStore> RouteDeposits<S> {
         }
         let plan = match &record.state {
             DepositState::Planned { plan } => plan.clone(),
-            DepositState::Settled { plan, .. } => return self.finish_settled(&record, plan).await,
+            DepositState::Settled { plan, tx_hash, amount } => {
+                return self.finish_settled(&record, plan, *tx_hash, *amount).await;
+            }
             DepositState::Detected => return Ok(()),
         };
         let plan = self.claim_session(&mut record, plan).await?;
@@ -286,13 +291,19 @@ impl<S: ChainStore> RouteDeposits<S> {
         Ok(())
     }
 
-    /// A settled deposit whose session may still be `processing`: the worker
-    /// died between recording the settlement and the session's outcome.
-    /// Records the outcome the chain shows (delivered, or refunded by a
-    /// reverted call); moves nothing.
-    async fn finish_settled(&self, record: &DepositRecord, plan: &Plan) -> Result<(), RouteError> {
+    /// A settled deposit whose session may not show it yet: the worker died
+    /// between recording the settlement and the session's outcome (or the
+    /// refund's listing). Records the outcome the chain shows (delivered,
+    /// or refunded by a reverted call) and lists a refund; moves nothing.
+    async fn finish_settled(
+        &self,
+        record: &DepositRecord,
+        plan: &Plan,
+        tx_hash: TxHash,
+        amount: BaseUnits,
+    ) -> Result<(), RouteError> {
         let (relayer, id, from_block) = match plan {
-            Plan::Refund { .. } => return Ok(()),
+            Plan::Refund { .. } => return self.list_refund(record, plan, tx_hash, amount).await,
             Plan::Sweep { .. } => (
                 self.relayer(record.deposit.chain_id)?,
                 movement_id(&record.id(), Movement::Sweep),
@@ -313,21 +324,54 @@ impl<S: ChainStore> RouteDeposits<S> {
     }
 
     async fn finish_session(&self, record: &DepositRecord, plan: &Plan, moved: &Moved) -> Result<(), RouteError> {
+        let (tx_hash, amount) = (TxHash::new(moved.tx_hash), units(moved.amount));
         if matches!(plan, Plan::Refund { .. }) {
-            return Ok(());
+            return self.list_refund(record, plan, tx_hash, amount).await;
         }
         loop {
             let session = self.session(record).await?;
             if session.paid_by() != Some(&record.id()) || session.status != SessionStatus::Processing {
                 return Ok(());
             }
-            let outcome = Delivery { tx_hash: TxHash::new(moved.tx_hash), received: units(moved.amount) };
-            let transition = if moved.delivered { session.delivered(outcome) } else { session.refunded(outcome) };
+            let transition = if moved.delivered {
+                session.delivered(Delivery { tx_hash, received: amount })
+            } else {
+                session.refunded(SessionRefund::sent_back(&record.deposit, plan, &session.destination, tx_hash, amount))
+            };
             let (next, kind) = transition.map_err(|e| RouteError::UnknownSession(format!("{}: {e}", session.id)))?;
             let event = event_of(kind, &next);
             match self.store.commit(SessionChange::new(&next).emitting(&event)).await {
                 Ok(()) => {
                     tracing::info!(session_id = %next.id, status = %next.status, event = kind.as_str(), event_id = %event.id, "session settled");
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
+    /// Lists a settled refund plan's refund in its session's `refunds`, in
+    /// any status (a bounce lists its refund in its own transition). Once: a replay
+    /// finds it listed and writes nothing; a lost race retries on the
+    /// fresh session.
+    async fn list_refund(
+        &self,
+        record: &DepositRecord,
+        plan: &Plan,
+        tx_hash: TxHash,
+        amount: BaseUnits,
+    ) -> Result<(), RouteError> {
+        loop {
+            let session = self.session(record).await?;
+            let refund = SessionRefund::sent_back(&record.deposit, plan, &session.destination, tx_hash, amount);
+            let reason = refund.reason.clone();
+            let Some(next) = session.record_refund(refund) else {
+                return Ok(());
+            };
+            match self.store.commit(SessionChange::new(&next)).await {
+                Ok(()) => {
+                    tracing::info!(session_id = %next.id, status = %next.status, %reason, refund_tx = %tx_hash, "refund listed on the session");
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) => continue,

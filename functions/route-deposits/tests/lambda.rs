@@ -2,17 +2,18 @@
 //! handler on an SQS event fixture over the in-memory and the SQLite store,
 //! and the real binary through its Lambda entry point against DynamoDB
 //! (moto). No chain is needed: one message names a deposit nobody recorded
-//! (a failure), one a deposit already settled (done, nothing to send), one
-//! is not a `RouteDeposit` at all (a failure).
+//! (a failure), one a deposit already settled (done, nothing to send; its
+//! refund is listed on its session), one is not a `RouteDeposit` at all (a
+//! failure).
 
 use std::time::{Duration, Instant, SystemTime};
 
 use ferry_config::RpcUrls;
-use ferry_domain::{EvmAddress, Plan, RefundReason, SessionId};
+use ferry_domain::{EvmAddress, MerchantId, Plan, RefundReason};
 use ferry_queue::lambda::{SqsBatchResponse, SqsEvent};
-use ferry_store::conformance::sample_deposit;
+use ferry_store::conformance::{sample_deposit, sample_session};
 use ferry_store::memory::MemoryStore;
-use ferry_store::{ChainStore, DepositRecord, DepositState, DepositStore};
+use ferry_store::{ChainStore, DepositRecord, DepositState};
 use ferry_testing::{FakeRuntimeApi, TEST_TIMEOUT, bounded, fresh_table, moto_endpoint, on_each_store};
 use route_deposits::RouteDeposits;
 use route_deposits::lambda::{RouteFunction, route_batch};
@@ -46,21 +47,26 @@ fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
     response.batch_item_failures.iter().map(|failure| failure.item_identifier.as_str()).collect()
 }
 
-/// A deposit that was routed to its end: refunded (the session had been
-/// paid by another deposit), mined. A settled refund needs nothing more,
-/// neither a chain nor its session.
-fn settled_deposit() -> DepositRecord {
+/// Stores a deposit that was routed to its end, and its session: refunded
+/// (the session had been paid by another deposit), mined. A settled refund
+/// needs no chain: routing it again only lists the refund on its session
+/// if it is not listed yet.
+async fn seed_settled_deposit<S: ChainStore>(store: &S) -> DepositRecord {
+    let session = sample_session(MerchantId::from_random_bytes([7; 16]));
+    store.create_session(&session, None).await.expect("seed its session");
     let deposit = sample_deposit();
     let to: EvmAddress = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".parse().expect("address");
     let plan = Plan::Refund { to, reason: RefundReason::AlreadyPaid };
     let state = DepositState::Settled { plan, tx_hash: deposit.tx_hash, amount: deposit.amount };
-    DepositRecord {
-        session_id: SessionId::from_bytes([7; 16]),
+    let settled = DepositRecord {
+        session_id: session.id,
         state,
         recorded_at: ferry_domain::Timestamp::from_unix_seconds(1_800_000_000),
         version: 2,
         deposit,
-    }
+    };
+    store.record_deposit(&settled).await.expect("seed a settled deposit");
+    settled
 }
 
 fn router<S: ChainStore>(store: S) -> RouteDeposits<S> {
@@ -70,8 +76,7 @@ fn router<S: ChainStore>(store: S) -> RouteDeposits<S> {
 /// The unknown deposit and the malformed body fail and come back; the
 /// settled deposit is done and is deleted from the queue.
 async fn reports_only_the_failed_messages<S: ChainStore>(store: S) {
-    let settled = settled_deposit();
-    store.record_deposit(&settled).await.expect("seed a settled deposit");
+    let settled = seed_settled_deposit(&store).await;
     let unknown = sample_deposit().id();
     let router = router(store.clone());
     let far = Instant::now() + Duration::from_secs(120);
@@ -88,8 +93,16 @@ async fn reports_only_the_failed_messages<S: ChainStore>(store: S) {
             { "itemIdentifier": MALFORMED_MESSAGE },
         ]})
     );
-    assert_eq!(store.get_deposit(&settled.id()).await.expect("read"), Some(settled), "a settled deposit is left alone");
+    assert_eq!(store.get_deposit(&settled.id()).await.expect("read"), Some(settled.clone()), "left alone");
     assert_eq!(store.get_deposit(&unknown).await.expect("read"), None);
+    let session = store.get_session(&settled.session_id).await.expect("read").expect("its session");
+    let listed: Vec<_> = session.refunds.iter().map(|refund| refund.deposit_id.clone()).collect();
+    assert_eq!(listed, [settled.id()], "its session lists the refund");
+
+    // Again (the message came back): listed once still.
+    route_batch(&router, fixture(&unknown.to_string(), &settled.id().to_string()), far, &RpcUrls::default()).await;
+    let again = store.get_session(&settled.session_id).await.expect("read").expect("its session");
+    assert_eq!((again.refunds, again.version), (session.refunds, session.version));
 }
 
 on_each_store!(reports_only_the_failed_messages);
@@ -99,8 +112,7 @@ on_each_store!(reports_only_the_failed_messages);
 async fn the_function_routes_before_its_deadline() {
     bounded(async {
         let store = MemoryStore::new();
-        let settled = settled_deposit();
-        store.record_deposit(&settled).await.expect("seed");
+        let settled = seed_settled_deposit(&store).await;
         let function = RouteFunction::new(router(store), RpcUrls::default());
         let deadline = SystemTime::now() + Duration::from_secs(120);
         let response = function.handle(fixture("8453:0x00:0", &settled.id().to_string()), deadline).await;
@@ -114,8 +126,7 @@ async fn the_function_routes_before_its_deadline() {
 async fn messages_are_deferred_when_the_invocation_is_nearly_over() {
     bounded(async {
         let store = MemoryStore::new();
-        let settled = settled_deposit();
-        store.record_deposit(&settled).await.expect("seed");
+        let settled = seed_settled_deposit(&store).await;
         let function = RouteFunction::new(router(store), RpcUrls::default());
         let deadline = SystemTime::now() + Duration::from_secs(10);
         let response = function.handle(fixture("8453:0x00:0", &settled.id().to_string()), deadline).await;
@@ -140,8 +151,7 @@ fn failures_are_redacted() {
 async fn answers_an_sqs_event_through_its_lambda_entry_point() {
     let endpoint = moto_endpoint();
     let store = bounded(fresh_table(&endpoint, "ferry-route-deposits")).await;
-    let settled = settled_deposit();
-    bounded(store.record_deposit(&settled)).await.expect("seed a settled deposit");
+    let settled = bounded(seed_settled_deposit(&store)).await;
     let event = fixture_text(&sample_deposit().id().to_string(), &settled.id().to_string());
     let env = vec![
         ("AWS_ENDPOINT_URL", endpoint.clone()),

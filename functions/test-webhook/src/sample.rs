@@ -8,7 +8,8 @@
 use alloy_primitives::{B256, address};
 use ferry_domain::{
     BaseUnits, ChainId, ClientSecret, Delivery, Deposit, Destination, DisplayInfo, EventKind, EvmAddress, ExpireError,
-    IllegalTransition, MerchantId, NewSession, Session, SessionError, SessionId, Timestamp, Token, TxHash,
+    IllegalTransition, MerchantId, NewSession, Plan, Session, SessionError, SessionId, SessionRefund, Timestamp, Token,
+    TxHash,
 };
 
 /// Where the sample's money goes.
@@ -61,12 +62,17 @@ pub fn session(merchant_id: MerchantId, kind: EventKind, now: Timestamp) -> Resu
         return Ok(expired);
     }
     let waiting = session.set_evm_payment_method(RECEIVER, created)?.unwrap_or(session);
-    let (processing, _event) = waiting.deposit_seen(&deposit())?;
-    let delivery = || Delivery { tx_hash: random_tx_hash(), received: AMOUNT };
+    let deposit = deposit();
+    let (processing, _event) = waiting.deposit_seen(&deposit)?;
     let (next, _event) = match kind {
         EventKind::Processing | EventKind::Expired => return Ok(processing),
-        EventKind::Succeeded => processing.delivered(delivery())?,
-        EventKind::Bounced => processing.refunded(delivery())?,
+        EventKind::Succeeded => processing.delivered(Delivery { tx_hash: random_tx_hash(), received: AMOUNT })?,
+        EventKind::Bounced => {
+            // The destination's call reverted, and the funds went back.
+            let plan = Plan::Sweep { to: DESTINATION, calldata: None, refund_to: REFUND };
+            let refund = SessionRefund::sent_back(&deposit, &plan, &processing.destination, random_tx_hash(), AMOUNT);
+            processing.refunded(refund)?
+        }
     };
     Ok(next)
 }

@@ -26,6 +26,7 @@ pub const RELAYER_KMS_KEY_ID: &str = "FERRY_RELAYER_KMS_KEY_ID";
 pub const AMOUNT_TOLERANCE_BPS: &str = "FERRY_AMOUNT_TOLERANCE_BPS";
 pub const CALL_GAS: &str = "FERRY_CALL_GAS";
 pub const POLL_INTERVAL_SECONDS: &str = "FERRY_POLL_INTERVAL_SECONDS";
+pub const LATE_DEPOSIT_WINDOW_SECONDS: &str = "FERRY_LATE_DEPOSIT_WINDOW_SECONDS";
 
 /// Defaults of the optional variables.
 pub const DEFAULT_TOLERANCE_BPS: u32 = 100;
@@ -33,6 +34,9 @@ pub const DEFAULT_CALL_GAS: u64 = 500_000;
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// The longest poll interval: a scheduled invocation lasts about a minute.
 pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_LATE_DEPOSIT_WINDOW: Duration = ferry_domain::Session::DEFAULT_LATE_DEPOSIT_WINDOW;
+/// The longest late-deposit window: a year.
+pub const MAX_LATE_DEPOSIT_WINDOW: Duration = Duration::from_secs(365 * 24 * 3600);
 
 const REDACTED: &str = "<redacted>";
 
@@ -241,6 +245,9 @@ pub struct WorkerConfig {
     pub call_gas: u64,
     /// How often `poll-chains` scans within one invocation.
     pub poll_interval: Duration,
+    /// How long after its `expiresAt` a final session's receiver is still
+    /// watched, so that a late or second payment is refunded.
+    pub late_deposit_window: Duration,
 }
 
 impl WorkerConfig {
@@ -295,6 +302,11 @@ impl WorkerConfig {
         let call_gas = number(CALL_GAS, DEFAULT_CALL_GAS, 1..=u64::from(u32::MAX))?;
         let poll_seconds =
             number(POLL_INTERVAL_SECONDS, DEFAULT_POLL_INTERVAL.as_secs(), 1..=MAX_POLL_INTERVAL.as_secs())?;
+        let late_deposit_seconds = number(
+            LATE_DEPOSIT_WINDOW_SECONDS,
+            DEFAULT_LATE_DEPOSIT_WINDOW.as_secs(),
+            0..=MAX_LATE_DEPOSIT_WINDOW.as_secs(),
+        )?;
         Ok(Self {
             table_name,
             registry,
@@ -307,6 +319,7 @@ impl WorkerConfig {
             tolerance: Tolerance { basis_points: u32::try_from(basis_points).unwrap_or(10_000) },
             call_gas,
             poll_interval: Duration::from_secs(poll_seconds),
+            late_deposit_window: Duration::from_secs(late_deposit_seconds),
         })
     }
 }
@@ -361,6 +374,7 @@ mod tests {
         assert_eq!(config.tolerance, Tolerance { basis_points: 100 });
         assert_eq!(config.call_gas, 500_000);
         assert_eq!(config.poll_interval, Duration::from_secs(5));
+        assert_eq!(config.late_deposit_window, Duration::from_secs(604_800), "7 days");
 
         // Empty entries are skipped, as token-options skips them.
         let trailing = WorkerConfig::from_lookup(env(&with(&[(RPC_URLS, " 31337=http://127.0.0.1:8545, ")])));
@@ -374,11 +388,15 @@ mod tests {
             (AMOUNT_TOLERANCE_BPS, "10000"),
             (CALL_GAS, "1200000"),
             (POLL_INTERVAL_SECONDS, "12"),
+            (LATE_DEPOSIT_WINDOW_SECONDS, "0"),
         ])))
         .expect("config");
         assert_eq!(config.tolerance.basis_points, 10_000);
         assert_eq!(config.call_gas, 1_200_000);
         assert_eq!(config.poll_interval, Duration::from_secs(12));
+        assert_eq!(config.late_deposit_window, Duration::ZERO);
+        let year = with(&[(LATE_DEPOSIT_WINDOW_SECONDS, "31536000")]);
+        assert_eq!(WorkerConfig::from_lookup(env(&year)).expect("config").late_deposit_window, MAX_LATE_DEPOSIT_WINDOW);
 
         for (name, value) in [
             (AMOUNT_TOLERANCE_BPS, "10001"),
@@ -388,6 +406,8 @@ mod tests {
             (CALL_GAS, "lots"),
             (POLL_INTERVAL_SECONDS, "0"),
             (POLL_INTERVAL_SECONDS, "61"),
+            (LATE_DEPOSIT_WINDOW_SECONDS, "31536001"),
+            (LATE_DEPOSIT_WINDOW_SECONDS, "7d"),
         ] {
             let message = error(&with(&[(name, value)]));
             assert!(message.starts_with(&format!("environment variable {name} is invalid")), "{message}");

@@ -28,7 +28,8 @@ pub use money::{AmountError, BaseUnits};
 pub use registry::{Chain, ChainId, ChainRegistry, RegistryError, Token};
 pub use session::{
     Delivery, Destination, DisplayError, DisplayField, DisplayInfo, EventKind, ExpireError, IllegalTransition,
-    Metadata, MetadataError, NewSession, PaymentMethod, Session, SessionError, SessionStatus, Transition,
+    Metadata, MetadataError, NewSession, PaymentMethod, Session, SessionError, SessionRefund, SessionStatus,
+    Transition,
 };
 pub use time::Timestamp;
 pub use webhook::{

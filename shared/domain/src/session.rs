@@ -11,10 +11,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::deposit::{Deposit, DepositSource};
+use crate::deposit::{Deposit, DepositId, DepositSource, Plan, RefundReason};
 use crate::{BaseUnits, Calldata, ChainId, ClientSecret, EvmAddress, MerchantId, SessionId, Timestamp, Token, TxHash};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -322,6 +323,64 @@ pub enum PaymentMethod {
     },
 }
 
+/// A deposit Ferry sent back, as its session records it for the merchant:
+/// at most one per deposit, whatever the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRefund {
+    /// The deposit refunded.
+    pub deposit_id: DepositId,
+    pub deposit_chain_id: ChainId,
+    pub deposit_tx_hash: TxHash,
+    /// Where and what the refund sent: the deposit's chain and token, except
+    /// after a payout from inventory whose contract call reverted (the
+    /// destination chain and token, which is what the payout carried).
+    pub chain_id: ChainId,
+    pub chain_name: String,
+    pub token: Token,
+    pub amount: BaseUnits,
+    pub to: EvmAddress,
+    pub tx_hash: TxHash,
+    pub reason: RefundReason,
+}
+
+impl SessionRefund {
+    /// What carrying out `plan` for `deposit` sent back in `tx_hash`. A
+    /// refund plan returns the deposit on its own chain, for its reason. A
+    /// delivery sends back only when its contract call reverts: what it
+    /// carried (on the deposit's chain for a sweep, on the `destination`'s
+    /// for a payout) to the refund address.
+    pub fn sent_back(
+        deposit: &Deposit,
+        plan: &Plan,
+        destination: &Destination,
+        tx_hash: TxHash,
+        amount: BaseUnits,
+    ) -> Self {
+        let (to, reason) = match plan {
+            Plan::Refund { to, reason } => (*to, reason.clone()),
+            Plan::Sweep { refund_to, .. } | Plan::Payout { refund_to, .. } => (*refund_to, RefundReason::CallReverted),
+        };
+        let (chain_id, chain_name, token) = match plan {
+            Plan::Payout { chain_id, token, .. } => (*chain_id, destination.chain_name.clone(), token.clone()),
+            Plan::Refund { .. } | Plan::Sweep { .. } => {
+                (deposit.chain_id, deposit.chain_name.clone(), deposit.token.clone())
+            }
+        };
+        Self {
+            deposit_id: deposit.id(),
+            deposit_chain_id: deposit.chain_id,
+            deposit_tx_hash: deposit.tx_hash,
+            chain_id,
+            chain_name,
+            token,
+            amount,
+            to,
+            tx_hash,
+            reason,
+        }
+    }
+}
+
 /// A session as created from a merchant's validated request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewSession {
@@ -345,6 +404,10 @@ pub struct Session {
     pub payment_method: Option<PaymentMethod>,
     /// The last transaction hash a payer pointed us at with `check`.
     pub tx_hash_hint: Option<TxHash>,
+    /// The session's deposits that were sent back, in the order they were
+    /// recorded. Absent in sessions stored before refunds were recorded.
+    #[serde(default)]
+    pub refunds: Vec<SessionRefund>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     /// Incremented by every change; stores write conditionally on it.
@@ -354,6 +417,10 @@ pub struct Session {
 impl Session {
     /// How long a session waits for its payment unless told otherwise.
     pub const DEFAULT_LIFETIME_SECONDS: u64 = 3600;
+
+    /// How long after its `expires_at` a final session's receiver is still
+    /// watched unless told otherwise: 7 days (see [`Session::is_watched`]).
+    pub const DEFAULT_LATE_DEPOSIT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
     pub fn create(
         new: NewSession,
@@ -373,6 +440,7 @@ impl Session {
             refund_address: new.refund_address,
             payment_method: None,
             tx_hash_hint: None,
+            refunds: Vec::new(),
             created_at: now,
             expires_at: now.plus_seconds(Self::DEFAULT_LIFETIME_SECONDS),
             version: 0,
@@ -383,6 +451,17 @@ impl Session {
     /// have recorded it yet).
     pub fn is_past_expiry(&self, now: Timestamp) -> bool {
         now >= self.expires_at
+    }
+
+    /// Whether transfers into this session's receiver still count as its
+    /// deposits at `now`. A session that is not final (open, or
+    /// `processing`) is always watched; a final one (`succeeded`, `bounced`,
+    /// `expired`) for `late_deposit_window` after its `expires_at`, so that
+    /// a late or second payment is still seen and refunded. Measured from
+    /// `expires_at` whatever the final status, which every session has and
+    /// never changes.
+    pub fn is_watched(&self, late_deposit_window: Duration, now: Timestamp) -> bool {
+        !self.status.is_final() || now < self.expires_at.plus_seconds(late_deposit_window.as_secs())
     }
 
     fn transitioned(&self, transition: Transition) -> Result<(Session, Option<EventKind>), IllegalTransition> {
@@ -425,7 +504,7 @@ impl Session {
     }
 
     /// The deposit this session is being (or was) paid by, if any.
-    pub fn paid_by(&self) -> Option<&crate::DepositId> {
+    pub fn paid_by(&self) -> Option<&DepositId> {
         match &self.payment_method {
             Some(PaymentMethod::Evm { source: Some(source), .. }) => Some(&source.deposit_id),
             _ => None,
@@ -439,11 +518,33 @@ impl Session {
         Ok((next, event.unwrap_or(EventKind::Succeeded)))
     }
 
-    /// Delivery failed and the funds went to the refund address: `bounced`.
-    pub fn refunded(&self, refund: Delivery) -> Result<(Session, EventKind), IllegalTransition> {
+    /// Delivery failed and the funds went to the refund address: `bounced`,
+    /// with the refund as the delivery and among the refunds.
+    pub fn refunded(&self, refund: SessionRefund) -> Result<(Session, EventKind), IllegalTransition> {
         let (mut next, event) = self.transitioned(Transition::Refunded)?;
-        next.destination.delivery = Some(refund);
+        next.destination.delivery = Some(Delivery { tx_hash: refund.tx_hash, received: refund.amount });
+        if !self.has_refund_of(&refund.deposit_id) {
+            next.refunds.push(refund);
+        }
         Ok((next, event.unwrap_or(EventKind::Bounced)))
+    }
+
+    /// Records a refund of one of this session's deposits that was not
+    /// delivering it (late, surplus, wrong amount): in any status, final
+    /// ones too, changing no status and emitting no event. Returns `None`
+    /// when this deposit's refund is already recorded.
+    pub fn record_refund(&self, refund: SessionRefund) -> Option<Session> {
+        if self.has_refund_of(&refund.deposit_id) {
+            return None;
+        }
+        let mut next = self.clone();
+        next.refunds.push(refund);
+        next.version += 1;
+        Some(next)
+    }
+
+    fn has_refund_of(&self, deposit: &DepositId) -> bool {
+        self.refunds.iter().any(|refund| refund.deposit_id == *deposit)
     }
 
     /// The payer's time is up: `expired`, emitting `session.expired`. Only
@@ -586,6 +687,134 @@ mod tests {
         let mut processing = open_session(10_000);
         processing.status = SessionStatus::Processing;
         assert!(matches!(processing.expire(now), Err(ExpireError::IllegalTransition(_))));
+    }
+
+    const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
+
+    #[test]
+    fn a_session_that_is_not_final_is_watched_however_late() {
+        let long_after = Timestamp::from_unix_seconds(10_000 + 10 * WEEK.as_secs());
+        for status in [SessionStatus::RequiresPaymentMethod, SessionStatus::WaitingPayment, SessionStatus::Processing] {
+            let mut session = open_session(10_000);
+            session.status = status;
+            assert!(session.is_watched(WEEK, long_after), "{status}");
+            assert!(session.is_watched(Duration::ZERO, long_after), "{status}, even without a window");
+        }
+    }
+
+    #[test]
+    fn a_final_session_is_watched_until_its_expiry_plus_the_window() {
+        let end = 10_000 + WEEK.as_secs();
+        for status in [SessionStatus::Expired, SessionStatus::Succeeded, SessionStatus::Bounced] {
+            let mut session = open_session(10_000);
+            session.status = status;
+            assert!(session.is_watched(WEEK, Timestamp::from_unix_seconds(9_000)), "{status}: before expiry");
+            assert!(session.is_watched(WEEK, Timestamp::from_unix_seconds(end - 1)), "{status}: inside the window");
+            assert!(!session.is_watched(WEEK, Timestamp::from_unix_seconds(end)), "{status}: the window is over");
+            assert!(!session.is_watched(Duration::ZERO, Timestamp::from_unix_seconds(10_000)), "{status}: no window");
+        }
+        let mut forever = open_session(u64::MAX - 100);
+        forever.status = SessionStatus::Expired;
+        assert!(forever.is_watched(WEEK, Timestamp::from_unix_seconds(u64::MAX - 1)), "saturates, never wraps");
+    }
+
+    /// The refund of a 5 USDC deposit in transaction `[tx; 32]`.
+    fn refund_of(tx: u8, reason: RefundReason) -> SessionRefund {
+        let deposit = Deposit {
+            chain_id: ChainId::new(8453),
+            chain_name: "Base".into(),
+            token: Token { symbol: "USDC".into(), address: EvmAddress::new([0x22; 20].into()), decimals: 6 },
+            from: EvmAddress::new([0x44; 20].into()),
+            receiver: EvmAddress::new([0x33; 20].into()),
+            amount: BaseUnits::new(5_000_000),
+            tx_hash: TxHash::new([tx; 32].into()),
+            log_index: 0,
+            block_number: 1,
+        };
+        SessionRefund {
+            deposit_id: deposit.id(),
+            deposit_chain_id: deposit.chain_id,
+            deposit_tx_hash: deposit.tx_hash,
+            chain_id: deposit.chain_id,
+            chain_name: deposit.chain_name,
+            token: deposit.token,
+            amount: deposit.amount,
+            to: deposit.from,
+            tx_hash: TxHash::new([tx.wrapping_add(1); 32].into()),
+            reason,
+        }
+    }
+
+    #[test]
+    fn a_refund_is_recorded_once_per_deposit_in_any_status_without_changing_it() {
+        for status in SessionStatus::ALL {
+            let mut session = open_session(10_000);
+            session.status = status;
+            let once = session.record_refund(refund_of(7, RefundReason::Expired)).expect("recorded");
+            assert_eq!((once.status, once.version), (status, session.version + 1));
+            assert_eq!(once.refunds, [refund_of(7, RefundReason::Expired)]);
+            assert_eq!(once.record_refund(refund_of(7, RefundReason::Expired)), None, "{status}: not twice");
+            let twice = once.record_refund(refund_of(8, RefundReason::AlreadyPaid)).expect("another deposit");
+            assert_eq!(twice.refunds, [refund_of(7, RefundReason::Expired), refund_of(8, RefundReason::AlreadyPaid)]);
+        }
+    }
+
+    #[test]
+    fn a_bounce_delivers_its_refund_and_lists_it() {
+        let mut processing = open_session(10_000);
+        processing.status = SessionStatus::Processing;
+        let refund = refund_of(9, RefundReason::CallReverted);
+        let (bounced, event) = processing.refunded(refund.clone()).expect("legal");
+        assert_eq!((bounced.status, event), (SessionStatus::Bounced, EventKind::Bounced));
+        let delivery = Delivery { tx_hash: refund.tx_hash, received: refund.amount };
+        assert_eq!(bounced.destination.delivery, Some(delivery));
+        assert_eq!(bounced.refunds, std::slice::from_ref(&refund));
+        assert_eq!(bounced.record_refund(refund), None, "already listed");
+    }
+
+    #[test]
+    fn what_was_sent_back_is_the_deposit_or_what_its_reverted_delivery_carried() {
+        let session = open_session(10_000);
+        let destination = &session.destination;
+        let deposit = Deposit {
+            chain_id: ChainId::new(56),
+            chain_name: "BNB Smart Chain".into(),
+            token: Token { symbol: "USDT".into(), address: EvmAddress::new([0x55; 20].into()), decimals: 18 },
+            from: EvmAddress::new([0x44; 20].into()),
+            receiver: EvmAddress::new([0x33; 20].into()),
+            amount: BaseUnits::new(10_000_000_000_000_000_000),
+            tx_hash: TxHash::new([7; 32].into()),
+            log_index: 2,
+            block_number: 1,
+        };
+        let (refund_tx, refund_address) = (TxHash::new([8; 32].into()), EvmAddress::new([0x66; 20].into()));
+        let late = Plan::Refund { to: deposit.from, reason: RefundReason::Expired };
+        let returned = SessionRefund::sent_back(&deposit, &late, destination, refund_tx, deposit.amount);
+        assert_eq!((returned.chain_id, &returned.token, returned.to), (deposit.chain_id, &deposit.token, deposit.from));
+        assert_eq!((returned.deposit_id, returned.reason), (deposit.id(), RefundReason::Expired));
+
+        let payout = Plan::Payout {
+            chain_id: destination.chain_id,
+            token: destination.token.clone(),
+            amount: BaseUnits::new(10_000_000),
+            to: destination.address,
+            calldata: None,
+            refund_to: refund_address,
+        };
+        let bounced = SessionRefund::sent_back(&deposit, &payout, destination, refund_tx, BaseUnits::new(10_000_000));
+        assert_eq!((bounced.chain_id, bounced.chain_name.as_str()), (destination.chain_id, "Base"));
+        assert_eq!((&bounced.token, bounced.to), (&destination.token, refund_address));
+        assert_eq!((bounced.deposit_chain_id, bounced.deposit_tx_hash), (deposit.chain_id, deposit.tx_hash));
+        assert_eq!((bounced.amount, bounced.reason), (BaseUnits::new(10_000_000), RefundReason::CallReverted));
+    }
+
+    #[test]
+    fn sessions_stored_before_refunds_were_recorded_still_decode() {
+        let session = open_session(10_000);
+        let mut stored = serde_json::to_value(&session).expect("json");
+        stored.as_object_mut().expect("object").remove("refunds");
+        let decoded: Session = serde_json::from_value(stored).expect("decodes");
+        assert_eq!(decoded, session);
     }
 
     proptest! {

@@ -311,6 +311,21 @@ mod tests {
     }
 
     #[test]
+    fn refunds_are_an_optional_addition_to_the_merchant_view_only() {
+        let json = serde_json::to_value(document()).expect("serialize");
+        let schemas = &json["components"]["schemas"];
+        let view = &schemas["SessionView"];
+        let own = &view["allOf"][1];
+        let refunds = &own["properties"]["refunds"];
+        let description = refunds["description"].as_str().unwrap_or_default();
+        assert!(description.starts_with("Beyond the API Ferry follows"), "{view:#}");
+        assert_eq!(own["required"], serde_json::json!(["clientSecret"]), "refunds may be absent");
+        assert!(schemas["SessionPublicInfo"]["properties"].get("refunds").is_none());
+        let reasons = &schemas["RefundReasonView"]["enum"];
+        assert_eq!(*reasons, serde_json::json!(["expired", "already_paid", "underpaid", "overpaid", "call_reverted"]));
+    }
+
+    #[test]
     fn the_document_is_openapi_3_1_and_names_every_error_code() {
         let json = serde_json::to_value(document()).expect("serialize");
         assert!(json["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", json["openapi"]);

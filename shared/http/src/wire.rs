@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use ferry_domain::{
-    AttemptOutcome, DeliveryAttempt, DeliveryState, EventKind, PaymentMethod, Session, SessionEvent, SessionStatus,
-    WebhookDelivery,
+    AttemptOutcome, DeliveryAttempt, DeliveryState, EventKind, PaymentMethod, RefundReason, Session, SessionEvent,
+    SessionRefund, SessionStatus, WebhookDelivery,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -161,6 +161,82 @@ pub struct SessionView {
     pub metadata: Option<BTreeMap<String, String>>,
     /// Give this to the payer's client; it authorizes that one session.
     pub client_secret: String,
+    /// Beyond the API Ferry follows (an addition its clients may ignore):
+    /// the session's deposits that Ferry sent back, in the order they were
+    /// refunded, in any status (a late deposit is listed on an `expired`
+    /// session, a second one on a `succeeded` one). Absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<RefundView>,
+}
+
+/// A deposit Ferry sent back. Beyond the API Ferry follows.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundView {
+    /// The chain the refunded deposit was made on.
+    pub deposit_chain_id: u64,
+    /// The refunded deposit's transaction.
+    pub deposit_tx_hash: String,
+    /// Where the refund was sent: the deposit's chain, or the destination
+    /// chain when a payout from inventory bounced off a reverting call.
+    pub chain_id: u64,
+    pub chain_name: String,
+    /// EIP-55 checksummed.
+    pub token_address: String,
+    pub token_symbol: String,
+    /// What was sent back, in the token's units.
+    #[schema(example = "10.00")]
+    pub amount_units: String,
+    /// The refund address, or else the deposit's sender. EIP-55 checksummed.
+    pub to: String,
+    /// The refund's transaction.
+    pub tx_hash: String,
+    pub reason: RefundReasonView,
+}
+
+/// Why a deposit was sent back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundReasonView {
+    /// The session had expired when the deposit arrived.
+    Expired,
+    /// The session was already paid (or being paid) by another deposit.
+    AlreadyPaid,
+    /// Less than the session's amount, beyond the tolerance.
+    Underpaid,
+    /// More than the session's amount, beyond the tolerance.
+    Overpaid,
+    /// The destination's contract call reverted (the session `bounced`).
+    CallReverted,
+}
+
+impl From<&RefundReason> for RefundReasonView {
+    fn from(reason: &RefundReason) -> Self {
+        match reason {
+            RefundReason::Expired => Self::Expired,
+            RefundReason::AlreadyPaid => Self::AlreadyPaid,
+            RefundReason::Underpaid { .. } => Self::Underpaid,
+            RefundReason::Overpaid { .. } => Self::Overpaid,
+            RefundReason::CallReverted => Self::CallReverted,
+        }
+    }
+}
+
+impl From<&SessionRefund> for RefundView {
+    fn from(refund: &SessionRefund) -> Self {
+        Self {
+            deposit_chain_id: refund.deposit_chain_id.get(),
+            deposit_tx_hash: refund.deposit_tx_hash.to_string(),
+            chain_id: refund.chain_id.get(),
+            chain_name: refund.chain_name.clone(),
+            token_address: refund.token.address.to_string(),
+            token_symbol: refund.token.symbol.clone(),
+            amount_units: refund.amount.to_token_amount(refund.token.decimals),
+            to: refund.to.to_string(),
+            tx_hash: refund.tx_hash.to_string(),
+            reason: (&refund.reason).into(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -331,6 +407,7 @@ impl From<&Session> for SessionView {
             public: session.into(),
             metadata: session.metadata.as_ref().map(|m| m.entries().clone()),
             client_secret: session.client_secret.reveal(),
+            refunds: session.refunds.iter().map(RefundView::from).collect(),
         }
     }
 }
@@ -345,11 +422,18 @@ pub struct EventSessionView {
     #[serde(flatten)]
     pub public: SessionPublicInfo,
     pub metadata: Option<BTreeMap<String, String>>,
+    /// As in the merchant's view: beyond the API Ferry follows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<RefundView>,
 }
 
 impl From<&Session> for EventSessionView {
     fn from(session: &Session) -> Self {
-        Self { public: session.into(), metadata: session.metadata.as_ref().map(|m| m.entries().clone()) }
+        Self {
+            public: session.into(),
+            metadata: session.metadata.as_ref().map(|m| m.entries().clone()),
+            refunds: session.refunds.iter().map(RefundView::from).collect(),
+        }
     }
 }
 
@@ -637,7 +721,54 @@ pub struct EventResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_domain::{EventKind, MerchantId, Timestamp};
+    use ferry_domain::{EventKind, EvmAddress, MerchantId, Plan, Timestamp, TxHash};
+    use serde_json::json;
+
+    #[test]
+    fn the_merchant_view_lists_refunds_and_the_public_view_does_not() {
+        let session = ferry_store::conformance::sample_session(MerchantId::from_random_bytes([5; 16]));
+        let none = serde_json::to_value(SessionView::from(&session)).expect("json");
+        assert!(none.get("refunds").is_none(), "absent when there are none: {none:#}");
+
+        let deposit = ferry_store::conformance::sample_deposit();
+        let to: EvmAddress = "0x5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e".parse().expect("address");
+        let plan = Plan::Refund { to, reason: RefundReason::Expired };
+        let refund_tx = TxHash::new([0xab; 32].into());
+        let refund = SessionRefund::sent_back(&deposit, &plan, &session.destination, refund_tx, deposit.amount);
+        let mut expired = session.record_refund(refund).expect("recorded");
+        expired.status = SessionStatus::Expired;
+
+        let json = serde_json::to_value(SessionView::from(&expired)).expect("json");
+        assert_eq!(
+            json["refunds"],
+            json!([{
+                "depositChainId": 8453,
+                "depositTxHash": deposit.tx_hash.to_string(),
+                "chainId": 8453,
+                "chainName": "Base",
+                "tokenAddress": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+                "tokenSymbol": "USDC",
+                "amountUnits": "25.00",
+                "to": to.to_string(),
+                "txHash": format!("0x{}", "ab".repeat(32)),
+                "reason": "expired",
+            }])
+        );
+        assert_eq!(json["status"], "expired");
+        let public = serde_json::to_value(SessionPublicInfo::from(&expired)).expect("json");
+        assert!(public.get("refunds").is_none(), "{public:#}");
+
+        let reasons = [
+            (RefundReason::Expired, "expired"),
+            (RefundReason::AlreadyPaid, "already_paid"),
+            (RefundReason::Underpaid { expected: deposit.amount, received: deposit.amount }, "underpaid"),
+            (RefundReason::Overpaid { expected: deposit.amount, received: deposit.amount }, "overpaid"),
+            (RefundReason::CallReverted, "call_reverted"),
+        ];
+        for (reason, code) in reasons {
+            assert_eq!(serde_json::to_value(RefundReasonView::from(&reason)).expect("json"), code);
+        }
+    }
 
     #[test]
     fn an_event_payload_is_the_merchant_view_without_the_client_secret() {

@@ -3,12 +3,20 @@
 //! (`chainId:txHash:logIndex`) and enqueued for the router. Both ways of
 //! finding transfers use it: the chain scan (`poll-chains`) and the payer's
 //! transaction hint (`check-session`).
+//!
+//! A receiver is watched while its session is open or `processing`, and
+//! after that for a late-deposit window past the session's `expiresAt`
+//! ([`Session::is_watched`](ferry_domain::Session::is_watched)), so that a
+//! late or second payment is still refunded. A transfer after the window is
+//! not recorded: it is logged at `warn` and stays at the receiver, which
+//! only the factory can sweep.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use ferry_chains::evm::client::{ChainError, EvmClient, TokenTransfer};
-use ferry_domain::{BaseUnits, Chain, Deposit, EvmAddress, RouteDeposit, Timestamp, TxHash};
+use ferry_domain::{BaseUnits, Chain, Deposit, EvmAddress, RouteDeposit, Session, Timestamp, TxHash};
 use ferry_queue::{Queue, QueueError, TypedQueue};
 use ferry_store::{DepositRecord, DepositState, DepositStore, Recorded, SessionStore, StoreError};
 
@@ -32,20 +40,28 @@ pub struct WatchedChain {
 pub struct DepositDetector<S, Q> {
     store: S,
     queue: TypedQueue<Q, RouteDeposit>,
+    late_deposit_window: Duration,
 }
 
 impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
+    /// A detector with the default late-deposit window (7 days).
     pub fn new(store: S, queue: Q) -> Self {
-        Self { store, queue: TypedQueue::new(queue) }
+        Self { store, queue: TypedQueue::new(queue), late_deposit_window: Session::DEFAULT_LATE_DEPOSIT_WINDOW }
+    }
+
+    /// How long after its `expiresAt` a final session's receiver is watched.
+    pub fn with_late_deposit_window(mut self, window: Duration) -> Self {
+        self.late_deposit_window = window;
+        self
     }
 
     pub fn store(&self) -> &S {
         &self.store
     }
 
-    /// Records `transfer` as a deposit if it pays a session's receiver in a
-    /// supported token, and enqueues it unless it was already routed.
-    /// Returns whether it was enqueued.
+    /// Records `transfer` as a deposit if it pays a watched session's
+    /// receiver in a supported token, and enqueues it unless it was already
+    /// routed. Returns whether it was enqueued.
     pub async fn detect(&self, chain: &Chain, transfer: &TokenTransfer, now: Timestamp) -> Result<bool, WatchError> {
         if transfer.value.is_zero() {
             return Ok(false);
@@ -61,6 +77,24 @@ impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
             tracing::error!(chain = %chain.id, tx = %transfer.tx_hash, "transfer amount exceeds 128 bits; needs an operator");
             return Ok(false);
         };
+        // A receiver without its session is recorded anyway: the router reports it.
+        if let Some(session) = self.store.get_session(&session_id).await?
+            && !session.is_watched(self.late_deposit_window, now)
+        {
+            tracing::warn!(
+                %session_id,
+                status = %session.status,
+                expires_at = %session.expires_at,
+                chain = %chain.id,
+                tx = %transfer.tx_hash,
+                log_index = transfer.log_index,
+                token = %token.address,
+                amount = amount,
+                "transfer into a receiver past its late-deposit window: not recorded; \
+                 the funds stay at the receiver, which only the factory can sweep"
+            );
+            return Ok(false);
+        }
         let deposit = Deposit {
             chain_id: chain.id,
             chain_name: chain.name.clone(),

@@ -9,6 +9,7 @@ use ferry_chains::evm::contracts::{FerryFactory, TestMerchant};
 use ferry_chains::evm::local;
 use ferry_e2e::chains::{CHAIN_A, CHAIN_B, usdc};
 use ferry_e2e::evm::spawn_app_with_chains;
+use serde_json::json;
 
 use crate::{REFUND, merchant_session, source_view, tx_hash};
 
@@ -77,6 +78,12 @@ async fn a_reverting_contract_call_bounces_the_payment_to_the_refund_address(pai
     let delivery = &view["destination"]["delivery"];
     assert_eq!(delivery["receivedUnits"], "10.00", "{view:#}");
     let refund_tx = tx_hash(&delivery["txHash"]);
+    // …and so does the session's list of refunds, on the chain and in the token the refund went out in.
+    let refunds = view["refunds"].as_array().cloned().unwrap_or_default();
+    assert_eq!(refunds.len(), 1, "{view:#}");
+    assert_eq!((&refunds[0]["reason"], &refunds[0]["chainId"]), (&json!("call_reverted"), &json!(CHAIN_A)), "{view:#}");
+    assert_eq!((&refunds[0]["depositChainId"], &refunds[0]["to"]), (&json!(paid_on), &json!(REFUND.to_string())));
+    assert_eq!((tx_hash(&refunds[0]["txHash"]), &refunds[0]["amountUnits"]), (refund_tx, &json!("10.00")));
 
     // The refund address on the destination chain has all of it; the merchant nothing.
     assert_eq!(destination.usdc_balance(REFUND).await, usdc("10.00"));

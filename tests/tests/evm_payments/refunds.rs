@@ -1,16 +1,28 @@
 //! Deposits that go back on the chain they came from, to the refund address
-//! or else their sender, with the reason recorded on the deposit: outside
-//! the amount's tolerance, after expiry, or to a session already paid.
+//! or else their sender, with the reason recorded on the deposit and listed
+//! in the merchant's view of the session: outside the amount's tolerance,
+//! after expiry, or to a session already paid.
 
 use alloy::primitives::{Address, B256, U256};
 use ferry_chains::evm::contracts::FerryFactory;
 use ferry_chains::evm::local;
 use ferry_domain::{EvmAddress, Plan, RefundReason, Timestamp};
 use ferry_e2e::chains::{CHAIN_A, CHAIN_B, payer, usdc};
-use ferry_e2e::evm::{ChainApp, SessionRequest, spawn_app_with_chains};
+use ferry_e2e::evm::{ChainApp, SessionRequest, eventually, spawn_app_with_chains};
 use ferry_store::{ChainStore, DepositState, Store};
+use serde_json::{Value, json};
 
 use crate::{REFUND, source_view, tx_hash, units};
+
+/// The merchant's view of the session once it lists `count` refunds.
+async fn wait_for_refunds<S: Store + ChainStore>(app: &ChainApp<S>, id: &str, count: usize) -> Value {
+    eventually(&format!("session {id} to list {count} refunds"), || async {
+        let view = app.session_view(id).await;
+        let listed = view["refunds"].as_array().map_or(0, Vec::len);
+        if listed == count { Ok(view) } else { Err(format!("{listed} listed: {view:#}")) }
+    })
+    .await
+}
 
 /// Asserts the session still waits for its payment, with no source and no delivery.
 async fn assert_still_waiting<S: Store + ChainStore>(app: &ChainApp<S>, id: &str) {
@@ -44,6 +56,11 @@ async fn an_underpayment_is_refunded_to_the_refund_address_and_the_session_keeps
     assert_eq!(swept.len(), 1, "{swept:?}");
     assert_eq!((swept[0].0.to, swept[0].0.amount, swept[0].1), (REFUND, usdc("9.89"), tx_hash.into_inner()));
     assert_still_waiting(&app, &session.id).await;
+    let view = wait_for_refunds(&app, &session.id, 1).await;
+    assert_eq!(
+        (&view["refunds"][0]["reason"], &view["refunds"][0]["amountUnits"]),
+        (&json!("underpaid"), &json!("9.89"))
+    );
 
     // The right amount still pays the session.
     let full = app.pay(CHAIN_A, session.receiver, "10.00").await;
@@ -110,10 +127,38 @@ async fn a_payment_after_the_session_expired_is_refunded_to_the_refund_address()
     assert_eq!(chain.usdc_balance(local::DESTINATION).await, destination_before);
     let swept = chain.factory_events::<FerryFactory::Swept>().await;
     assert_eq!(swept.iter().map(|(e, tx)| (e.to, *tx)).collect::<Vec<_>>(), vec![(REFUND, tx_hash.into_inner())]);
-    let view = app.session_view(&session.id).await;
+    // The merchant sees the refund on the session (`GET` with the API key); the public view does not.
+    let view = wait_for_refunds(&app, &session.id, 1).await;
     assert!(matches!(view["status"].as_str(), Some("waiting_payment" | "expired")), "{view:#}");
     assert!(view["paymentMethod"].get("source").is_none(), "{view:#}");
     assert!(view["destination"].get("delivery").is_none(), "{view:#}");
+    assert_eq!(
+        view["refunds"],
+        json!([{
+            "depositChainId": CHAIN_A,
+            "depositTxHash": format!("{:#x}", late.tx_hash),
+            "chainId": CHAIN_A,
+            "chainName": "Anvil A",
+            "tokenAddress": local::USDC.to_string(),
+            "tokenSymbol": "USDC",
+            "amountUnits": "10.00",
+            "to": REFUND.to_string(),
+            "txHash": format!("{:#x}", tx_hash.into_inner()),
+            "reason": "expired",
+        }]),
+        "{view:#}"
+    );
+    let public = app.get_session(&session.id, None, None).await;
+    assert!(public.body["session"].get("refunds").is_none(), "{:#}", public.body);
+    let stored = app.stored_session(&session.id).await;
+    assert_eq!(stored.refunds.len(), 1, "{:?}", stored.refunds);
+    assert_eq!((stored.refunds[0].deposit_id.clone(), stored.refunds[0].amount), (late.deposit_id(), units("10.00")));
+
+    // Routing the deposit again (a redelivered message) moves nothing and lists nothing twice.
+    app.router(app.store.clone()).route(&late.deposit_id(), ferry_http::now()).await.expect("routes to nothing");
+    let again = app.stored_session(&session.id).await;
+    assert_eq!((again.refunds, again.version), (stored.refunds, stored.version), "unchanged");
+    assert_eq!(chain.factory_events::<FerryFactory::Swept>().await.len(), 1, "refunded once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,4 +193,12 @@ async fn a_second_payment_to_a_paid_session_is_refunded_to_its_sender() {
     );
     let stored = app.stored_session(&session.id).await;
     assert_eq!(stored.paid_by(), Some(&first.deposit_id()));
+
+    // The `succeeded` session lists the second deposit's refund, and stays `succeeded`.
+    let view = wait_for_refunds(&app, &session.id, 1).await;
+    assert_eq!(view["status"], "succeeded", "{view:#}");
+    let refund = &view["refunds"][0];
+    assert_eq!((&refund["reason"], &refund["amountUnits"]), (&json!("already_paid"), &json!("10.00")), "{view:#}");
+    assert_eq!(refund["depositTxHash"], format!("{:#x}", second.tx_hash), "{view:#}");
+    assert_eq!((tx_hash(&refund["txHash"]), &refund["to"]), (refund_tx.into_inner(), &json!(payer().to_string())));
 }
