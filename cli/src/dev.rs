@@ -41,6 +41,10 @@ pub struct SelfCheck {
     pub client_secret: String,
     pub receiver_address: String,
     pub status: String,
+    /// The webhook endpoint the self-check registered, if it did.
+    pub webhook_id: Option<String>,
+    /// The last event its receiver got, if any.
+    pub event_id: Option<String>,
 }
 
 struct Http {
@@ -118,9 +122,11 @@ pub async fn self_check(
         api_key: api_key.to_string(),
     };
 
+    let mut webhook_id = None;
     if let Some(webhooks) = webhooks {
-        register_receiver(&http, webhooks).await?;
+        webhook_id = Some(register_receiver(&http, webhooks).await?);
     }
+    let mut event_id = None;
 
     let created = http
         .call(
@@ -190,18 +196,19 @@ pub async fn self_check(
         println!("  ✓ paid 10.00 USDC from the test wallet on chain {} (tx {tx})", source.chain_id);
         status = wait_until_settled(&http, &session_id, status).await?;
         if let Some(webhooks) = webhooks {
-            check_webhooks(&http, webhooks, &session_id).await?;
+            event_id = Some(check_webhooks(&http, webhooks, &session_id).await?);
         }
     }
-    Ok(SelfCheck { session_id, client_secret, receiver_address: receiver, status })
+    Ok(SelfCheck { session_id, client_secret, receiver_address: receiver, status, webhook_id, event_id })
 }
 
 /// How long the self-check waits for a webhook delivery.
 const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Registers the local receiver as a webhook endpoint, through the API, and
-/// hands it the signing secret (shown only in this answer).
-async fn register_receiver(http: &Http, receiver: &DevReceiver) -> Result<(), SelfCheckError> {
+/// hands it the signing secret (shown only in this answer). Returns the
+/// endpoint's id.
+async fn register_receiver(http: &Http, receiver: &DevReceiver) -> Result<String, SelfCheckError> {
     let step = "register a webhook endpoint";
     let body = json!({"url": receiver.url(), "description": "ferry dev's receiver"});
     let created = http.call(step, http::Method::POST, "/v1/webhooks", Some(body), true, 201).await?;
@@ -210,17 +217,15 @@ async fn register_receiver(http: &Http, receiver: &DevReceiver) -> Result<(), Se
             SelfCheckError::Unexpected { step, problem: e.to_string() }
         })?;
     receiver.set_secret(secret);
-    println!(
-        "  ✓ registered webhook endpoint {} at {}: its deliveries are printed below",
-        field(&created, step, "/webhook/id")?,
-        receiver.url()
-    );
-    Ok(())
+    let id = field(&created, step, "/webhook/id")?.to_string();
+    println!("  ✓ registered webhook endpoint {id} at {}: its deliveries are printed below", receiver.url());
+    Ok(id)
 }
 
 /// Waits for the session's `processing` and `succeeded` events at the
 /// receiver, then reads the last one's delivery log through the API.
-async fn check_webhooks(http: &Http, receiver: &DevReceiver, session_id: &str) -> Result<(), SelfCheckError> {
+/// Returns that event's id.
+async fn check_webhooks(http: &Http, receiver: &DevReceiver, session_id: &str) -> Result<String, SelfCheckError> {
     let step = "receive the webhook events";
     let mut last = None;
     for kind in ["session.processing", "session.succeeded"] {
@@ -229,7 +234,9 @@ async fn check_webhooks(http: &Http, receiver: &DevReceiver, session_id: &str) -
         })?;
         last = Some(event);
     }
-    let Some(event) = last else { return Ok(()) };
+    let Some(event) = last else {
+        return Err(SelfCheckError::Unexpected { step, problem: "no event was awaited".into() });
+    };
     let step = "read the event's delivery log";
     let log = http.call(step, http::Method::GET, &format!("/v1/events/{}", event.id), None, true, 200).await?;
     let attempts = log.pointer("/deliveries/0/attempts").and_then(serde_json::Value::as_array).map_or(0, Vec::len);
@@ -239,7 +246,7 @@ async fn check_webhooks(http: &Http, receiver: &DevReceiver, session_id: &str) -
         event.kind,
         log.pointer("/deliveries/0/status").and_then(serde_json::Value::as_str).unwrap_or("?"),
     );
-    Ok(())
+    Ok(event.id)
 }
 
 /// Polls the public view until the session ends, printing each status.
@@ -314,9 +321,9 @@ Try it yourself (the API key is shown only now; `ferry api-key create` makes mor
   # 6. The merchant's webhook endpoints (the one above is `ferry dev`'s receiver, which
   #    prints what it gets); send one a test event, read an event's delivery log:
   curl -s $FERRY/v1/webhooks -H "Authorization: Bearer $FERRY_KEY"
-  curl -s -X POST $FERRY/v1/webhooks/<webhook id>/test -H "Authorization: Bearer $FERRY_KEY" \
+  curl -s -X POST $FERRY/v1/webhooks/{webhook}/test -H "Authorization: Bearer $FERRY_KEY" \
     -H 'Content-Type: application/json' -d '{{"eventType":"session.succeeded"}}'
-  curl -s $FERRY/v1/events/<event id> -H "Authorization: Bearer $FERRY_KEY"
+  curl -s $FERRY/v1/events/{event} -H "Authorization: Bearer $FERRY_KEY"
 
   # The whole contract:
   curl -s $FERRY/openapi.json
@@ -324,5 +331,7 @@ Try it yourself (the API key is shown only now; `ferry api-key create` makes mor
         session = check.session_id,
         secret = check.client_secret,
         payer = local::signer(local::PAYER_KEY).address(),
+        webhook = check.webhook_id.as_deref().unwrap_or("<webhook id>"),
+        event = check.event_id.as_deref().unwrap_or("<event id>"),
     )
 }

@@ -124,4 +124,54 @@ fn ferry_dev_passes_its_self_check_and_keeps_serving() {
     assert!(transcript.contains("Self-check passed"), "{transcript}");
     assert!(transcript.contains("waiting_payment"), "{transcript}");
     assert!(transcript.contains("curl -s -X POST $FERRY/v1/sessions"), "{transcript}");
+    // Its webhook receiver is registered through the API, and named in the walkthrough.
+    let registered = transcript.lines().find(|l| l.contains("registered webhook endpoint wh_")).expect(&transcript);
+    let webhook_id = registered.split_whitespace().find(|w| w.starts_with("wh_")).expect("an endpoint id");
+    assert!(transcript.contains(&format!("/v1/webhooks/{webhook_id}/test")), "{transcript}");
+}
+
+/// `ferry webhooks parked` lists a delivery every attempt of which failed,
+/// and `ferry webhooks replay` gives it a fresh round, due now.
+#[test]
+fn operators_list_and_replay_parked_deliveries() {
+    use ferry_domain::{AttemptOutcome, DeliveryAttempt, DeliveryState, RetryPolicy, WebhookDelivery};
+    use ferry_store::DeliveryStore;
+
+    let dir = TempDir::new("replay");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let (event, parked) = runtime.block_on(async {
+        let store = SqliteStore::open(&dir.0.join("ferry.db")).expect("open");
+        let merchant = ferry_testing::seed_merchant(&store).await;
+        let endpoint =
+            ferry_testing::seed_webhook_at(&store, merchant.id, "https://merchant.example/hooks", &["*"]).await;
+        let (_, event) = ferry_testing::seed_event(&store, merchant.id).await;
+        let now = ferry_http::now();
+        let delivery = WebhookDelivery::new(event.id, endpoint.id, merchant.id, now);
+        store.fan_out(&event.id, std::slice::from_ref(&delivery)).await.expect("fan out");
+        let claimed = delivery.claim(now, 60).expect("due");
+        store.update_delivery(&claimed).await.expect("claim");
+        let attempt = DeliveryAttempt { at: now, outcome: AttemptOutcome::Responded { status: 503 }, latency_ms: 7 };
+        let parked = claimed.record(attempt, &RetryPolicy { max_attempts: 1, ..RetryPolicy::STANDARD }, 0);
+        assert_eq!(parked.state, DeliveryState::Parked);
+        store.update_delivery(&parked).await.expect("park");
+        (event, parked)
+    });
+    let data_dir = dir.0.to_str().expect("utf8 path");
+
+    let listed = ferry(&["webhooks", "parked", "--data-dir", data_dir]);
+    assert!(listed.contains(&event.id.to_string()) && listed.contains("last answer HTTP 503"), "{listed}");
+    assert!(listed.ends_with("1 parked deliveries"), "{listed}");
+
+    let replayed = ferry(&["webhooks", "replay", "--event", &event.id.to_string(), "--data-dir", data_dir]);
+    assert!(replayed.contains("1 deliveries replayed"), "{replayed}");
+    let stored = runtime.block_on(async {
+        let store = SqliteStore::open(&dir.0.join("ferry.db")).expect("open");
+        store.get_delivery(&parked.event_id, &parked.webhook_id).await.expect("get").expect("stored")
+    });
+    assert!(matches!(stored.state, DeliveryState::Pending { .. }), "{stored:?}");
+    assert_eq!(stored.attempts_this_round(), 0);
+    assert!(ferry(&["webhooks", "parked", "--data-dir", data_dir]).ends_with("0 parked deliveries"));
+
+    let output = Command::new(FERRY).args(["webhooks", "replay", "--data-dir", data_dir]).output().expect("run ferry");
+    assert!(!output.status.success(), "replay needs --event or --parked");
 }
