@@ -40,6 +40,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
@@ -371,6 +372,39 @@ impl DynamoStore {
         }
     }
 
+    /// The documents of every item `query` finds (decoded as `what`), page
+    /// after page until `limit` of them (if any) or the end.
+    async fn query_docs<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &'static str,
+        query: QueryFluentBuilder,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<T>> {
+        let mut docs = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut page = query.clone().set_exclusive_start_key(start.take());
+            if let Some(limit) = limit {
+                if docs.len() >= limit {
+                    break;
+                }
+                page = page.limit(i32::try_from(limit - docs.len()).unwrap_or(i32::MAX));
+            }
+            let output = page.send().await.map_err(StoreError::backend)?;
+            for item in output.items() {
+                docs.push(doc_of(what, item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        if let Some(limit) = limit {
+            docs.truncate(limit);
+        }
+        Ok(docs)
+    }
+
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactOutcome> {
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match result {
@@ -496,34 +530,16 @@ impl ExpiryStore for DynamoStore {
     /// items read are the sessions due. The index is eventually consistent:
     /// a session just changed may still be listed as it was.
     async fn due_sessions(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<Session>> {
-        let mut due = Vec::new();
-        let mut start: Option<Item> = None;
-        while due.len() < limit {
-            let page = i32::try_from(limit - due.len()).unwrap_or(i32::MAX);
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(OPEN_SESSIONS_INDEX)
-                .key_condition_expression("openShard = :open AND expiresAt <= :now")
-                .expression_attribute_values(":open", s(OPEN_SHARD))
-                .expression_attribute_values(":now", n(now.unix_seconds()))
-                .scan_index_forward(true)
-                .limit(page)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            for item in output.items() {
-                due.push(doc_of::<Session>("session", item)?);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
-        due.truncate(limit);
-        Ok(due)
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OPEN_SESSIONS_INDEX)
+            .key_condition_expression("openShard = :open AND expiresAt <= :now")
+            .expression_attribute_values(":open", s(OPEN_SHARD))
+            .expression_attribute_values(":now", n(now.unix_seconds()))
+            .scan_index_forward(true);
+        self.query_docs("session", query, Some(limit)).await
     }
 }
 

@@ -56,42 +56,31 @@ fn delivery_item(delivery: &WebhookDelivery) -> StoreResult<Item> {
 }
 
 impl DynamoStore {
-    /// The items of one `outbox` queue (with `outboxAt <= until`, if given),
-    /// ascending, page after page until `limit` or the end.
-    async fn outbox(&self, queue: &str, until: Option<Timestamp>, limit: usize) -> StoreResult<Vec<Item>> {
+    /// The documents (decoded as `what`) of one `outbox` queue's items (with
+    /// `outboxAt <= until`, if given), ascending, at most `limit`.
+    async fn outbox<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &'static str,
+        queue: &str,
+        until: Option<Timestamp>,
+        limit: usize,
+    ) -> StoreResult<Vec<T>> {
         let condition = match until {
             Some(_) => "outboxQueue = :queue AND outboxAt <= :until",
             None => "outboxQueue = :queue",
         };
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        while items.len() < limit {
-            let page = i32::try_from(limit - items.len()).unwrap_or(i32::MAX);
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(OUTBOX_INDEX)
-                .key_condition_expression(condition)
-                .expression_attribute_values(":queue", s(queue));
-            if let Some(until) = until {
-                query = query.expression_attribute_values(":until", n(until.unix_seconds()));
-            }
-            let output = query
-                .scan_index_forward(true)
-                .limit(page)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            items.extend(output.items().iter().cloned());
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OUTBOX_INDEX)
+            .key_condition_expression(condition)
+            .expression_attribute_values(":queue", s(queue))
+            .scan_index_forward(true);
+        if let Some(until) = until {
+            query = query.expression_attribute_values(":until", n(until.unix_seconds()));
         }
-        items.truncate(limit);
-        Ok(items)
+        self.query_docs(what, query, Some(limit)).await
     }
 
     /// Takes the event off the pending queue, alone (no deliveries).
@@ -119,8 +108,7 @@ impl DynamoStore {
 impl DeliveryStore for DynamoStore {
     /// The `EVENT_PENDING` queue of the `outbox` index, oldest first.
     async fn pending_events(&self, limit: usize) -> StoreResult<Vec<SessionEvent>> {
-        let items = self.outbox(EVENT_PENDING, None, limit).await?;
-        items.iter().map(|item| doc_of("event", item)).collect()
+        self.outbox("event", EVENT_PENDING, None, limit).await
     }
 
     /// One `TransactWriteItems`: the event's conditional Update off the
@@ -163,30 +151,15 @@ impl DeliveryStore for DynamoStore {
     /// A consistent Query of the event's partition; `sk` order is endpoint
     /// id order (ids are fixed-length lowercase hex).
     async fn list_deliveries(&self, event_id: &EventId) -> StoreResult<Vec<WebhookDelivery>> {
-        let mut deliveries = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(format!("EVENT#{event_id}")))
-                .expression_attribute_values(":prefix", s(DELIVERY_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            for item in output.items() {
-                deliveries.push(doc_of::<WebhookDelivery>("delivery", item)?);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
-        Ok(deliveries)
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(format!("EVENT#{event_id}")))
+            .expression_attribute_values(":prefix", s(DELIVERY_PREFIX))
+            .consistent_read(true);
+        self.query_docs("delivery", query, None).await
     }
 
     async fn update_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()> {
@@ -195,14 +168,12 @@ impl DeliveryStore for DynamoStore {
 
     /// The `DELIVERY_DUE` queue up to `now`, soonest first.
     async fn due_deliveries(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<WebhookDelivery>> {
-        let items = self.outbox(DELIVERY_DUE, Some(now), limit).await?;
-        items.iter().map(|item| doc_of("delivery", item)).collect()
+        self.outbox("delivery", DELIVERY_DUE, Some(now), limit).await
     }
 
     /// The `DELIVERY_PARKED` queue, oldest first.
     async fn parked_deliveries(&self, limit: usize) -> StoreResult<Vec<WebhookDelivery>> {
-        let items = self.outbox(DELIVERY_PARKED, None, limit).await?;
-        items.iter().map(|item| doc_of("delivery", item)).collect()
+        self.outbox("delivery", DELIVERY_PARKED, None, limit).await
     }
 }
 

@@ -85,29 +85,15 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn list_webhooks(&self, merchant_id: &MerchantId) -> StoreResult<Vec<WebhookEndpoint>> {
-        let mut endpoints = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(partition(merchant_id)))
-                .expression_attribute_values(":prefix", s(WEBHOOK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            for item in output.items() {
-                endpoints.push(doc_of::<WebhookEndpoint>("webhook", item)?);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(partition(merchant_id)))
+            .expression_attribute_values(":prefix", s(WEBHOOK_PREFIX))
+            .consistent_read(true);
+        let mut endpoints: Vec<WebhookEndpoint> = self.query_docs("webhook", query, None).await?;
         endpoints.sort_by_key(|e| (e.created_at, e.id));
         Ok(endpoints)
     }
