@@ -118,6 +118,52 @@ async fn allows_loopback_only_in_development<S: Store>(store: S) {
 
 on_each_store!(allows_loopback_only_in_development);
 
+/// A host name is resolved: one whose every address is private, loopback
+/// (outside development) or link-local is refused by name; one with a
+/// public address, or none yet, is accepted (deliveries check it again).
+async fn refuses_names_that_resolve_only_to_forbidden_addresses<S: Store>(store: S) {
+    let merchant = seed_merchant(&store).await;
+    let ip = |text: &str| text.parse::<std::net::IpAddr>().expect("ip");
+    let table = std::collections::HashMap::from([
+        ("internal.merchant.example".to_string(), vec![ip("10.1.2.3")]),
+        ("metadata.merchant.example".to_string(), vec![ip("169.254.169.254")]),
+        ("rebound.merchant.example".to_string(), vec![ip("127.0.0.1"), ip("::1")]),
+        ("mixed.merchant.example".to_string(), vec![ip("10.0.0.1"), ip("93.184.216.34")]),
+    ]);
+    let lookup = ferry_notify::HostLookup::Static(std::sync::Arc::new(table));
+    let create = |policy: UrlPolicy, host: &str| {
+        let function = CreateWebhook::new(store.clone(), policy).with_lookup(lookup.clone());
+        let body = json!({"url": format!("https://{host}/hooks")});
+        let event = with_body(request("create-webhook", &[("API_KEY", &merchant.api_key)]), body);
+        async move { ferry_http::respond(event, |request| function.handle(request)).await }
+    };
+    for (host, class) in [
+        ("internal.merchant.example", "private"),
+        ("metadata.merchant.example", "link-local"),
+        ("rebound.merchant.example", "loopback"),
+    ] {
+        let response = create(PRODUCTION, host).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{host}");
+        let error = response_json(&response);
+        assert_eq!(error["error"]["param"], "url", "{error}");
+        let message = error["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(class) && message.contains(host), "{message}");
+    }
+    assert!(store.list_webhooks(&merchant.id).await.expect("list").is_empty(), "nothing refused is stored");
+
+    let development = UrlPolicy { allow_insecure_loopback: true };
+    for (policy, host) in [
+        (development, "rebound.merchant.example"),
+        (PRODUCTION, "mixed.merchant.example"),
+        (PRODUCTION, "new.merchant.example"),
+    ] {
+        let response = create(policy, host).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{host}: {:?}", response.body());
+    }
+}
+
+on_each_store!(refuses_names_that_resolve_only_to_forbidden_addresses);
+
 /// The 17th endpoint is refused with 409 `too_many_webhooks`.
 async fn refuses_more_than_the_limit<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;

@@ -479,10 +479,11 @@ impl From<&SessionEvent> for EventPayload {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateWebhookRequest {
     /// Where deliveries are POSTed: `https`, at most 2048 characters, no
-    /// username or password, no fragment, and not an IP address in a
+    /// username or password, no fragment, and neither an IP address in a
     /// private, loopback, link-local, unique-local, multicast or reserved
-    /// range (plain `http` to a loopback host only where the deployment
-    /// allows it for development).
+    /// range nor a host name that resolves only to such addresses (names
+    /// are resolved again at every delivery; plain `http` to a loopback
+    /// host only where the deployment allows it for development).
     #[schema(example = "https://shop.example/hooks/ferry")]
     pub url: String,
     /// `["*"]` (the default: every event, including ones added later) or

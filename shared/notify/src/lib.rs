@@ -15,7 +15,7 @@
 pub mod sender;
 pub mod worker;
 
-pub use sender::{DELIVERY_TIMEOUT, GuardedResolver, HostLookup, RefusedHost, WebhookSender};
+pub use sender::{DELIVERY_TIMEOUT, GuardedResolver, HostLookup, RefusedHost, ResolveError, WebhookSender};
 pub use worker::{
     BATCH, DeliverWebhooks, Delivered, DeliveryMessage, DispatchReport, LEASE_SECONDS, NotifyError, ReplayScope,
     SWEEP_GRACE_SECONDS, event_body, replay_parked,

@@ -57,13 +57,13 @@ impl GuardedResolver {
     }
 
     /// The addresses of `host` deliveries may go to.
-    pub async fn resolve_host(&self, host: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+    pub async fn resolve_host(&self, host: &str) -> Result<Vec<SocketAddr>, ResolveError> {
         let resolved: Vec<IpAddr> = match &self.lookup {
             HostLookup::System => tokio::net::lookup_host((host, 0)).await?.map(|addr| addr.ip()).collect(),
             HostLookup::Static(table) => table.get(host).cloned().unwrap_or_default(),
         };
         if resolved.is_empty() {
-            return Err(format!("{host} does not resolve").into());
+            return Err(ResolveError::NoAddress(host.to_string()));
         }
         let mut refused = None;
         let allowed: Vec<SocketAddr> = resolved
@@ -78,10 +78,21 @@ impl GuardedResolver {
             .map(|ip| SocketAddr::new(ip, 0))
             .collect();
         match (allowed.is_empty(), refused) {
-            (true, Some(class)) => Err(Box::new(RefusedHost { host: host.to_string(), class })),
+            (true, Some(class)) => Err(ResolveError::Refused(RefusedHost { host: host.to_string(), class })),
             _ => Ok(allowed),
         }
     }
+}
+
+/// Why a host name gave no address to deliver to.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Refused(RefusedHost),
+    #[error("{0} does not resolve")]
+    NoAddress(String),
+    #[error("cannot resolve the host")]
+    Lookup(#[from] std::io::Error),
 }
 
 impl Resolve for GuardedResolver {
@@ -179,7 +190,7 @@ fn describe(error: reqwest::Error) -> String {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
     let mut parts: Vec<String> = Vec::new();
     while let Some(current) = source {
-        if let Some(refused) = current.downcast_ref::<RefusedHost>() {
+        if let Some(ResolveError::Refused(refused)) = current.downcast_ref::<ResolveError>() {
             return refused.to_string();
         }
         let text = current.to_string();
