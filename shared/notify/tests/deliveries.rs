@@ -1,5 +1,6 @@
-//! The webhook worker over the in-memory store and queue, against real HTTP
-//! receivers on loopback.
+//! The webhook worker over the in-memory store and queue — and, for the
+//! retry and parking scenarios, over DynamoDB and SQS (moto_server) too —
+//! against real HTTP receivers on loopback.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -12,10 +13,15 @@ use ferry_notify::{
     DeliverWebhooks, Delivered, DeliveryMessage, DispatchReport, HostLookup, ReplayScope, WebhookSender,
 };
 use ferry_queue::memory::MemoryQueue;
+use ferry_queue::sqs::SqsQueue;
 use ferry_queue::{Queue, TypedQueue};
+use ferry_store::dynamodb::DynamoStore;
 use ferry_store::memory::MemoryStore;
 use ferry_store::{DeliveryStore, WebhookStore};
-use ferry_testing::{Reply, WebhookReceiver, bounded, seed_event, seed_merchant, seed_webhook_at};
+use ferry_testing::{
+    Reply, WebhookReceiver, bounded, fresh_table, moto_endpoint, seed_event, seed_merchant, seed_webhook_at,
+    unique_table_name,
+};
 
 const DEV: UrlPolicy = UrlPolicy { allow_insecure_loopback: true };
 const PRODUCTION: UrlPolicy = UrlPolicy { allow_insecure_loopback: false };
@@ -23,10 +29,10 @@ const PRODUCTION: UrlPolicy = UrlPolicy { allow_insecure_loopback: false };
 /// Retries after a second, so tests see several attempts quickly.
 const FAST: RetryPolicy = RetryPolicy { max_attempts: 10, first_delay_seconds: 1, factor: 1, max_delay_seconds: 1 };
 
-struct Harness {
-    store: MemoryStore,
-    queue: MemoryQueue,
-    worker: DeliverWebhooks<MemoryStore, MemoryQueue>,
+struct Harness<S = MemoryStore, Q = MemoryQueue> {
+    store: S,
+    queue: Q,
+    worker: DeliverWebhooks<S, Q>,
 }
 
 fn harness(policy: RetryPolicy, sender: WebhookSender) -> Harness {
@@ -35,15 +41,26 @@ fn harness(policy: RetryPolicy, sender: WebhookSender) -> Harness {
     Harness { store, queue, worker }
 }
 
+/// The worker over a fresh DynamoDB table and SQS queue of the tests'
+/// moto_server.
+async fn moto_harness(policy: RetryPolicy) -> Harness<DynamoStore, SqsQueue> {
+    let store = fresh_table(&moto_endpoint(), "ferry-notify").await;
+    let sqs = std::env::var("FERRY_TEST_SQS_ENDPOINT")
+        .expect("FERRY_TEST_SQS_ENDPOINT is not set: run the tests with `cargo xtask test`, which starts moto_server");
+    let queue = SqsQueue::local(&sqs, &unique_table_name("webhooks")).await.expect("queue");
+    let worker = DeliverWebhooks::new(store.clone(), queue.clone(), dev_sender(), policy);
+    Harness { store, queue, worker }
+}
+
 fn dev_sender() -> WebhookSender {
     WebhookSender::new(DEV).expect("sender")
 }
 
-impl Harness {
+impl<S: DeliveryStore + WebhookStore + Clone, Q: Queue> Harness<S, Q> {
     /// Receives and delivers queued messages until every delivery of
     /// `event` is finished (bounded by the test timeout).
     async fn run_until_finished(&self, event: &EventId) -> Vec<WebhookDelivery> {
-        let queue: TypedQueue<MemoryQueue, DeliveryMessage> = TypedQueue::new(self.queue.clone());
+        let queue: TypedQueue<Q, DeliveryMessage> = TypedQueue::new(self.queue.clone());
         loop {
             let deliveries = self.store.list_deliveries(event).await.expect("list");
             if deliveries.iter().all(WebhookDelivery::is_finished) {
@@ -60,7 +77,7 @@ impl Harness {
     }
 }
 
-async fn dispatched(harness: &Harness) -> DispatchReport {
+async fn dispatched<S: DeliveryStore + WebhookStore, Q: Queue>(harness: &Harness<S, Q>) -> DispatchReport {
     harness.worker.dispatch(ferry_http::now()).await.expect("dispatch")
 }
 
@@ -100,67 +117,85 @@ async fn a_delivery_carries_the_event_signed_with_the_endpoint_secret() {
 
 #[tokio::test]
 async fn a_receiver_failing_three_times_gets_one_successful_delivery_and_four_logged_attempts() {
-    bounded(async {
-        let receiver =
-            WebhookReceiver::start([Reply::Status(500), Reply::Status(503), Reply::Status(404)], Reply::Status(200))
-                .await;
-        let harness = harness(FAST, dev_sender());
-        let merchant = seed_merchant(&harness.store).await;
-        seed_webhook_at(&harness.store, merchant.id, &receiver.url(), &["session.processing"]).await;
-        let (_, event) = seed_event(&harness.store, merchant.id).await;
-
-        dispatched(&harness).await;
-        let [delivery] = <[WebhookDelivery; 1]>::try_from(harness.run_until_finished(&event.id).await).expect("one");
-        assert_eq!(delivery.state, DeliveryState::Succeeded);
-        let statuses: Vec<&AttemptOutcome> = delivery.attempts.iter().map(|a| &a.outcome).collect();
-        assert_eq!(
-            statuses,
-            [500, 503, 404, 200].map(|status| AttemptOutcome::Responded { status }).iter().collect::<Vec<_>>(),
-            "the log shows every attempt"
-        );
-        for pair in delivery.attempts.windows(2) {
-            assert!(pair[1].at > pair[0].at, "each retry waited: {:?}", delivery.attempts);
-        }
-        let requests = receiver.received();
-        assert_eq!(requests.len(), 4);
-        assert!(requests.iter().all(|r| r.json()["id"] == event.id.to_string()), "the same event id each time");
-
-        // Nothing more is sent: the success is final.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(receiver.received().len(), 4);
-    })
-    .await;
+    bounded(fails_three_times_then_succeeds(harness(FAST, dev_sender()))).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_failing_three_times_gets_one_successful_delivery_on_dynamodb_and_sqs() {
+    bounded(async { fails_three_times_then_succeeds(moto_harness(FAST).await).await }).await;
+}
+
+async fn fails_three_times_then_succeeds<S, Q>(harness: Harness<S, Q>)
+where
+    S: DeliveryStore + WebhookStore + ferry_store::MerchantStore + ferry_store::SessionStore + Clone,
+    Q: Queue,
+{
+    let receiver =
+        WebhookReceiver::start([Reply::Status(500), Reply::Status(503), Reply::Status(404)], Reply::Status(200)).await;
+    let merchant = seed_merchant(&harness.store).await;
+    seed_webhook_at(&harness.store, merchant.id, &receiver.url(), &["session.processing"]).await;
+    let (_, event) = seed_event(&harness.store, merchant.id).await;
+
+    dispatched(&harness).await;
+    let [delivery] = <[WebhookDelivery; 1]>::try_from(harness.run_until_finished(&event.id).await).expect("one");
+    assert_eq!(delivery.state, DeliveryState::Succeeded);
+    let statuses: Vec<&AttemptOutcome> = delivery.attempts.iter().map(|a| &a.outcome).collect();
+    assert_eq!(
+        statuses,
+        [500, 503, 404, 200].map(|status| AttemptOutcome::Responded { status }).iter().collect::<Vec<_>>(),
+        "the log shows every attempt"
+    );
+    for pair in delivery.attempts.windows(2) {
+        assert!(pair[1].at > pair[0].at, "each retry waited: {:?}", delivery.attempts);
+    }
+    let requests = receiver.received();
+    assert_eq!(requests.len(), 4);
+    assert!(requests.iter().all(|r| r.json()["id"] == event.id.to_string()), "the same event id each time");
+
+    // Nothing more is sent: the success is final.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.received().len(), 4);
+}
+
+/// Three attempts a round, for the parking scenario.
+const PARKS_AFTER_THREE: RetryPolicy = RetryPolicy { max_attempts: 3, ..FAST };
 
 #[tokio::test]
 async fn a_permanently_failing_receiver_ends_parked_and_an_operator_replays_it() {
-    bounded(async {
-        let receiver = WebhookReceiver::start([Reply::Status(500); 3], Reply::Status(204)).await;
-        let policy = RetryPolicy { max_attempts: 3, ..FAST };
-        let harness = harness(policy, dev_sender());
-        let merchant = seed_merchant(&harness.store).await;
-        seed_webhook_at(&harness.store, merchant.id, &receiver.url(), &["*"]).await;
-        let (_, event) = seed_event(&harness.store, merchant.id).await;
+    bounded(parks_and_replays(harness(PARKS_AFTER_THREE, dev_sender()))).await;
+}
 
-        dispatched(&harness).await;
-        let [parked] = <[WebhookDelivery; 1]>::try_from(harness.run_until_finished(&event.id).await).expect("one");
-        assert_eq!(parked.state, DeliveryState::Parked);
-        assert_eq!(parked.attempts.len(), 3);
-        assert_eq!(harness.store.parked_deliveries(10).await.expect("parked"), vec![parked.clone()]);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanently_failing_receiver_ends_parked_and_replays_on_dynamodb_and_sqs() {
+    bounded(async { parks_and_replays(moto_harness(PARKS_AFTER_THREE).await).await }).await;
+}
 
-        let replayed =
-            harness.worker.replay(ReplayScope::Parked { limit: 10 }, ferry_http::now()).await.expect("replay");
-        assert_eq!(replayed.len(), 1);
-        let [delivered] = <[WebhookDelivery; 1]>::try_from(harness.run_until_finished(&event.id).await).expect("one");
-        assert_eq!(delivered.state, DeliveryState::Succeeded);
-        assert_eq!(delivered.attempts.len(), 4, "three failures, then the replay's success");
-        assert_eq!(receiver.received().len(), 4);
-        assert_eq!(harness.store.parked_deliveries(10).await.expect("parked"), vec![]);
+async fn parks_and_replays<S, Q>(harness: Harness<S, Q>)
+where
+    S: DeliveryStore + WebhookStore + ferry_store::MerchantStore + ferry_store::SessionStore + Clone,
+    Q: Queue,
+{
+    let receiver = WebhookReceiver::start([Reply::Status(500); 3], Reply::Status(204)).await;
+    let merchant = seed_merchant(&harness.store).await;
+    seed_webhook_at(&harness.store, merchant.id, &receiver.url(), &["*"]).await;
+    let (_, event) = seed_event(&harness.store, merchant.id).await;
 
-        let again = harness.worker.replay(ReplayScope::Event(event.id), ferry_http::now()).await.expect("replay");
-        assert!(again.is_empty(), "a delivered event has nothing parked");
-    })
-    .await;
+    dispatched(&harness).await;
+    let [parked] = <[WebhookDelivery; 1]>::try_from(harness.run_until_finished(&event.id).await).expect("one");
+    assert_eq!(parked.state, DeliveryState::Parked);
+    assert_eq!(parked.attempts.len(), 3);
+    assert_eq!(harness.store.parked_deliveries(10).await.expect("parked"), vec![parked.clone()]);
+
+    let replayed = harness.worker.replay(ReplayScope::Parked { limit: 10 }, ferry_http::now()).await.expect("replay");
+    assert_eq!(replayed.len(), 1);
+    let [delivered] = <[WebhookDelivery; 1]>::try_from(harness.run_until_finished(&event.id).await).expect("one");
+    assert_eq!(delivered.state, DeliveryState::Succeeded);
+    assert_eq!(delivered.attempts.len(), 4, "three failures, then the replay's success");
+    assert_eq!(receiver.received().len(), 4);
+    assert_eq!(harness.store.parked_deliveries(10).await.expect("parked"), vec![]);
+
+    let again = harness.worker.replay(ReplayScope::Event(event.id), ferry_http::now()).await.expect("replay");
+    assert!(again.is_empty(), "a delivered event has nothing parked");
 }
 
 #[tokio::test]
@@ -299,7 +334,7 @@ async fn failures_are_logged_without_the_url_which_may_hold_a_token() {
 }
 
 #[tokio::test]
-async fn a_slow_endpoint_times_out_after_ten_seconds_and_is_retried() {
+async fn a_slow_endpoint_times_out_after_ten_seconds() {
     bounded(async {
         let receiver = WebhookReceiver::start([Reply::Stall(Duration::from_secs(15))], Reply::Status(200)).await;
         let outcome = attempt_to(&dev_sender(), &receiver.url()).await;
