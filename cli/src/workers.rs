@@ -119,7 +119,8 @@ const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// Starts the webhook worker in-process: pending events fan out to their
 /// endpoints every [`DISPATCH_INTERVAL`], and each delivery is sent (and
 /// retried with the standard backoff) from an in-process queue. Deliveries
-/// left unfinished by a restart are found again by the sweep.
+/// left unfinished by a restart are found again by the sweep (every
+/// [`ferry_notify::SWEEP_INTERVAL`]).
 pub fn start_webhooks<S: DeliveryStore + WebhookStore + Clone + 'static>(
     store: S,
     policy: UrlPolicy,
@@ -132,14 +133,18 @@ pub fn start_webhooks<S: DeliveryStore + WebhookStore + Clone + 'static>(
 
 async fn dispatch_forever<S: DeliveryStore + WebhookStore, Q: Queue>(worker: Arc<DeliverWebhooks<S, Q>>) {
     let mut tick = tokio::time::interval(DISPATCH_INTERVAL);
+    let mut last_sweep: Option<std::time::Instant> = None;
     loop {
         tick.tick().await;
         let now = ferry_http::now();
         if let Err(error) = worker.dispatch(now).await {
             tracing::error!(%error, "fanning webhook events out failed; the next tick retries");
         }
-        if let Err(error) = worker.sweep(now).await {
-            tracing::error!(%error, "sweeping overdue webhook deliveries failed; the next tick retries");
+        if last_sweep.is_none_or(|at| at.elapsed() >= ferry_notify::SWEEP_INTERVAL) {
+            last_sweep = Some(std::time::Instant::now());
+            if let Err(error) = worker.sweep(now).await {
+                tracing::error!(%error, "sweeping overdue webhook deliveries failed; the next sweep retries");
+            }
         }
     }
 }

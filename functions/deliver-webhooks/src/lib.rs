@@ -7,16 +7,16 @@
 //!   and when it failed queued again with the backoff's delay (or left to
 //!   the sweep when that is longer than a queue can delay);
 //! - **a schedule** (every minute): the invocation fans pending events out
-//!   to their endpoints and sweeps overdue deliveries, every
-//!   [`DISPATCH_INTERVAL`] until shortly before it ends, so an event reaches
-//!   the queue within seconds of its commit.
+//!   to their endpoints every [`DISPATCH_INTERVAL`] until shortly before it
+//!   ends, so an event reaches the queue within seconds of its commit, and
+//!   sweeps overdue deliveries every [`SWEEP_INTERVAL`].
 //!
 //! Which one invoked it is told by the event's shape: an SQS event has
 //! `Records`. The work itself is [`ferry_notify::DeliverWebhooks`].
 
 use std::time::{Duration, Instant, SystemTime};
 
-use ferry_notify::{DeliverWebhooks, DeliveryMessage, NotifyError};
+use ferry_notify::{DeliverWebhooks, DeliveryMessage, NotifyError, SWEEP_INTERVAL};
 use ferry_queue::Queue;
 use ferry_queue::lambda::{SqsEvent, process_typed_batch, source_chain};
 use ferry_store::{DeliveryStore, WebhookStore};
@@ -116,13 +116,19 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverFunction<S, Q> {
         response
     }
 
-    /// Dispatches and sweeps every interval until `stop_at`.
+    /// Dispatches every interval until `stop_at`, sweeping on the first
+    /// cycle and then every [`SWEEP_INTERVAL`].
     pub async fn dispatch_until(&self, stop_at: Instant) -> Result<DispatchSummary, InvocationError> {
         let mut summary = DispatchSummary::default();
         let mut first_error = None;
+        let mut last_sweep: Option<Instant> = None;
         loop {
             summary.cycles += 1;
-            match self.cycle().await {
+            let sweep = last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_INTERVAL);
+            if sweep {
+                last_sweep = Some(Instant::now());
+            }
+            match self.cycle(sweep).await {
                 Ok((dispatched, swept)) => {
                     summary.events += dispatched.events as u64;
                     summary.deliveries += dispatched.deliveries as u64;
@@ -149,10 +155,10 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverFunction<S, Q> {
         }
     }
 
-    async fn cycle(&self) -> Result<(ferry_notify::DispatchReport, usize), NotifyError> {
+    async fn cycle(&self, sweep: bool) -> Result<(ferry_notify::DispatchReport, usize), NotifyError> {
         let now = ferry_http::now();
         let dispatched = self.worker.dispatch(now).await?;
-        let swept = self.worker.sweep(now).await?;
+        let swept = if sweep { self.worker.sweep(now).await? } else { 0 };
         Ok((dispatched, swept))
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use deliver_webhooks::DeliverFunction;
 use ferry_domain::webhook::{SIGNATURE_TOLERANCE_SECONDS, verify};
-use ferry_domain::{DeliveryState, RetryPolicy, UrlPolicy};
+use ferry_domain::{DeliveryState, RetryPolicy, UrlPolicy, WebhookDelivery};
 use ferry_notify::{DeliverWebhooks, WebhookSender};
 use ferry_queue::memory::MemoryQueue;
 use ferry_queue::sqs::SqsQueue;
@@ -110,11 +110,20 @@ async fn a_scheduled_invocation_keeps_dispatching_until_its_loop_ends() {
             tokio::time::sleep(Duration::from_millis(500)).await;
             seed_event(&store, merchant.id).await
         };
+        // A delivery whose message was lost two minutes ago: the sweep queues it, once.
+        let endpoint = seed_webhook_at(&store, merchant.id, &receiver.url(), &["session.expired"]).await;
+        let (_, old_event) = seed_event(&store, merchant.id).await;
+        let long_ago = ferry_domain::Timestamp::from_unix_seconds(ferry_http::now().unix_seconds() - 120);
+        let lost = WebhookDelivery::new(old_event.id, endpoint.id, merchant.id, long_ago);
+        store.fan_out(&old_event.id, std::slice::from_ref(&lost)).await.expect("fan out");
+
         let (summary, _) = tokio::join!(function.handle(scheduled_event(), in_a_minute()), late);
         let summary = summary.expect("scheduled invocation");
         assert!(summary["cycles"].as_u64().expect("cycles") >= 3, "{summary}");
         assert_eq!(summary["events"], 1, "{summary}");
-        assert_eq!(queue.receive(10, Duration::ZERO, Duration::from_secs(30)).await.expect("receive").len(), 1);
+        assert_eq!(summary["swept"], 1, "swept on the first cycle only, not on every one: {summary}");
+        let queued = queue.receive(10, Duration::ZERO, Duration::from_secs(30)).await.expect("receive");
+        assert_eq!(queued.len(), 2, "the new event's delivery and the swept one");
     })
     .await;
 }

@@ -18,5 +18,5 @@ pub mod worker;
 pub use sender::{DELIVERY_TIMEOUT, GuardedResolver, HostLookup, RefusedHost, ResolveError, WebhookSender};
 pub use worker::{
     BATCH, DeliverWebhooks, Delivered, DeliveryMessage, DispatchReport, LEASE_SECONDS, NotifyError, ReplayScope,
-    SWEEP_GRACE_SECONDS, event_body, replay_parked,
+    SWEEP_GRACE_SECONDS, SWEEP_INTERVAL, event_body, replay_parked,
 };

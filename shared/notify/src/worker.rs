@@ -32,6 +32,11 @@ pub const LEASE_SECONDS: u64 = DELIVERY_TIMEOUT.as_secs() * 6;
 /// How late a delivery must be before the sweep queues it: short waits have
 /// a delayed message on the way, which should get there first.
 pub const SWEEP_GRACE_SECONDS: u64 = 30;
+/// How often a worker sweeps. Each sweep queues every overdue delivery once
+/// more, so sweeping more often than deliveries can be claimed would only
+/// pile up duplicate messages (harmless, but a flood while the store is
+/// down).
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(SWEEP_GRACE_SECONDS);
 /// How many events or deliveries one dispatch or sweep handles.
 pub const BATCH: usize = 100;
 
