@@ -96,12 +96,7 @@ impl<S: ChainStore, Q: Queue> PollChains<S, Q> {
         let to = confirmed.min(from.saturating_add(self.max_blocks_per_cycle.max(1) - 1));
         let tokens: Vec<Address> = chain.tokens.iter().map(|token| token.address.into_inner()).collect();
         let transfers = watched.client.transfers(&tokens, from, to).await?;
-        let mut enqueued = 0;
-        for transfer in &transfers {
-            if self.detector.detect(chain, transfer, now).await? {
-                enqueued += 1;
-            }
-        }
+        let enqueued = self.detector.detect_all(chain, &transfers, now).await?;
         self.store.advance_cursor(cursor, ChainCursor { chain_id: chain.id, last_scanned_block: to }).await?;
         tracing::debug!(chain = %chain.id, from, to, transfers = transfers.len(), enqueued, "chain scanned");
         Ok(ScanReport { scanned: Some((from, to)), transfers: transfers.len(), deposits_enqueued: enqueued })

@@ -32,6 +32,7 @@ pub async fn run_all<S: Store + ChainStore + ExpiryStore + DeliveryStore>(store:
     session_ids_are_unique(&store).await;
     commits_are_conditional_on_the_version(&store).await;
     a_receiver_belongs_to_one_session(&store).await;
+    receivers_are_found_in_bulk(&store).await;
     a_commit_with_its_event_stores_both(&store).await;
     a_losing_commit_stores_neither_the_change_nor_its_event(&store).await;
     an_event_id_used_twice_loses(&store).await;
@@ -238,6 +239,28 @@ async fn a_receiver_belongs_to_one_session<S: Store>(store: &S) {
     again.version += 1;
     store.commit(SessionChange::new(&again).claiming_receiver(receiver)).await.expect("re-claim");
     assert_eq!(store.find_session_by_receiver(&fresh_address()).await.expect("find"), None);
+}
+
+/// Receivers are found in bulk: more addresses than one DynamoDB batch
+/// holds, repeats among them, most belonging to no session.
+async fn receivers_are_found_in_bulk<S: Store>(store: &S) {
+    let mut owned = Vec::new();
+    for _ in 0..3 {
+        let session = sample_session(fresh_merchant());
+        store.create_session(&session, None).await.expect("create");
+        let receiver = fresh_address();
+        let next = session.set_evm_payment_method(receiver, NOW).expect("legal").expect("changed");
+        store.commit(SessionChange::new(&next).claiming_receiver(receiver)).await.expect("claim");
+        owned.push((receiver, session.id));
+    }
+    let mut asked: Vec<EvmAddress> = (0..150).map(|_| fresh_address()).collect();
+    for (index, (receiver, _)) in owned.iter().enumerate() {
+        asked.insert(index * 60, *receiver);
+    }
+    asked.push(owned[1].0);
+    let found = store.find_sessions_by_receivers(&asked).await.expect("find");
+    assert_eq!(found, owned.iter().copied().collect(), "exactly the receivers that belong to sessions");
+    assert_eq!(store.find_sessions_by_receivers(&[]).await.expect("find nothing"), Default::default());
 }
 
 async fn idempotency_keys_are_scoped_to_a_merchant_and_expire<S: Store>(store: &S) {

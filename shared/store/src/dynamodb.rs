@@ -43,7 +43,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+    KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem,
 };
 use ferry_domain::{
     ApiKeyHash, ChainId, DepositId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent, SessionId,
@@ -509,10 +510,65 @@ impl SessionStore for DynamoStore {
         let Some(item) = self.get_item(receiver_key(receiver)).await? else {
             return Ok(None);
         };
-        match item.get("sessionId") {
-            Some(AttributeValue::S(id)) => id.parse().map(Some).map_err(|e| StoreError::corrupt("receiver", e)),
-            _ => Err(StoreError::corrupt("receiver", MissingAttribute("sessionId"))),
+        receiver_session(&item).map(Some)
+    }
+
+    /// One consistent `BatchGetItem` per 100 distinct addresses (its limit),
+    /// asking again for the keys DynamoDB leaves unprocessed (throttling),
+    /// after a short pause that doubles each time.
+    async fn find_sessions_by_receivers(
+        &self,
+        receivers: &[EvmAddress],
+    ) -> StoreResult<HashMap<EvmAddress, SessionId>> {
+        let by_pk: HashMap<String, EvmAddress> = receivers
+            .iter()
+            .map(|receiver| (format!("RECEIVER#EVM#{}", receiver.to_lowercase_hex()), *receiver))
+            .collect();
+        // Distinct keys only: BatchGetItem refuses a request that repeats one.
+        let keys: Vec<Item> = by_pk.values().map(receiver_key).collect();
+        let mut found = HashMap::new();
+        for chunk in keys.chunks(100) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(true)
+                .build()
+                .map_err(StoreError::backend)?;
+            let mut pause = std::time::Duration::from_millis(50);
+            loop {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(StoreError::backend)?;
+                for item in output.responses.as_ref().and_then(|tables| tables.get(&self.table)).into_iter().flatten() {
+                    let receiver = match item.get("pk") {
+                        Some(AttributeValue::S(pk)) => by_pk.get(pk).copied(),
+                        _ => None,
+                    }
+                    .ok_or_else(|| StoreError::corrupt("receiver", MissingAttribute("pk")))?;
+                    found.insert(receiver, receiver_session(item)?);
+                }
+                match output.unprocessed_keys.and_then(|mut tables| tables.remove(&self.table)) {
+                    Some(unprocessed) if !unprocessed.keys().is_empty() => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                        pending = unprocessed;
+                    }
+                    _ => break,
+                }
+            }
         }
+        Ok(found)
+    }
+}
+
+/// The session a receiver item points at.
+fn receiver_session(item: &Item) -> StoreResult<SessionId> {
+    match item.get("sessionId") {
+        Some(AttributeValue::S(id)) => id.parse().map_err(|e| StoreError::corrupt("receiver", e)),
+        _ => Err(StoreError::corrupt("receiver", MissingAttribute("sessionId"))),
     }
 }
 

@@ -13,6 +13,7 @@
 //! writers racing on one session can never both win. One conformance suite
 //! ([`conformance`]) runs against every adapter.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use ferry_domain::{
@@ -143,6 +144,25 @@ pub trait SessionStore: Send + Sync {
         &self,
         receiver: &EvmAddress,
     ) -> impl Future<Output = StoreResult<Option<SessionId>>> + Send;
+
+    /// The sessions of those of `receivers` that belong to one, in as few
+    /// round trips as the store allows (DynamoDB: one `BatchGetItem` per
+    /// 100 addresses; SQLite: one query). Addresses may repeat. By default,
+    /// one [`find_session_by_receiver`](Self::find_session_by_receiver) each.
+    fn find_sessions_by_receivers(
+        &self,
+        receivers: &[EvmAddress],
+    ) -> impl Future<Output = StoreResult<HashMap<EvmAddress, SessionId>>> + Send {
+        async move {
+            let mut found = HashMap::new();
+            for receiver in receivers {
+                if let Some(session_id) = self.find_session_by_receiver(receiver).await? {
+                    found.insert(*receiver, session_id);
+                }
+            }
+            Ok(found)
+        }
+    }
 }
 
 /// The outbox's events, as [`SessionStore::commit`] wrote them.

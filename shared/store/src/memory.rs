@@ -111,6 +111,14 @@ impl SessionStore for MemoryStore {
     async fn find_session_by_receiver(&self, receiver: &EvmAddress) -> StoreResult<Option<SessionId>> {
         Ok(self.state().receivers.get(receiver).copied())
     }
+
+    async fn find_sessions_by_receivers(
+        &self,
+        receivers: &[EvmAddress],
+    ) -> StoreResult<HashMap<EvmAddress, SessionId>> {
+        let state = self.state();
+        Ok(receivers.iter().filter_map(|r| state.receivers.get(r).map(|id| (*r, *id))).collect())
+    }
 }
 
 impl EventStore for MemoryStore {

@@ -4,6 +4,7 @@
 //! Rows keep the domain object as a JSON document beside the columns that
 //! conditions and lookups need.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -276,6 +277,34 @@ impl SessionStore for SqliteStore {
             })
             .await?;
         id.map(|id| id.parse().map_err(|e| StoreError::corrupt("receiver", e))).transpose()
+    }
+
+    /// One query per 500 addresses (SQLite's bound-parameter limit is far above).
+    async fn find_sessions_by_receivers(
+        &self,
+        receivers: &[EvmAddress],
+    ) -> StoreResult<HashMap<EvmAddress, SessionId>> {
+        let mut found = HashMap::new();
+        for chunk in receivers.chunks(500) {
+            let addresses: Vec<String> = chunk.iter().map(EvmAddress::to_lowercase_hex).collect();
+            let rows: Vec<(String, String)> = self
+                .with(move |conn| {
+                    let placeholders = vec!["?"; addresses.len()].join(", ");
+                    let sql = format!("SELECT address, session_id FROM receivers WHERE address IN ({placeholders})");
+                    let mut statement = conn.prepare(&sql).map_err(db)?;
+                    let rows = statement
+                        .query_map(rusqlite::params_from_iter(addresses.iter()), |row| Ok((row.get(0)?, row.get(1)?)))
+                        .map_err(db)?;
+                    rows.collect::<Result<Vec<_>, _>>().map_err(db)
+                })
+                .await?;
+            for (address, session_id) in rows {
+                let address: EvmAddress = address.parse().map_err(|e| StoreError::corrupt("receiver", e))?;
+                let session_id: SessionId = session_id.parse().map_err(|e| StoreError::corrupt("receiver", e))?;
+                found.insert(address, session_id);
+            }
+        }
+        Ok(found)
     }
 }
 

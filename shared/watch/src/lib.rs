@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use ferry_chains::evm::client::{ChainError, EvmClient, TokenTransfer};
-use ferry_domain::{BaseUnits, Chain, Deposit, EvmAddress, RouteDeposit, Session, Timestamp, TxHash};
+use ferry_domain::{BaseUnits, Chain, Deposit, EvmAddress, RouteDeposit, Session, SessionId, Timestamp, TxHash};
 use ferry_queue::{Queue, QueueError, TypedQueue};
 use ferry_store::{DepositRecord, DepositState, DepositStore, Recorded, SessionStore, StoreError};
 
@@ -59,17 +59,56 @@ impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
         &self.store
     }
 
+    /// Records each of `transfers` that pays a watched session's receiver
+    /// in a supported token as a deposit (see [`Self::detect`]), finding
+    /// the receivers' sessions with one bulk lookup instead of one per
+    /// transfer. Returns how many deposits were enqueued.
+    pub async fn detect_all(
+        &self,
+        chain: &Chain,
+        transfers: &[TokenTransfer],
+        now: Timestamp,
+    ) -> Result<usize, WatchError> {
+        let receivers: Vec<EvmAddress> = transfers
+            .iter()
+            .filter(|transfer| !transfer.value.is_zero())
+            .map(|transfer| EvmAddress::new(transfer.to))
+            .collect();
+        let sessions = self.store.find_sessions_by_receivers(&receivers).await?;
+        let mut enqueued = 0;
+        for transfer in transfers {
+            if let Some(session_id) = sessions.get(&EvmAddress::new(transfer.to))
+                && self.detect_for(chain, transfer, *session_id, now).await?
+            {
+                enqueued += 1;
+            }
+        }
+        Ok(enqueued)
+    }
+
     /// Records `transfer` as a deposit if it pays a watched session's
     /// receiver in a supported token, and enqueues it unless it was already
     /// routed. Returns whether it was enqueued.
     pub async fn detect(&self, chain: &Chain, transfer: &TokenTransfer, now: Timestamp) -> Result<bool, WatchError> {
+        let receiver = EvmAddress::new(transfer.to);
+        match self.store.find_session_by_receiver(&receiver).await? {
+            Some(session_id) => self.detect_for(chain, transfer, session_id, now).await,
+            None => Ok(false),
+        }
+    }
+
+    /// [`Self::detect`] for a transfer into the receiver of `session_id`.
+    async fn detect_for(
+        &self,
+        chain: &Chain,
+        transfer: &TokenTransfer,
+        session_id: SessionId,
+        now: Timestamp,
+    ) -> Result<bool, WatchError> {
         if transfer.value.is_zero() {
             return Ok(false);
         }
         let receiver = EvmAddress::new(transfer.to);
-        let Some(session_id) = self.store.find_session_by_receiver(&receiver).await? else {
-            return Ok(false);
-        };
         let Some(token) = chain.token(&EvmAddress::new(transfer.token)) else {
             return Ok(false);
         };
