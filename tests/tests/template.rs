@@ -35,3 +35,13 @@ fn the_sam_template_routes_every_endpoint_to_its_function() {
     expected.insert(("openapi".into(), "ANY".into(), "$default".into()));
     assert_eq!(template_routes(), expected);
 }
+
+/// The parked-delivery alarm counts the log line `deliver-webhooks` writes
+/// when it parks a delivery: the template's metric filter names it exactly.
+#[test]
+fn the_parked_delivery_metric_filter_matches_the_workers_log_message() {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).expect("template.yaml");
+    let pattern = format!("FilterPattern: '{{ $.message = \"{}\" }}'", ferry_notify::PARKED_LOG_MESSAGE);
+    assert!(template.contains(&pattern), "template.yaml has no `{pattern}`");
+}

@@ -17,6 +17,6 @@ pub mod worker;
 
 pub use sender::{DELIVERY_TIMEOUT, GuardedResolver, HostLookup, RefusedHost, ResolveError, WebhookSender};
 pub use worker::{
-    BATCH, DeliverWebhooks, Delivered, DeliveryMessage, DispatchReport, LEASE_SECONDS, NotifyError, ReplayScope,
-    SWEEP_GRACE_SECONDS, SWEEP_INTERVAL, event_body, replay_parked,
+    BATCH, DeliverWebhooks, Delivered, DeliveryMessage, DispatchReport, LEASE_SECONDS, NotifyError, PARKED_LOG_MESSAGE,
+    ReplayScope, SWEEP_GRACE_SECONDS, SWEEP_INTERVAL, event_body, replay_parked,
 };

@@ -50,6 +50,9 @@ pub enum NotifyError {
     Encode(EventId, #[source] serde_json::Error),
 }
 
+/// The log message of a parked delivery, which deployments count.
+pub const PARKED_LOG_MESSAGE: &str = "webhook delivery parked";
+
 /// What became of one queued delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delivered {
@@ -184,8 +187,17 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverWebhooks<S, Q> {
             Err(StoreError::Conflict(_)) => return Ok(Delivered::Skipped),
             Err(other) => return Err(other.into()),
         }
-        if let Delivered::Retrying { at } = outcome {
-            self.requeue(message, at, now).await?;
+        match outcome {
+            Delivered::Retrying { at } => self.requeue(message, at, now).await?,
+            // The deployment counts these lines (a metric filter and its alarm).
+            Delivered::Parked => tracing::warn!(
+                event_id = %recorded.event_id,
+                webhook_id = %recorded.webhook_id,
+                merchant_id = %recorded.merchant_id,
+                attempts = recorded.attempts.len(),
+                "{PARKED_LOG_MESSAGE}"
+            ),
+            Delivered::Succeeded | Delivered::NotDue { .. } | Delivered::Skipped => {}
         }
         Ok(outcome)
     }
