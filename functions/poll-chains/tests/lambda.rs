@@ -194,20 +194,15 @@ async fn scans_a_verified_chain_every_interval_until_the_deadline() {
 
 /// The environment the deployed function gets, pointed at moto and a node.
 fn function_env(endpoint: &str, table: &str, queue_url: &str, rpc_url: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", endpoint.to_string()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("FERRY_TABLE_NAME", table.to_string()),
-        ("FERRY_CHAIN_REGISTRY", "production".to_string()),
-        ("FERRY_RECEIVER_FACTORY", ferry_testing::RECEIVER_FACTORY.to_string()),
+    let mut env = ferry_testing::session_function_env(endpoint, table);
+    env.extend([
         ("FERRY_RPC_URLS", format!("8453={rpc_url}")),
         ("FERRY_DEPOSIT_QUEUE_URL", queue_url.to_string()),
         ("FERRY_TREASURY_ADDRESS", "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65".to_string()),
         ("FERRY_RELAYER_KMS_KEY_ID", "alias/ferry-relayer".to_string()),
         ("FERRY_POLL_INTERVAL_SECONDS", "1".to_string()),
-    ]
+    ]);
+    env
 }
 
 /// The fake Runtime API gives the invocation 30 s; the function polls until

@@ -153,19 +153,13 @@ async fn answers_an_sqs_event_through_its_lambda_entry_point() {
     let store = bounded(fresh_table(&endpoint, "ferry-route-deposits")).await;
     let settled = bounded(seed_settled_deposit(&store)).await;
     let event = fixture_text(&sample_deposit().id().to_string(), &settled.id().to_string());
-    let env = vec![
-        ("AWS_ENDPOINT_URL", endpoint.clone()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("FERRY_TABLE_NAME", store.table().to_string()),
-        ("FERRY_CHAIN_REGISTRY", "production".to_string()),
-        ("FERRY_RECEIVER_FACTORY", ferry_testing::RECEIVER_FACTORY.to_string()),
+    let mut env = ferry_testing::session_function_env(&endpoint, store.table());
+    env.extend([
         ("FERRY_RPC_URLS", format!("8453={SECRET_RPC_URL}")),
         ("FERRY_DEPOSIT_QUEUE_URL", format!("{endpoint}/123456789012/deposits")),
         ("FERRY_TREASURY_ADDRESS", TREASURY.to_string()),
         ("FERRY_RELAYER_PRIVATE_KEY", RELAYER_KEY.to_string()),
-    ];
+    ]);
     let binary = env!("CARGO_BIN_EXE_route-deposits");
     let invocation = tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, TEST_TIMEOUT));
     let response = invocation.await.expect("the invocation thread").unwrap_or_else(|error| panic!("{error}"));
