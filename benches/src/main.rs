@@ -195,7 +195,9 @@ async fn latency(a: &Anvil, b: &Anvil) -> Result<(), Error> {
     let registry = ChainRegistry::local()?;
     let endpoints =
         [RpcEndpoint { chain_id: CHAIN_A, url: a.url.clone() }, RpcEndpoint { chain_id: CHAIN_B, url: b.url.clone() }];
-    let _workers = start_local(store.clone(), &registry, &endpoints).await?;
+    let queue_file = std::env::temp_dir().join(format!("ferry-bench-queues-{}.db", std::process::id()));
+    let queues = ferry_cli::workers::LocalQueues::open(&queue_file)?;
+    let _workers = start_local(store.clone(), &queues, &registry, &endpoints).await?;
     let receivers = ReceiverDerivation::new(local::FACTORY);
     let mut samples = Vec::new();
     for index in 0..LATENCY_PAYMENTS as u64 {

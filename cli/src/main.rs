@@ -40,6 +40,30 @@ enum Command {
     /// Inspect and replay parked webhook deliveries.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Replay dead-lettered deposits.
+    #[command(subcommand)]
+    Deposits(DepositsCommand),
+}
+
+#[derive(Subcommand)]
+enum DepositsCommand {
+    /// Move deposits from the dead-letter queue back to the deposit queue
+    /// with a fresh round of routing attempts: the local stack's queues in
+    /// the data directory, or a deployment's SQS queues (credentials and
+    /// region from the standard AWS chain; `AWS_ENDPOINT_URL` for a local
+    /// SQS-compatible service).
+    Replay {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// The deposit queue's URL (`DepositQueueUrl` of the stack).
+        #[arg(long, requires = "dead_letter_queue_url")]
+        queue_url: Option<String>,
+        /// The dead-letter queue's URL (`DepositDeadLetterQueueUrl` of the stack).
+        #[arg(long, requires = "queue_url")]
+        dead_letter_queue_url: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Args)]
@@ -171,6 +195,22 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("{} deliveries replayed: the webhook worker sends them on its next sweep", replayed.len());
             Ok(())
         }
+        Command::Deposits(DepositsCommand::Replay { limit, queue_url, dead_letter_queue_url, store }) => {
+            use route_deposits::consumer::replay_dead_letters;
+            let replayed = match (queue_url, dead_letter_queue_url) {
+                (Some(queue_url), Some(dead_letter_queue_url)) => {
+                    let queue = ferry_queue::sqs::SqsQueue::from_env(queue_url).await;
+                    let dead = ferry_queue::sqs::SqsQueue::new(queue.client().clone(), dead_letter_queue_url);
+                    replay_dead_letters(dead, queue, limit).await?
+                }
+                _ => {
+                    let queues = ferry_cli::workers::LocalQueues::open(&store.database_path()?)?;
+                    replay_dead_letters(queues.dead_deposits, queues.deposits, limit).await?
+                }
+            };
+            println!("{replayed} dead-lettered deposits queued again: the router takes them next");
+            Ok(())
+        }
     }
 }
 
@@ -197,12 +237,14 @@ async fn serve_with<S: Store + ChainStore + ExpiryStore + DeliveryStore>(
         .with_webhook_url_policy(webhook_policy);
     // Sessions past their expiry become `expired`, chains or not; every
     // state change's event goes to the merchant's endpoints.
+    // Durable queues beside the embedded store: a restart loses no message.
+    let queues = ferry_cli::workers::LocalQueues::open(&args.store.database_path()?)?;
     let _expiry = ferry_cli::workers::start_expiry(store.clone());
-    let _webhooks = ferry_cli::workers::start_webhooks(store.clone(), webhook_policy)?;
+    let _webhooks = ferry_cli::workers::start_webhooks(store.clone(), queues.webhooks.clone(), webhook_policy)?;
     let _workers = if args.rpc.is_empty() {
         None
     } else {
-        let workers = ferry_cli::workers::start_local(store.clone(), &registry, &args.rpc).await?;
+        let workers = ferry_cli::workers::start_local(store.clone(), &queues, &registry, &args.rpc).await?;
         api = api.with_tx_lookup(Arc::clone(&workers.tx_lookup));
         let chains: Vec<String> = args.rpc.iter().map(|rpc| rpc.chain_id.to_string()).collect();
         println!("Watching chains {} and delivering with the local relayer.", chains.join(", "));

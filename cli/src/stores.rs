@@ -35,11 +35,15 @@ impl StoreArgs {
                 Ok(AnyStore::Dynamo(store))
             }
             (Some(table), None) => Ok(AnyStore::Dynamo(DynamoStore::from_env(table.clone()).await)),
-            (None, _) => {
-                std::fs::create_dir_all(&self.data_dir).map_err(StoreError::backend)?;
-                Ok(AnyStore::Sqlite(SqliteStore::open(&self.data_dir.join("ferry.db"))?))
-            }
+            (None, _) => Ok(AnyStore::Sqlite(SqliteStore::open(&self.database_path()?)?)),
         }
+    }
+
+    /// The embedded database file (its directory created if missing): the
+    /// store's tables unless `--table` is given, and the local queues always.
+    pub fn database_path(&self) -> Result<PathBuf, StoreError> {
+        std::fs::create_dir_all(&self.data_dir).map_err(StoreError::backend)?;
+        Ok(self.data_dir.join("ferry.db"))
     }
 
     pub fn describe(&self) -> String {

@@ -1,8 +1,13 @@
 //! The workers in-process, as the deployment runs them on schedules and
-//! SQS: `poll-chains` every second, `route-deposits` on an in-process
-//! queue; `expire-sessions` every 5 seconds; `deliver-webhooks` fanning
-//! events out every second and delivering from an in-process queue. What
-//! `sam local` would do, without Docker.
+//! SQS: `poll-chains` every second (and the deposit recovery sweep every
+//! 10 s), `route-deposits` on a durable queue; `expire-sessions` every 5
+//! seconds; `deliver-webhooks` fanning events out every second and
+//! delivering from a durable queue. What `sam local` would do, without
+//! Docker.
+//!
+//! The queues are [`SqliteQueue`]s in the embedded store's file: a process
+//! killed at any instruction finds its queued deposits and deliveries there
+//! when it starts again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,18 +19,48 @@ use ferry_chains::evm::relayer::{EthereumWallet, Relayer};
 use ferry_domain::{ChainId, ChainRegistry, EvmAddress, RetryPolicy, RouteDeposit, UrlPolicy};
 use ferry_notify::sender::SenderError;
 use ferry_notify::{DeliverWebhooks, DeliveryMessage, WebhookSender};
-use ferry_queue::memory::MemoryQueue;
-use ferry_queue::{Queue, TypedQueue};
+use ferry_queue::sqlite::SqliteQueue;
+use ferry_queue::{Queue, QueueResult, TypedQueue};
 use ferry_store::{ChainStore, DeliveryStore, ExpiryStore, WebhookStore};
-use ferry_watch::{ChainTxLookup, DepositDetector, TxHintLookup};
+use ferry_watch::{ChainTxLookup, DepositDetector, RecoverDeposits, RecoveryPolicy, TxHintLookup};
 use poll_chains::{PollChains, WatchedChain};
 use route_deposits::RouteDeposits;
+use route_deposits::consumer::DepositConsumer;
 use tokio::task::JoinHandle;
 
 /// How often the local watcher scans (deployments use their schedule).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// How long a routing attempt keeps a message hidden before a retry.
+/// How long a routing attempt keeps a message hidden before a retry: a
+/// message whose process died comes back after this.
 const VISIBILITY: Duration = Duration::from_secs(30);
+/// How often the local recovery sweep runs.
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(10);
+/// Locally, a deposit not routed to its end within a minute is queued
+/// again (then after 2, 4, … minutes, at most every 10).
+pub const LOCAL_RECOVERY: RecoveryPolicy =
+    RecoveryPolicy { first_after: Duration::from_secs(60), max_backoff: Duration::from_secs(600) };
+/// A routing budget beyond any attempt's: the local router has no deadline.
+const ROUTE_BUDGET: Duration = Duration::from_secs(600);
+
+/// The local stack's queues, durable in one SQLite file.
+#[derive(Clone, Debug)]
+pub struct LocalQueues {
+    pub deposits: SqliteQueue,
+    pub dead_deposits: SqliteQueue,
+    pub webhooks: SqliteQueue,
+}
+
+impl LocalQueues {
+    /// The queues in the database file at `path` (the embedded store's).
+    pub fn open(path: &std::path::Path) -> QueueResult<Self> {
+        let deposits = SqliteQueue::open(path, "deposits")?;
+        Ok(Self {
+            dead_deposits: deposits.sibling("deposits-dead-letter"),
+            webhooks: deposits.sibling("webhooks"),
+            deposits,
+        })
+    }
+}
 
 /// A chain id and the JSON-RPC URL of its node, as `--rpc 31337=http://…`.
 #[derive(Clone, Debug)]
@@ -56,6 +91,7 @@ pub struct LocalWorkers {
 /// the watcher and the router. The tasks run until the process ends.
 pub async fn start_local<S: ChainStore>(
     store: S,
+    queues: &LocalQueues,
     registry: &ChainRegistry,
     endpoints: &[RpcEndpoint],
 ) -> Result<LocalWorkers, BoxError> {
@@ -77,13 +113,20 @@ pub async fn start_local<S: ChainStore>(
         )?));
         watched.push(WatchedChain { chain, client });
     }
-    let queue = MemoryQueue::new();
+    let queue = queues.deposits.clone();
     let lookup_chains =
         watched.iter().map(|w| WatchedChain { chain: w.chain.clone(), client: w.client.clone() }).collect();
-    let tx_lookup = Arc::new(ChainTxLookup::new(DepositDetector::new(store.clone(), queue.clone()), lookup_chains));
-    let poller = PollChains::new(store.clone(), queue.clone(), watched);
+    let detector = DepositDetector::new(store.clone(), queue.clone()).with_recovery(LOCAL_RECOVERY);
+    let tx_lookup = Arc::new(ChainTxLookup::new(detector, lookup_chains));
+    let poller = PollChains::new(store.clone(), queue.clone(), watched).with_recovery(LOCAL_RECOVERY);
+    let recovery = RecoverDeposits::new(store.clone(), queue.clone(), LOCAL_RECOVERY);
     let router = RouteDeposits::new(store, relayers, EvmAddress::new(local::TREASURY));
-    let tasks = vec![tokio::spawn(poll_forever(poller)), tokio::spawn(route_forever(router, queue))];
+    let consumer = DepositConsumer::new(router, queue.clone(), queues.dead_deposits.clone());
+    let tasks = vec![
+        tokio::spawn(poll_forever(poller)),
+        tokio::spawn(recover_forever(recovery)),
+        tokio::spawn(route_forever(consumer, queue)),
+    ];
     Ok(LocalWorkers { tasks, tx_lookup })
 }
 
@@ -123,9 +166,9 @@ const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// [`ferry_notify::SWEEP_INTERVAL`]).
 pub fn start_webhooks<S: DeliveryStore + WebhookStore + Clone + 'static>(
     store: S,
+    queue: SqliteQueue,
     policy: UrlPolicy,
 ) -> Result<Vec<JoinHandle<()>>, SenderError> {
-    let queue = MemoryQueue::new();
     let worker =
         Arc::new(DeliverWebhooks::new(store, queue.clone(), WebhookSender::new(policy)?, RetryPolicy::STANDARD));
     Ok(vec![tokio::spawn(dispatch_forever(Arc::clone(&worker))), tokio::spawn(deliver_forever(worker, queue))])
@@ -152,10 +195,10 @@ async fn dispatch_forever<S: DeliveryStore + WebhookStore, Q: Queue>(worker: Arc
 /// Each delivery runs on its own task, so one slow endpoint (up to 10 s)
 /// holds up nobody else.
 async fn deliver_forever<S: DeliveryStore + WebhookStore + 'static>(
-    worker: Arc<DeliverWebhooks<S, MemoryQueue>>,
-    queue: MemoryQueue,
+    worker: Arc<DeliverWebhooks<S, SqliteQueue>>,
+    queue: SqliteQueue,
 ) {
-    let queue: TypedQueue<MemoryQueue, DeliveryMessage> = TypedQueue::new(queue);
+    let queue: TypedQueue<SqliteQueue, DeliveryMessage> = TypedQueue::new(queue);
     loop {
         let received = match queue.receive(10, Duration::from_secs(1), VISIBILITY).await {
             Ok(received) => received,
@@ -198,8 +241,25 @@ async fn poll_forever<S: ChainStore, Q: Queue>(poller: PollChains<S, Q>) {
     }
 }
 
-async fn route_forever<S: ChainStore>(router: RouteDeposits<S>, queue: MemoryQueue) {
-    let queue: TypedQueue<MemoryQueue, RouteDeposit> = TypedQueue::new(queue);
+async fn recover_forever<S: ChainStore, Q: Queue>(recovery: RecoverDeposits<S, Q>) {
+    let mut tick = tokio::time::interval(RECOVERY_INTERVAL);
+    loop {
+        tick.tick().await;
+        match recovery.run_once(ferry_http::now()).await {
+            Ok(report) if report.requeued + report.contended > 0 => {
+                tracing::warn!(requeued = report.requeued, contended = report.contended, "deposits recovered");
+            }
+            Ok(_nothing_due) => {}
+            Err(error) => tracing::error!(%error, "the deposit recovery sweep failed; the next tick retries"),
+        }
+    }
+}
+
+/// Each received message is answered by the consumer (routed, sent again,
+/// or dead-lettered) and then acked; one whose answer could not be queued
+/// stays and comes back after [`VISIBILITY`].
+async fn route_forever<S: ChainStore>(consumer: DepositConsumer<S, SqliteQueue>, queue: SqliteQueue) {
+    let queue: TypedQueue<SqliteQueue, RouteDeposit> = TypedQueue::new(queue);
     loop {
         let deliveries = match queue.receive(10, Duration::from_secs(1), VISIBILITY).await {
             Ok(deliveries) => deliveries,
@@ -214,14 +274,16 @@ async fn route_forever<S: ChainStore>(router: RouteDeposits<S>, queue: MemoryQue
                 tracing::error!("a malformed deposit message stays queued");
                 continue;
             };
-            match router.route(&message.deposit_id, ferry_http::now()).await {
-                Ok(()) => {
+            let outcome = consumer.consume(message, ROUTE_BUDGET, ferry_http::now(), ToString::to_string).await;
+            match outcome {
+                Ok(_answered) => {
                     if let Err(error) = queue.ack(&delivery.receipt).await {
-                        tracing::error!(%error, "acknowledging a routed deposit failed");
+                        tracing::error!(%error, "acknowledging a deposit message failed");
                     }
                 }
-                // The message reappears after its visibility timeout and is retried.
-                Err(error) => tracing::error!(deposit = %message.deposit_id, %error, "routing failed; will retry"),
+                Err(error) => {
+                    tracing::error!(deposit = %message.deposit_id, %error, "queueing failed; the message comes back")
+                }
             }
         }
     }

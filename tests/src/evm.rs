@@ -35,6 +35,9 @@ pub struct ChainApp<S> {
     _workers: Workers,
     pub app: TestApp<S>,
     pub chains: Chains,
+    /// The workers' durable queues (`ferry serve` keeps them in its data
+    /// directory).
+    _queue_dir: TempDir,
 }
 
 impl<S> Deref for ChainApp<S> {
@@ -96,18 +99,22 @@ pub async fn spawn_app_on_chains<S: Store + ChainStore>(store: S, workers: Worke
     let registry = ChainRegistry::local().expect("local registry");
     // Webhook receivers in these tests listen on loopback, as on a laptop.
     let webhooks = UrlPolicy { allow_insecure_loopback: true };
+    let queue_dir = TempDir::new("e2e-queues");
+    let queues = ferry_cli::workers::LocalQueues::open(&queue_dir.path().join("queues.db")).expect("open the queues");
     let (handles, tx_lookup) = match workers {
         WorkerMode::Running => {
-            let mut workers = ferry_cli::workers::start_local(store.clone(), &registry, &chains.rpc_endpoints())
-                .await
-                .expect("start the workers");
-            workers.tasks.extend(ferry_cli::workers::start_webhooks(store.clone(), webhooks).expect("webhook worker"));
+            let mut workers =
+                ferry_cli::workers::start_local(store.clone(), &queues, &registry, &chains.rpc_endpoints())
+                    .await
+                    .expect("start the workers");
+            let webhook_worker = ferry_cli::workers::start_webhooks(store.clone(), queues.webhooks.clone(), webhooks);
+            workers.tasks.extend(webhook_worker.expect("webhook worker"));
             (workers.tasks, Some(workers.tx_lookup))
         }
         WorkerMode::Manual => (Vec::new(), None),
     };
     let app = spawn_api_with(store, registry, ReceiverDerivation::new(local::FACTORY), tx_lookup, webhooks).await;
-    ChainApp { _workers: Workers(handles), app, chains }
+    ChainApp { _workers: Workers(handles), app, chains, _queue_dir: queue_dir }
 }
 
 /// Worker logs (warnings and errors unless `RUST_LOG` says otherwise), in

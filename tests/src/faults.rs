@@ -103,6 +103,14 @@ impl<S: DepositStore> DepositStore for Crashing<S> {
         }
         self.inner.update_deposit(record).await
     }
+
+    fn deposits_due_for_recovery(
+        &self,
+        now: ferry_domain::Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<DepositRecord>>> + Send {
+        self.inner.deposits_due_for_recovery(now, limit)
+    }
 }
 
 impl<S: PayoutStore> PayoutStore for Crashing<S> {

@@ -26,6 +26,7 @@ use ferry_queue::Queue;
 use ferry_queue::sqs::SqsQueue;
 use ferry_store::ChainStore;
 use ferry_store::dynamodb::DynamoStore;
+use ferry_watch::{RecoverDeposits, RecoveryPolicy};
 use serde::Serialize;
 
 use crate::{PollChains, WatchedChain};
@@ -87,6 +88,8 @@ pub struct PollSummary {
     pub failed_scans: u64,
     pub transfers: u64,
     pub deposits_enqueued: u64,
+    /// Deposits the recovery sweep queued again.
+    pub deposits_recovered: u64,
     pub elapsed_ms: u64,
 }
 
@@ -117,6 +120,8 @@ impl ChainSummary {
 /// each chain scanned once its node is verified.
 pub struct ScheduledPoll<S, Q> {
     poller: PollChains<S, Q>,
+    /// Run once at the start of each invocation (every minute).
+    recovery: Option<RecoverDeposits<S, Q>>,
     /// Per chain of `poller.chains()`.
     nodes: Vec<Mutex<Node>>,
     redactor: RpcUrls,
@@ -140,6 +145,7 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
         let nodes = poller.chains().iter().map(|_| Mutex::new(Node::Unverified)).collect();
         Self {
             poller,
+            recovery: None,
             nodes,
             redactor,
             interval,
@@ -151,6 +157,37 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
 
     pub fn poller(&self) -> &PollChains<S, Q> {
         &self.poller
+    }
+
+    /// Also runs the deposit recovery sweep once per invocation.
+    pub fn with_recovery_sweep(mut self, recovery: RecoverDeposits<S, Q>) -> Self {
+        self.recovery = Some(recovery);
+        self
+    }
+
+    /// The recovery sweep, if configured: deposits not routed to their end
+    /// in time are queued again. Its failure fails no scan (the next
+    /// invocation sweeps again), but is logged at `error`.
+    async fn recover(&self, budget: Duration) -> u64 {
+        let Some(recovery) = &self.recovery else { return 0 };
+        // Boxed: the store's and queue's SDK futures nested inside the
+        // invocation's are deeper than the compiler's layout limit.
+        match tokio::time::timeout(budget, Box::pin(recovery.run_once(now()))).await {
+            Ok(Ok(report)) => {
+                if report.requeued + report.contended > 0 {
+                    tracing::warn!(requeued = report.requeued, contended = report.contended, "deposits recovered");
+                }
+                (report.requeued + report.contended) as u64
+            }
+            Ok(Err(error)) => {
+                tracing::error!(error = %self.redactor.redact_chain(&error), "the deposit recovery sweep failed");
+                0
+            }
+            Err(_elapsed) => {
+                tracing::error!(?budget, "the deposit recovery sweep took too long; the next invocation continues");
+                0
+            }
+        }
     }
 
     /// Checks the chain id of every unverified node, concurrently. A node
@@ -210,10 +247,14 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
         }
         let started = Instant::now();
         let stop_at = deadline.checked_sub(self.safety_margin).unwrap_or(started);
+        // The sweep first: it reads one index page and sends a message per
+        // deposit due, normally nothing at all.
+        let deposits_recovered = self.recover(stop_at.saturating_duration_since(started).min(self.scan_timeout)).await;
         let loops =
             self.poller.chains().iter().enumerate().map(|(index, watched)| self.chain_loop(index, watched, stop_at));
         let chains = futures::future::join_all(loops).await;
         let summary = PollSummary {
+            deposits_recovered,
             scans: chains.iter().map(|c| c.scans).sum(),
             failed_scans: chains.iter().map(|c| c.failed_scans).sum(),
             transfers: chains.iter().map(|c| c.transfers).sum(),
@@ -320,8 +361,9 @@ impl ScheduledPoll<DynamoStore, SqsQueue> {
             let client = EvmClient::connect(chain_id, url.expose()).map_err(|e| config.rpc_urls.redact_chain(&e))?;
             chains.push(WatchedChain { chain, client });
         }
+        let recovery = RecoverDeposits::new(store.clone(), queue.clone(), RecoveryPolicy::STANDARD);
         let poller = PollChains::new(store, queue, chains).with_late_deposit_window(config.late_deposit_window);
-        let function = Self::new(poller, config.rpc_urls, config.poll_interval);
+        let function = Self::new(poller, config.rpc_urls, config.poll_interval).with_recovery_sweep(recovery);
         function.verify_chains().await?;
         Ok(function)
     }

@@ -63,6 +63,13 @@ impl<S: ChainStore, Q: Queue> PollChains<S, Q> {
         self
     }
 
+    /// When deposits it records are due for the recovery sweep (default
+    /// [`ferry_watch::RecoveryPolicy::STANDARD`]).
+    pub fn with_recovery(mut self, policy: ferry_watch::RecoveryPolicy) -> Self {
+        self.detector = self.detector.with_recovery(policy);
+        self
+    }
+
     pub fn chains(&self) -> &[WatchedChain] {
         &self.chains
     }

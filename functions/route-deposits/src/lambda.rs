@@ -1,22 +1,25 @@
 //! The deployed `route-deposits`: the SQS event source mapping hands it up
-//! to 10 `RouteDeposit` messages; each is routed in turn, and those that
-//! fail come back as batch item failures, so SQS redelivers only them (and
-//! after `maxReceiveCount` receives moves them to the dead-letter queue).
+//! to 10 `RouteDeposit` messages; each is handled in turn by the
+//! [`DepositConsumer`], which answers every message itself: routed, or sent
+//! again (deferred for lack of time, or after a failure with a backoff of
+//! seconds), or moved to the dead-letter queue after its last attempt. A
+//! message is reported as a batch item failure only when the queue itself
+//! failed or its body is not a deposit message: then SQS redelivers it after
+//! the visibility timeout, and `maxReceiveCount` bounds how often.
 //!
 //! One relayer address sends on every chain, so the function runs at most
 //! once at a time (`ReservedConcurrentExecutions: 1` in `template.yaml`):
 //! the relayer's nonces are handed out in this process, and a second
 //! concurrent instance would race it for them.
 //!
-//! A message is not started with less than [`MIN_MESSAGE_BUDGET`] left
-//! before the invocation's deadline: it is reported failed and comes back
-//! after the visibility timeout. One that runs into the deadline is dropped
-//! like a crash, which routing is built to survive (every step is recorded
+//! No message is started with less than [`MIN_MESSAGE_BUDGET`] left before
+//! the invocation's deadline, and none runs past it: one cut short is a
+//! failed attempt, which routing is built to survive (every step is recorded
 //! or checked on chain before it is repeated).
 //!
-//! Failures are reported and logged with every configured RPC URL
-//! redacted: providers put API keys in them, and HTTP client errors quote
-//! the URL they failed for.
+//! Failures are logged with every configured RPC URL redacted: providers
+//! put API keys in them, and HTTP client errors quote the URL they failed
+//! for.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -26,31 +29,22 @@ use ferry_chains::evm::relayer::{EthereumWallet, Relayer, kms_signer, local_wall
 use ferry_config::{RelayerSigner, RpcUrls, WorkerConfig};
 use ferry_domain::{RouteDeposit, Timestamp};
 use ferry_queue::lambda::{SqsBatchResponse, SqsEvent, process_typed_batch};
+use ferry_queue::sqs::SqsQueue;
+use ferry_queue::{Queue, QueueError};
 use ferry_store::ChainStore;
 use ferry_store::dynamodb::DynamoStore;
 
 use crate::RouteDeposits;
+pub use crate::consumer::MIN_MESSAGE_BUDGET;
+use crate::consumer::{DepositConsumer, Outcome};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Kept free before the invocation's deadline, to answer.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
-/// A message is only started with at least this long left: a sweep or
-/// payout waits for its transaction to be mined.
-pub const MIN_MESSAGE_BUDGET: Duration = Duration::from_secs(15);
-
-/// Why one message was reported as failed. Its text is already redacted,
-/// and it has no source: `ferry_queue::lambda` logs an error's whole source
-/// chain, which is where URLs would hide.
-#[derive(Debug, thiserror::Error)]
-pub enum MessageFailed {
-    #[error("{0}")]
-    Routing(String),
-    #[error("routing took longer than the {0:?} left in the invocation; dropped, it will be retried")]
-    OutOfTime(Duration),
-    #[error("deferred: less than {MIN_MESSAGE_BUDGET:?} left in the invocation")]
-    Deferred,
-}
+/// The dead-letter queue the consumer moves a deposit to after its last
+/// failed attempt (the deposit queue's redrive target).
+pub const DEAD_LETTER_QUEUE_URL: &str = "FERRY_DEPOSIT_DEAD_LETTER_QUEUE_URL";
 
 /// Now, as the store records it.
 pub fn now() -> Timestamp {
@@ -58,60 +52,62 @@ pub fn now() -> Timestamp {
     Timestamp::from_unix_seconds(seconds)
 }
 
-/// Routes every message of `event` with `router`, one after the other,
+/// Handles every message of `event` with `consumer`, one after the other,
 /// none started after `stop_at` minus [`MIN_MESSAGE_BUDGET`] and none
-/// running past `stop_at`; returns the messages to redeliver.
-pub async fn route_batch<S: ChainStore>(
-    router: &RouteDeposits<S>,
+/// running past `stop_at`; returns the messages for SQS to redeliver.
+pub async fn route_batch<S: ChainStore, Q: Queue>(
+    consumer: &DepositConsumer<S, Q>,
     event: SqsEvent,
     stop_at: Instant,
     redactor: &RpcUrls,
 ) -> SqsBatchResponse {
     process_typed_batch(event, |message: RouteDeposit| async move {
         let budget = stop_at.checked_duration_since(Instant::now()).unwrap_or_default();
-        if budget < MIN_MESSAGE_BUDGET {
-            return Err(MessageFailed::Deferred);
-        }
-        match tokio::time::timeout(budget, router.route(&message.deposit_id, now())).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(MessageFailed::Routing(redactor.redact_chain(&error))),
-            Err(_elapsed) => Err(MessageFailed::OutOfTime(budget)),
-        }
+        let outcome: Result<Outcome, QueueError> =
+            consumer.consume(&message, budget, now(), |error| redactor.redact_chain(error)).await;
+        outcome.map(|_handled| ())
     })
     .await
 }
 
-/// The SQS-triggered function: the router and what to keep out of logs.
-pub struct RouteFunction<S> {
-    pub router: RouteDeposits<S>,
+/// The SQS-triggered function: the consumer and what to keep out of logs.
+pub struct RouteFunction<S, Q> {
+    pub consumer: DepositConsumer<S, Q>,
     redactor: RpcUrls,
     pub safety_margin: Duration,
 }
 
-impl<S: ChainStore> RouteFunction<S> {
-    pub fn new(router: RouteDeposits<S>, redactor: RpcUrls) -> Self {
-        Self { router, redactor, safety_margin: SAFETY_MARGIN }
+impl<S: ChainStore, Q: Queue> RouteFunction<S, Q> {
+    pub fn new(consumer: DepositConsumer<S, Q>, redactor: RpcUrls) -> Self {
+        Self { consumer, redactor, safety_margin: SAFETY_MARGIN }
     }
 
-    /// One invocation: the batch, routed before `deadline` (the Lambda
+    /// One invocation: the batch, handled before `deadline` (the Lambda
     /// context's) minus the safety margin.
     pub async fn handle(&self, event: SqsEvent, deadline: SystemTime) -> SqsBatchResponse {
         let left = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
         let stop_at = Instant::now() + left.saturating_sub(self.safety_margin);
         let messages = event.records.len();
-        let response = route_batch(&self.router, event, stop_at, &self.redactor).await;
-        tracing::info!(messages, failed = response.batch_item_failures.len(), "batch routed");
+        let response = route_batch(&self.consumer, event, stop_at, &self.redactor).await;
+        tracing::info!(messages, redelivered = response.batch_item_failures.len(), "batch handled");
         response
     }
 }
 
-impl RouteFunction<DynamoStore> {
-    /// The cold start: the table, and a relayer on each configured chain
+impl RouteFunction<DynamoStore, SqsQueue> {
+    /// The cold start: the table, the deposit queue and its dead-letter
+    /// queue, and a relayer on each configured chain
     /// whose signer (the KMS key, or locally a private key) is bound to
     /// that chain's id, so a node serving another chain cannot get a
     /// transaction signed.
     pub async fn from_config(config: WorkerConfig) -> Result<Self, BoxError> {
+        let dead_letter_url = std::env::var(DEAD_LETTER_QUEUE_URL)
+            .ok()
+            .filter(|url| !url.is_empty())
+            .ok_or_else(|| format!("environment variable {DEAD_LETTER_QUEUE_URL} is not set"))?;
         let store = DynamoStore::from_env(config.table_name).await;
+        let queue = SqsQueue::from_env(config.deposit_queue_url).await;
+        let dead_letters = SqsQueue::new(queue.client().clone(), dead_letter_url);
         let factory = config.receivers.factory;
         let mut relayers = Vec::new();
         match &config.relayer {
@@ -141,6 +137,6 @@ impl RouteFunction<DynamoStore> {
         let mut router = RouteDeposits::new(store, relayers, config.treasury);
         router.tolerance = config.tolerance;
         router.call_gas = config.call_gas;
-        Ok(Self::new(router, config.rpc_urls))
+        Ok(Self::new(DepositConsumer::new(router, queue, dead_letters), config.rpc_urls))
     }
 }

@@ -22,6 +22,7 @@
 //! attempt, so only the winning write's event exists. Listing a refund
 //! changes no status and emits no event.
 
+pub mod consumer;
 pub mod lambda;
 
 use std::collections::HashMap;
@@ -114,9 +115,18 @@ impl<S: ChainStore> RouteDeposits<S> {
     }
 
     /// Routes one deposit to its end; safe to call again for the same one.
+    /// Once the deposit is settled and its session shows the outcome, the
+    /// deposit leaves the recovery sweep's queue.
     #[tracing::instrument(skip(self), fields(deposit = %id))]
     pub async fn route(&self, id: &DepositId, now: Timestamp) -> Result<(), RouteError> {
-        let mut record = self.store.get_deposit(id).await?.ok_or_else(|| RouteError::UnknownDeposit(id.clone()))?;
+        let record = self.store.get_deposit(id).await?.ok_or_else(|| RouteError::UnknownDeposit(id.clone()))?;
+        let record = self.route_to_end(record, now).await?;
+        self.mark_finished(record).await
+    }
+
+    /// Carries the deposit from wherever it is to its end; returns the
+    /// record as last written.
+    async fn route_to_end(&self, mut record: DepositRecord, now: Timestamp) -> Result<DepositRecord, RouteError> {
         if record.state == DepositState::Detected {
             let session = self.session(&record).await?;
             let plan = ferry_domain::plan(&session, &record.deposit, self.tolerance, now);
@@ -125,9 +135,10 @@ impl<S: ChainStore> RouteDeposits<S> {
         let plan = match &record.state {
             DepositState::Planned { plan } => plan.clone(),
             DepositState::Settled { plan, tx_hash, amount } => {
-                return self.finish_settled(&record, plan, *tx_hash, *amount).await;
+                self.finish_settled(&record, plan, *tx_hash, *amount).await?;
+                return Ok(record);
             }
-            DepositState::Detected => return Ok(()),
+            DepositState::Detected => return Ok(record),
         };
         let plan = self.claim_session(&mut record, plan).await?;
         let moved = self.execute(&record, &plan).await?;
@@ -137,7 +148,31 @@ impl<S: ChainStore> RouteDeposits<S> {
             amount: units(moved.amount),
         };
         let record = self.replace_state(&record, settled).await?;
-        self.finish_session(&record, &plan, &moved).await
+        self.finish_session(&record, &plan, &moved).await?;
+        Ok(record)
+    }
+
+    /// Takes a routed deposit off the recovery sweep's queue. Only a
+    /// settled one: anything else still needs routing.
+    async fn mark_finished(&self, mut record: DepositRecord) -> Result<(), RouteError> {
+        for _ in 0..3 {
+            if record.is_finished() || !matches!(record.state, DepositState::Settled { .. }) {
+                return Ok(());
+            }
+            let mut next = record.clone();
+            next.recover_at = None;
+            next.version += 1;
+            match self.store.update_deposit(&next).await {
+                Ok(()) => return Ok(()),
+                // The recovery sweep rescheduled it meanwhile: read it again.
+                Err(StoreError::Conflict(_)) => {
+                    let id = record.id();
+                    record = self.store.get_deposit(&id).await?.ok_or(RouteError::UnknownDeposit(id))?;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(RouteError::Contended(record.id()))
     }
 
     async fn replace_state(&self, record: &DepositRecord, state: DepositState) -> Result<DepositRecord, RouteError> {

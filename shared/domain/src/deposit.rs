@@ -39,6 +39,23 @@ pub struct DepositId(String);
 #[serde(rename_all = "camelCase")]
 pub struct RouteDeposit {
     pub deposit_id: DepositId,
+    /// How many routing attempts of this deposit have failed so far: the
+    /// consumer re-sends a failed message with one more (and dead-letters it
+    /// after its last), so that only real failures count, never a receive
+    /// that was deferred, throttled or cut short.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_attempts: u32,
+}
+
+impl RouteDeposit {
+    /// A first request to route `deposit_id`.
+    pub fn new(deposit_id: DepositId) -> Self {
+        Self { deposit_id, failed_attempts: 0 }
+    }
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 impl fmt::Display for DepositId {

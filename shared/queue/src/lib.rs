@@ -6,7 +6,9 @@
 //! never handle raw strings. Two adapters implement the port:
 //!
 //! - [`memory::MemoryQueue`]: in-process, with SQS's visibility and delay
-//!   semantics; it backs `ferry serve` and unit tests;
+//!   semantics, for unit tests;
+//! - [`sqlite::SqliteQueue`] (feature `sqlite`): the same semantics in an
+//!   SQLite file, durable across crashes; it backs `ferry serve`;
 //! - [`sqs::SqsQueue`] (feature `sqs`): an SQS standard queue, as deployed
 //!   with SAM.
 //!
@@ -36,6 +38,8 @@ pub mod conformance;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod memory;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 

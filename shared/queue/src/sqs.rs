@@ -31,6 +31,17 @@ fn seconds(duration: Duration) -> i32 {
     i32::try_from(whole_seconds(duration)).unwrap_or(i32::MAX)
 }
 
+/// A client for a local SQS-compatible endpoint, with dummy credentials.
+async fn local_client(endpoint: &str) -> Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("local", "local", None, None, "ferry-local"))
+        .load()
+        .await;
+    Client::new(&config)
+}
+
 impl SqsQueue {
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
         Self { client, url: queue_url.into() }
@@ -50,13 +61,7 @@ impl SqsQueue {
     /// CloudFormation.
     pub async fn local(endpoint: &str, queue_name: &str) -> QueueResult<Self> {
         use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError;
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new("local", "local", None, None, "ferry-local"))
-            .load()
-            .await;
-        let client = Client::new(&config);
+        let client = local_client(endpoint).await;
         let existing = client.get_queue_url().queue_name(queue_name).send().await;
         let url = match existing {
             Ok(output) => output.queue_url,
@@ -69,8 +74,47 @@ impl SqsQueue {
         Ok(Self::new(client, url))
     }
 
+    /// [`Self::local`], creating the queue with a redrive policy as the
+    /// template's: after `max_receive_count` receives a message moves to the
+    /// queue at `dead_letter_url`. For tests of what SQS itself counts.
+    pub async fn local_with_redrive(
+        endpoint: &str,
+        queue_name: &str,
+        dead_letter_url: &str,
+        max_receive_count: u32,
+    ) -> QueueResult<Self> {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let client = local_client(endpoint).await;
+        let arn = client
+            .get_queue_attributes()
+            .queue_url(dead_letter_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(QueueError::backend)?
+            .attributes
+            .and_then(|attributes| attributes.get(&QueueAttributeName::QueueArn).cloned())
+            .ok_or_else(|| QueueError::backend(ProtocolError::Missing("QueueArn")))?;
+        let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":{max_receive_count}}}"#);
+        let url = client
+            .create_queue()
+            .queue_name(queue_name)
+            .attributes(QueueAttributeName::RedrivePolicy, policy)
+            .send()
+            .await
+            .map_err(QueueError::backend)?
+            .queue_url
+            .ok_or_else(|| QueueError::backend(ProtocolError::Missing("QueueUrl")))?;
+        Ok(Self::new(client, url))
+    }
+
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The SDK client, to reach another queue with the same configuration.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 }
 

@@ -4,7 +4,7 @@
 //! The checks use fresh identifiers, so they can share one instance (or one
 //! DynamoDB table) with other tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -45,6 +45,7 @@ pub async fn run_all<S: Store + ChainStore + ExpiryStore + DeliveryStore>(store:
     deposits_are_recorded_once(&store).await;
     deposit_updates_are_conditional_on_the_version(&store).await;
     concurrent_records_of_one_deposit_store_it_once(&store).await;
+    unfinished_deposits_are_due_for_recovery_soonest_first(&store).await;
     payouts_are_created_once_and_updated_by_version(&store).await;
     webhooks::run_all(&store).await;
     deliveries::run_all(&store).await;
@@ -144,13 +145,7 @@ pub fn sample_deposit() -> Deposit {
 }
 
 fn detected(deposit: Deposit) -> DepositRecord {
-    DepositRecord {
-        deposit,
-        session_id: SessionId::from_bytes(fresh_bytes()),
-        state: DepositState::Detected,
-        recorded_at: NOW,
-        version: 0,
-    }
+    DepositRecord::detected(deposit, SessionId::from_bytes(fresh_bytes()), NOW, NOW.plus_seconds(300))
 }
 
 fn sweep_plan(deposit: &Deposit) -> Plan {
@@ -431,6 +426,40 @@ async fn deposit_updates_are_conditional_on_the_version<S: ChainStore>(store: &S
     };
     store.update_deposit(&settled).await.expect("settle");
     assert_eq!(store.get_deposit(&record.id()).await.expect("get"), Some(settled));
+}
+
+/// In an era of its own, long before `NOW` (when the other checks'
+/// deposits are due), so that only this check's deposits are ever due.
+async fn unfinished_deposits_are_due_for_recovery_soonest_first<S: ChainStore>(store: &S) {
+    let era = Timestamp::from_unix_seconds(1_000_000);
+    let mut by_delay = HashMap::new();
+    for delay in [30, 10, 20] {
+        let mut record = detected(sample_deposit());
+        record.recover_at = Some(era.plus_seconds(delay));
+        store.record_deposit(&record).await.expect("record");
+        by_delay.insert(delay, record);
+    }
+    let due = |at: u64, limit: usize| async move {
+        let due = store.deposits_due_for_recovery(era.plus_seconds(at), limit).await.expect("due deposits");
+        due.iter().map(DepositRecord::id).collect::<Vec<_>>()
+    };
+    let ids = |delays: &[u64]| delays.iter().map(|delay| by_delay[delay].id()).collect::<Vec<_>>();
+    assert_eq!(due(9, 10).await, ids(&[]), "nothing is due before its time");
+    assert_eq!(due(20, 10).await, ids(&[10, 20]), "due ones, soonest first");
+    assert_eq!(due(30, 2).await, ids(&[10, 20]), "at most the limit");
+    let listed = store.deposits_due_for_recovery(era.plus_seconds(10), 1).await.expect("due");
+    assert_eq!(listed, [by_delay[&10].clone()], "the whole record comes back");
+
+    // Finished routing leaves the sweep's queue; a rescheduled one moves in it.
+    let finished = DepositRecord { recover_at: None, version: 1, ..by_delay[&10].clone() };
+    store.update_deposit(&finished).await.expect("finish");
+    assert!(finished.is_finished());
+    let rescheduled =
+        DepositRecord { recover_at: Some(era.plus_seconds(100)), recoveries: 1, version: 1, ..by_delay[&20].clone() };
+    store.update_deposit(&rescheduled).await.expect("reschedule");
+    assert_eq!(due(30, 10).await, ids(&[30]));
+    assert_eq!(due(100, 10).await, ids(&[30, 20]));
+    assert_eq!(store.get_deposit(&rescheduled.id()).await.expect("get"), Some(rescheduled));
 }
 
 async fn concurrent_records_of_one_deposit_store_it_once<S: ChainStore>(store: &S) {

@@ -10,7 +10,7 @@
 //! | merchant    | `MERCHANT#<id>`                     | `MERCHANT`    |                                                                        |
 //! | API key     | `APIKEY#<sha256>`                   | `APIKEY`      | `merchantId`                                                           |
 //! | cursor      | `CURSOR#<chainId>`                  | `CURSOR`      | `lastScannedBlock` (no `doc`)                                          |
-//! | deposit     | `DEPOSIT#<chainId:txHash:logIndex>` | `DEPOSIT`     | `version`, `sessionId`                                                 |
+//! | deposit     | `DEPOSIT#<chainId:txHash:logIndex>` | `DEPOSIT`     | `version`, `sessionId`; `outboxQueue`, `outboxAt` until routed         |
 //! | payout      | `PAYOUT#<payoutId>`                 | `PAYOUT`      | `version`                                                              |
 //! | webhook     | `MERCHANT#<id>`                     | `WEBHOOK#<wh_…>` | `createdAt` (listed by a Query on the merchant's `pk`)              |
 //! | webhook count | `MERCHANT#<id>`                   | `WEBHOOKS`    | `webhookCount`, kept in the same transaction as each create/delete     |
@@ -21,13 +21,15 @@
 //! the `open-sessions` index (`openShard`, `expiresAt`) is sparse.
 //!
 //! The `outbox` index (`outboxQueue`, `outboxAt`) is sparse too: it holds
-//! the webhook worker's three queues, one per `outboxQueue`:
+//! the webhook worker's three queues and the deposit recovery sweep's, one
+//! per `outboxQueue`:
 //!
 //! | `outboxQueue`     | items                               | `outboxAt`                                  |
 //! |-------------------|-------------------------------------|---------------------------------------------|
 //! | `EVENT_PENDING`   | events not fanned out yet           | the event's `createdAt`                     |
 //! | `DELIVERY_DUE`    | unfinished (pending, sending) deliveries | [`ferry_domain::WebhookDelivery::wake_at`] |
 //! | `DELIVERY_PARKED` | parked deliveries                   | the delivery's creation                     |
+//! | `DEPOSIT_RECOVERY` | deposits whose routing has not finished | [`crate::DepositRecord::recover_at`]    |
 //!
 //! A fan-out removes the event's two attributes in the transaction that
 //! puts its deliveries; a succeeded delivery has neither (and a `ttl`).
@@ -65,6 +67,8 @@ const OPEN_SHARD: &str = "OPEN";
 pub const OUTBOX_INDEX: &str = "outbox";
 /// The `outboxQueue` of events not fanned out yet.
 const EVENT_PENDING: &str = "EVENT_PENDING";
+/// The `outboxQueue` of deposits whose routing has not finished.
+const DEPOSIT_RECOVERY: &str = "DEPOSIT_RECOVERY";
 
 mod deliveries;
 mod webhooks;
@@ -145,6 +149,11 @@ fn deposit_item(record: &DepositRecord) -> StoreResult<Item> {
     item.insert("type".into(), s("deposit"));
     item.insert("version".into(), n(record.version));
     item.insert("sessionId".into(), s(record.session_id.to_string()));
+    // In the recovery sweep's queue until routing finishes.
+    if let Some(recover_at) = record.recover_at {
+        item.insert("outboxQueue".into(), s(DEPOSIT_RECOVERY));
+        item.insert("outboxAt".into(), n(recover_at.unix_seconds()));
+    }
     item.insert("doc".into(), s(encode("deposit", record)?));
     Ok(item)
 }
@@ -697,6 +706,11 @@ impl DepositStore for DynamoStore {
 
     async fn update_deposit(&self, record: &DepositRecord) -> StoreResult<()> {
         self.put_next_version(deposit_item(record)?, record.version, "deposit version changed").await
+    }
+
+    /// The `DEPOSIT_RECOVERY` queue of the `outbox` index, soonest first.
+    async fn deposits_due_for_recovery(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<DepositRecord>> {
+        self.outbox("deposit", DEPOSIT_RECOVERY, Some(now), limit).await
     }
 }
 

@@ -292,13 +292,42 @@ pub struct DepositRecord {
     pub session_id: SessionId,
     pub state: DepositState,
     pub recorded_at: Timestamp,
+    /// While the deposit's routing has not finished: when the recovery sweep
+    /// is to queue it again, in case its queue message was lost (a crash, a
+    /// message dead-lettered or dropped). `None` once routing finished: the
+    /// deposit is settled and its session shows the outcome. Records stored
+    /// before this field existed read as finished.
+    #[serde(default)]
+    pub recover_at: Option<Timestamp>,
+    /// How many times the recovery sweep has queued the deposit again.
+    #[serde(default)]
+    pub recoveries: u32,
     /// Incremented by every change; writes are conditional on it.
     pub version: u64,
 }
 
 impl DepositRecord {
+    /// A deposit just seen on chain, to be routed, due for recovery at
+    /// `recover_at` if its routing has not finished by then.
+    pub fn detected(deposit: Deposit, session_id: SessionId, now: Timestamp, recover_at: Timestamp) -> Self {
+        Self {
+            deposit,
+            session_id,
+            state: DepositState::Detected,
+            recorded_at: now,
+            recover_at: Some(recover_at),
+            recoveries: 0,
+            version: 0,
+        }
+    }
+
     pub fn id(&self) -> DepositId {
         self.deposit.id()
+    }
+
+    /// Whether routing has finished (nothing left for the recovery sweep).
+    pub fn is_finished(&self) -> bool {
+        self.recover_at.is_none()
     }
 }
 
@@ -317,6 +346,19 @@ pub trait DepositStore: Send + Sync {
 
     /// Replaces the record if the stored one is at `record.version - 1`.
     fn update_deposit(&self, record: &DepositRecord) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Deposits whose routing has not finished and whose
+    /// [`recover_at`](DepositRecord::recover_at) is `<= now`, soonest first,
+    /// at most `limit`: what the recovery sweep queues again. Reads a sparse
+    /// index (DynamoDB: the `outbox` index's `DEPOSIT_RECOVERY` queue;
+    /// SQLite: a partial index), so the work grows with the deposits due,
+    /// never with all deposits. The index may lag: a listed record is
+    /// changed only by a conditional write.
+    fn deposits_due_for_recovery(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<DepositRecord>>> + Send;
 }
 
 /// A payout from the relayer's inventory, written before its transaction is

@@ -226,6 +226,15 @@ impl DepositStore for MemoryStore {
         state.deposits.insert(id, record.clone());
         Ok(())
     }
+
+    async fn deposits_due_for_recovery(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<DepositRecord>> {
+        let state = self.state();
+        let mut due: Vec<_> =
+            state.deposits.values().filter(|record| record.recover_at.is_some_and(|at| at <= now)).cloned().collect();
+        due.sort_by_key(|record| (record.recover_at, record.id()));
+        due.truncate(limit);
+        Ok(due)
+    }
 }
 
 impl PayoutStore for MemoryStore {

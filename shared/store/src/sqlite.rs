@@ -9,15 +9,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ferry_domain::{
-    ApiKeyHash, ChainId, DepositId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent, SessionId,
-    Timestamp,
+    ApiKeyHash, ChainId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent, SessionId, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
-    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, EventStore, ExpiryStore,
-    IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange,
-    SessionStore, StoreError, StoreResult, decode, encode,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, EventStore, ExpiryStore, IdempotencyRecord,
+    IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, SessionChange, SessionStore, StoreError, StoreResult,
+    decode, encode,
 };
 
 const SCHEMA: &str = "
@@ -77,6 +76,7 @@ CREATE TABLE IF NOT EXISTS events (
 ";
 
 mod deliveries;
+mod deposits;
 mod webhooks;
 
 #[derive(Clone)]
@@ -103,6 +103,7 @@ impl SqliteStore {
         connection.execute_batch(SCHEMA).map_err(StoreError::backend)?;
         connection.execute_batch(webhooks::SCHEMA).map_err(StoreError::backend)?;
         connection.execute_batch(deliveries::SCHEMA).map_err(StoreError::backend)?;
+        deposits::migrate(&connection).map_err(StoreError::backend)?;
         Ok(Self { connection: Arc::new(Mutex::new(connection)) })
     }
 
@@ -449,57 +450,6 @@ impl CursorStore for SqliteStore {
             };
             if written != 1 {
                 return Err(StoreError::Conflict("cursor moved"));
-            }
-            tx.commit().map_err(db)
-        })
-        .await
-    }
-}
-
-impl DepositStore for SqliteStore {
-    async fn record_deposit(&self, record: &DepositRecord) -> StoreResult<Recorded> {
-        let doc = encode("deposit", record)?;
-        let (id, session_id, version) = (record.id().to_string(), record.session_id.to_string(), int(record.version));
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-            let inserted = tx
-                .execute(
-                    "INSERT INTO deposits (id, session_id, version, doc) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (id) DO NOTHING",
-                    params![id, session_id, version, doc],
-                )
-                .map_err(db)?;
-            tx.commit().map_err(db)?;
-            Ok(if inserted == 1 { Recorded::New } else { Recorded::AlreadyRecorded })
-        })
-        .await
-    }
-
-    async fn get_deposit(&self, id: &DepositId) -> StoreResult<Option<DepositRecord>> {
-        let id = id.to_string();
-        let doc: Option<String> = self
-            .with(move |conn| {
-                conn.query_row("SELECT doc FROM deposits WHERE id = ?1", [id], |row| row.get(0)).optional().map_err(db)
-            })
-            .await?;
-        doc.map(|doc| decode("deposit", &doc)).transpose()
-    }
-
-    async fn update_deposit(&self, record: &DepositRecord) -> StoreResult<()> {
-        let doc = encode("deposit", record)?;
-        let previous = record.version.checked_sub(1).ok_or(StoreError::Conflict("deposit version changed"))?;
-        let (id, session_id, version, previous) =
-            (record.id().to_string(), record.session_id.to_string(), int(record.version), int(previous));
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-            let updated = tx
-                .execute(
-                    "UPDATE deposits SET session_id = ?1, version = ?2, doc = ?3 WHERE id = ?4 AND version = ?5",
-                    params![session_id, version, doc, id, previous],
-                )
-                .map_err(db)?;
-            if updated != 1 {
-                return Err(StoreError::Conflict("deposit version changed"));
             }
             tx.commit().map_err(db)
         })

@@ -253,6 +253,21 @@ pub fn moto_endpoint() -> String {
     }
 }
 
+/// The variable naming the SQS endpoint (a second moto_server) for tests.
+pub const SQS_ENDPOINT_VAR: &str = "FERRY_TEST_SQS_ENDPOINT";
+
+/// The SQS endpoint (moto_server) for tests. Panics when it is not
+/// configured: a missing service fails the tests, it never skips them.
+pub fn sqs_endpoint() -> String {
+    match std::env::var(SQS_ENDPOINT_VAR) {
+        Ok(endpoint) if !endpoint.trim().is_empty() => endpoint,
+        _ => panic!(
+            "{SQS_ENDPOINT_VAR} is not set: this test needs SQS (moto_server). \
+             Run the tests with `cargo xtask test`, which starts moto_server and sets it."
+        ),
+    }
+}
+
 /// A table name no other test uses.
 pub fn unique_table_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -20,6 +20,10 @@ use ferry_domain::{BaseUnits, Chain, Deposit, EvmAddress, RouteDeposit, Session,
 use ferry_queue::{Queue, QueueError, TypedQueue};
 use ferry_store::{DepositRecord, DepositState, DepositStore, Recorded, SessionStore, StoreError};
 
+pub mod recovery;
+
+pub use recovery::{RecoverDeposits, RecoveryPolicy, RecoveryReport};
+
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     #[error(transparent)]
@@ -41,12 +45,24 @@ pub struct DepositDetector<S, Q> {
     store: S,
     queue: TypedQueue<Q, RouteDeposit>,
     late_deposit_window: Duration,
+    recovery: RecoveryPolicy,
 }
 
 impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
     /// A detector with the default late-deposit window (7 days).
     pub fn new(store: S, queue: Q) -> Self {
-        Self { store, queue: TypedQueue::new(queue), late_deposit_window: Session::DEFAULT_LATE_DEPOSIT_WINDOW }
+        Self {
+            store,
+            queue: TypedQueue::new(queue),
+            late_deposit_window: Session::DEFAULT_LATE_DEPOSIT_WINDOW,
+            recovery: RecoveryPolicy::STANDARD,
+        }
+    }
+
+    /// When deposits it records are due for the recovery sweep.
+    pub fn with_recovery(mut self, policy: RecoveryPolicy) -> Self {
+        self.recovery = policy;
+        self
     }
 
     /// How long after its `expiresAt` a final session's receiver is watched.
@@ -145,7 +161,7 @@ impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
             log_index: transfer.log_index,
             block_number: transfer.block_number,
         };
-        let record = DepositRecord { deposit, session_id, state: DepositState::Detected, recorded_at: now, version: 0 };
+        let record = DepositRecord::detected(deposit, session_id, now, self.recovery.first_due(now));
         let id = record.id();
         let enqueue = match self.store.record_deposit(&record).await? {
             Recorded::New => true,
@@ -157,7 +173,7 @@ impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
             }
         };
         if enqueue {
-            self.queue.send(&RouteDeposit { deposit_id: id.clone() }).await?;
+            self.queue.send(&RouteDeposit::new(id.clone())).await?;
             tracing::info!(%session_id, deposit = %id, "deposit detected");
         }
         Ok(enqueue)

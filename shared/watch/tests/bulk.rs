@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use alloy::primitives::{B256, U256};
 use ferry_chains::evm::client::TokenTransfer;
-use ferry_domain::{Chain, ChainId, ChainRegistry, DepositId, EvmAddress, MerchantId, Session, SessionId};
+use ferry_domain::{Chain, ChainId, ChainRegistry, DepositId, EvmAddress, MerchantId, Session, SessionId, Timestamp};
 use ferry_queue::memory::MemoryQueue;
 use ferry_store::memory::MemoryStore;
 use ferry_store::{
@@ -67,6 +67,10 @@ impl DepositStore for Counting {
 
     async fn update_deposit(&self, record: &DepositRecord) -> StoreResult<()> {
         self.inner.update_deposit(record).await
+    }
+
+    async fn deposits_due_for_recovery(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<DepositRecord>> {
+        self.inner.deposits_due_for_recovery(now, limit).await
     }
 }
 

@@ -58,7 +58,7 @@ fn delivery_item(delivery: &WebhookDelivery) -> StoreResult<Item> {
 impl DynamoStore {
     /// The documents (decoded as `what`) of one `outbox` queue's items (with
     /// `outboxAt <= until`, if given), ascending, at most `limit`.
-    async fn outbox<T: serde::de::DeserializeOwned>(
+    pub(super) async fn outbox<T: serde::de::DeserializeOwned>(
         &self,
         what: &'static str,
         queue: &str,
