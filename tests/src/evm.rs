@@ -95,7 +95,7 @@ pub async fn spawn_app_on_chains<S: Store + ChainStore>(store: S, workers: Worke
     let chains = spawn_chains().await;
     let registry = ChainRegistry::local().expect("local registry");
     // Webhook receivers in these tests listen on loopback, as on a laptop.
-    let webhooks = UrlPolicy { allow_insecure_loopback: true };
+    let webhooks = UrlPolicy::DEVELOPMENT;
     let (handles, tx_lookup) = match workers {
         WorkerMode::Running => {
             let mut workers = ferry_cli::workers::start_local(store.clone(), &registry, &chains.rpc_endpoints())

@@ -1,6 +1,6 @@
 //! Authentication: API keys (merchant) and client secrets (one session).
 
-use ferry_domain::{ApiKey, ClientSecret, MerchantId, Session};
+use ferry_domain::{ApiKey, ClientSecret, MerchantId, Session, utc_day};
 use ferry_store::MerchantStore;
 use lambda_http::Request;
 
@@ -27,9 +27,27 @@ fn presented_api_key(request: &Request) -> Option<Result<ApiKey, ApiError>> {
     })
 }
 
+/// The key's merchant. The first request of each UTC day also records the
+/// day as the key's last use: the record just read carries the stored day,
+/// so every other request costs no write. A failure to record it is logged
+/// and does not fail the request.
 async fn merchant_for<S: MerchantStore>(store: &S, key: ApiKey) -> Result<MerchantId, ApiError> {
-    let record = store.find_api_key(&key.hash()).await?;
-    record.map(|r| r.merchant_id).ok_or_else(invalid_api_key)
+    let hash = key.hash();
+    let record = store.find_api_key(&hash).await?.ok_or_else(invalid_api_key)?;
+    let today = utc_day(crate::now());
+    if record.last_used_on.is_none_or(|day| day < today)
+        && let Err(error) = store.record_api_key_use(&hash, today).await
+    {
+        let mut chain = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        tracing::warn!(key_id = %record.id(), "could not record an API key's use: {chain}");
+    }
+    Ok(record.merchant_id)
 }
 
 /// The merchant whose API key authorizes this request; 401 without one.
