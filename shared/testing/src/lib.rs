@@ -23,9 +23,11 @@ use lambda_http::{Body, Response};
 
 mod receiver;
 mod runtime;
+mod silent_node;
 
 pub use receiver::{ReceivedRequest, Reply, WebhookReceiver};
 pub use runtime::{FakeRuntimeApi, Outcome};
+pub use silent_node::SilentNode;
 
 /// How long one test may take before it fails.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
