@@ -83,3 +83,84 @@ pub fn check_client_secret(session: &Session, presented: Option<&str>) -> Result
     let presented: ClientSecret = presented.parse().map_err(|_| invalid())?;
     if session.client_secret.matches(&presented) { Ok(()) } else { Err(invalid()) }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use ferry_domain::{ApiKeyHash, ApiKeyId, Merchant, Timestamp};
+    use ferry_store::memory::MemoryStore;
+    use ferry_store::{ApiKeyRecord, StoreResult};
+
+    use super::*;
+
+    /// The in-memory store, counting the writes of a key's last use.
+    #[derive(Clone, Default)]
+    struct CountingStore {
+        inner: MemoryStore,
+        use_writes: Arc<AtomicUsize>,
+    }
+
+    impl MerchantStore for CountingStore {
+        async fn create_merchant(&self, merchant: &Merchant) -> StoreResult<()> {
+            self.inner.create_merchant(merchant).await
+        }
+        async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>> {
+            self.inner.get_merchant(id).await
+        }
+        async fn create_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()> {
+            self.inner.create_api_key(record).await
+        }
+        async fn find_api_key(&self, hash: &ApiKeyHash) -> StoreResult<Option<ApiKeyRecord>> {
+            self.inner.find_api_key(hash).await
+        }
+        async fn find_api_key_by_id(&self, id: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
+            self.inner.find_api_key_by_id(id).await
+        }
+        async fn list_api_keys(&self, merchant_id: &MerchantId) -> StoreResult<Vec<ApiKeyRecord>> {
+            self.inner.list_api_keys(merchant_id).await
+        }
+        async fn revoke_api_key(&self, hash: &ApiKeyHash) -> StoreResult<bool> {
+            self.inner.revoke_api_key(hash).await
+        }
+        async fn record_api_key_use(&self, hash: &ApiKeyHash, day: Timestamp) -> StoreResult<()> {
+            self.use_writes.fetch_add(1, Ordering::SeqCst);
+            self.inner.record_api_key_use(hash, day).await
+        }
+    }
+
+    fn with_key(key: &ApiKey) -> Request {
+        let request = http::Request::builder()
+            .header("authorization", format!("Bearer {}", key.reveal()))
+            .body(lambda_http::Body::Empty)
+            .expect("request");
+        Request::from(request)
+    }
+
+    #[tokio::test]
+    async fn a_key_records_its_day_of_use_once_and_a_revoked_key_is_refused() {
+        let store = CountingStore::default();
+        let merchant = Merchant {
+            id: MerchantId::from_random_bytes([1; 16]),
+            name: "Acme".into(),
+            created_at: Timestamp::from_unix_seconds(1),
+        };
+        store.create_merchant(&merchant).await.expect("merchant");
+        let key = ApiKey::from_random_bytes([2; 16]);
+        let record = ApiKeyRecord::new(key.hash(), merchant.id, Timestamp::from_unix_seconds(1), None);
+        store.create_api_key(&record).await.expect("key");
+
+        for _ in 0..3 {
+            assert_eq!(require_merchant(&store, &with_key(&key)).await.expect("valid"), merchant.id);
+        }
+        assert_eq!(store.use_writes.load(Ordering::SeqCst), 1, "one write for the day, not one per request");
+        let stored = store.find_api_key(&key.hash()).await.expect("find").expect("stored");
+        assert_eq!(stored.last_used_on, Some(utc_day(crate::now())));
+
+        assert!(store.revoke_api_key(&key.hash()).await.expect("revoke"));
+        let refused = require_merchant(&store, &with_key(&key)).await.expect_err("revoked");
+        assert_eq!(refused.code, ErrorCode::InvalidApiKey);
+        assert_eq!(refused.status(), http::StatusCode::UNAUTHORIZED);
+    }
+}
