@@ -67,10 +67,22 @@ async fn operators_create_merchants_and_keys_in_dynamodb() {
         "FERRY_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `cargo xtask test`, which starts moto_server",
     );
     let table = format!("ferry-cli-{}", std::process::id());
-    let (merchant, key) = merchant_and_key(&["--table", &table, "--dynamodb-endpoint", &endpoint]);
-    let store = DynamoStore::local(&endpoint, table).await;
+    let store_args = ["--table", table.as_str(), "--dynamodb-endpoint", endpoint.as_str()];
+    let (merchant, key) = merchant_and_key(&store_args);
+    let store = DynamoStore::local(&endpoint, table.clone()).await;
     let record = store.find_api_key(&key.hash()).await.expect("find").expect("key stored");
     assert_eq!(record.merchant_id, merchant);
+
+    // Listed by id (never the key), and revoked by that id.
+    let merchant = merchant.to_string();
+    let listed = ferry(&[&["api-key", "list", "--merchant", &merchant][..], &store_args].concat());
+    let id = record.id().to_string();
+    assert!(listed.contains(&id) && listed.ends_with("1 API keys"), "{listed}");
+    assert!(!listed.contains(&key.reveal()) && !listed.contains(&key.hash().to_string()), "{listed}");
+    ferry(&[&["api-key", "revoke", &id][..], &store_args].concat());
+    assert_eq!(store.find_api_key(&key.hash()).await.expect("find"), None);
+    let listed = ferry(&[&["api-key", "list", "--merchant", &merchant][..], &store_args].concat());
+    assert!(listed.ends_with("0 API keys"), "{listed}");
 }
 
 #[test]
