@@ -9,8 +9,8 @@ use ferry_cli::api::Api;
 use ferry_cli::stores::StoreArgs;
 use ferry_cli::{dev, operator, server, with_store};
 use ferry_config::RegistryChoice;
-use ferry_domain::MerchantId;
-use ferry_store::{ChainStore, DeliveryStore, ExpiryStore, Store};
+use ferry_domain::{ApiKeyLabel, MerchantId};
+use ferry_store::{ChainStore, DeliveryStore, ExpiryStore, MerchantStore, Store};
 use tokio::net::TcpListener;
 
 /// Where the local stack expects the receiver factory: the first contract
@@ -113,6 +113,25 @@ enum ApiKeyCommand {
     Create {
         #[arg(long)]
         merchant: MerchantId,
+        /// A note to tell the merchant's keys apart in `api-key list` (1–64 characters).
+        #[arg(long)]
+        label: Option<ApiKeyLabel>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List a merchant's keys, oldest first: id, creation day, last day of
+    /// use (UTC), label. Never the keys themselves.
+    List {
+        #[arg(long)]
+        merchant: MerchantId,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key, given as the key itself or its id from `api-key list`;
+    /// it is refused from the next request on.
+    Revoke {
+        #[arg(value_name = "KEY_OR_ID")]
+        key: operator::KeyRef,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -170,9 +189,23 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("{}", merchant.id);
             Ok(())
         }
-        Command::ApiKey(ApiKeyCommand::Create { merchant, store }) => {
-            let key = with_store!(store.open().await?, |s| operator::create_api_key(&s, merchant).await?);
+        Command::ApiKey(ApiKeyCommand::Create { merchant, label, store }) => {
+            let (key, _) =
+                with_store!(store.open().await?, |s| operator::create_labelled_api_key(&s, merchant, label).await?);
             println!("{}", key.reveal());
+            Ok(())
+        }
+        Command::ApiKey(ApiKeyCommand::List { merchant, store }) => {
+            let keys = with_store!(store.open().await?, |s| s.list_api_keys(&merchant).await?);
+            for record in &keys {
+                println!("{}", operator::describe_api_key(record));
+            }
+            println!("{} API keys", keys.len());
+            Ok(())
+        }
+        Command::ApiKey(ApiKeyCommand::Revoke { key, store }) => {
+            let record = with_store!(store.open().await?, |s| operator::revoke_api_key(&s, &key).await?);
+            println!("revoked {} of merchant {}", operator::describe_api_key(&record), record.merchant_id);
             Ok(())
         }
         Command::Webhooks(WebhooksCommand::Parked { limit, store }) => {
@@ -231,7 +264,8 @@ async fn serve_with<S: Store + ChainStore + ExpiryStore + DeliveryStore>(
         .iter()
         .map(|rpc| token_options::connect_reader(rpc.chain_id, &rpc.url))
         .collect::<Result<Vec<_>, _>>()?;
-    let webhook_policy = ferry_domain::UrlPolicy { allow_insecure_loopback: !args.https_webhooks_only };
+    let webhook_policy =
+        ferry_domain::UrlPolicy { allow_insecure_loopback: !args.https_webhooks_only, allow_any_port: false };
     let mut api = Api::new(store.clone(), Arc::clone(&registry), receivers)
         .with_balance_readers(readers)
         .with_webhook_url_policy(webhook_policy);

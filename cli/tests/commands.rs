@@ -67,10 +67,22 @@ async fn operators_create_merchants_and_keys_in_dynamodb() {
         "FERRY_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `cargo xtask test`, which starts moto_server",
     );
     let table = format!("ferry-cli-{}", std::process::id());
-    let (merchant, key) = merchant_and_key(&["--table", &table, "--dynamodb-endpoint", &endpoint]);
-    let store = DynamoStore::local(&endpoint, table).await;
+    let store_args = ["--table", table.as_str(), "--dynamodb-endpoint", endpoint.as_str()];
+    let (merchant, key) = merchant_and_key(&store_args);
+    let store = DynamoStore::local(&endpoint, table.clone()).await;
     let record = store.find_api_key(&key.hash()).await.expect("find").expect("key stored");
     assert_eq!(record.merchant_id, merchant);
+
+    // Listed by id (never the key), and revoked by that id.
+    let merchant = merchant.to_string();
+    let listed = ferry(&[&["api-key", "list", "--merchant", &merchant][..], &store_args].concat());
+    let id = record.id().to_string();
+    assert!(listed.contains(&id) && listed.ends_with("1 API keys"), "{listed}");
+    assert!(!listed.contains(&key.reveal()) && !listed.contains(&key.hash().to_string()), "{listed}");
+    ferry(&[&["api-key", "revoke", &id][..], &store_args].concat());
+    assert_eq!(store.find_api_key(&key.hash()).await.expect("find"), None);
+    let listed = ferry(&[&["api-key", "list", "--merchant", &merchant][..], &store_args].concat());
+    assert!(listed.ends_with("0 API keys"), "{listed}");
 }
 
 #[test]
@@ -174,4 +186,122 @@ fn operators_list_and_replay_parked_deliveries() {
 
     let output = Command::new(FERRY).args(["webhooks", "replay", "--data-dir", data_dir]).output().expect("run ferry");
     assert!(!output.status.success(), "replay needs --event or --parked");
+}
+
+/// `GET path` on a running `ferry serve` with `Authorization: Bearer key`:
+/// the status and the body.
+fn get_with_key(addr: &str, path: &str, key: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect(&response);
+    (status, response)
+}
+
+/// A running `ferry serve`, killed when dropped (also when a test fails).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `ferry serve` on the data directory and returns it with the
+/// address it listens on.
+fn serve(data_dir: &std::path::Path) -> (Server, String) {
+    let mut server = Server(
+        Command::new(FERRY)
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start ferry serve"),
+    );
+    let stdout = server.0.stdout.take().expect("stdout");
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        // Dropping `server` on a failure kills it.
+        let line = received.recv_timeout(Duration::from_secs(30)).expect("ferry serve did not start");
+        if let Some(rest) = line.strip_prefix("Ferry is listening on http://") {
+            let addr = rest.split_whitespace().next().expect("an address").to_string();
+            return (server, addr);
+        }
+    }
+}
+
+/// A rotation: a merchant holds two keys at once, lists them (never their
+/// text nor their hash), and a key revoked — by its id or by itself — is
+/// refused with 401 `invalid_api_key` on the next request to a server that
+/// is already running, while the other keeps working.
+#[test]
+fn operators_rotate_keys_and_a_revoked_key_is_refused_at_once() {
+    use ferry_domain::{ApiKey, Timestamp, utc_date, utc_day};
+
+    let dir = TempDir::new("rotate");
+    let data_dir = dir.0.to_str().expect("utf8 path");
+    let store = ["--data-dir", data_dir];
+    let merchant = ferry(&[&["merchant", "create", "--name", "Acme"][..], &store].concat());
+    let create = |label: &str| -> ApiKey {
+        let key = ferry(&[&["api-key", "create", "--merchant", &merchant, "--label", label][..], &store].concat());
+        key.parse().expect("API key printed")
+    };
+    let (old, new) = (create("old"), create("rotation 2026-12"));
+    let (server, addr) = serve(&dir.0);
+    let today = || {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+        utc_date(utc_day(Timestamp::from_unix_seconds(now)))
+    };
+    let day = today();
+
+    assert_eq!(get_with_key(&addr, "/v1/webhooks", &old.reveal()).0, 200);
+    assert_eq!(get_with_key(&addr, "/v1/webhooks", &new.reveal()).0, 200);
+
+    let listed = ferry(&[&["api-key", "list", "--merchant", &merchant][..], &store].concat());
+    assert!(listed.ends_with("2 API keys"), "{listed}");
+    for key in [&old, &new] {
+        assert!(!listed.contains(&key.reveal()) && !listed.contains(&key.hash().to_string()), "{listed}");
+    }
+    let line_of = |label: &str| listed.lines().find(|l| l.ends_with(&format!("  {label}"))).expect(&listed).to_string();
+    let old_line = line_of("old");
+    assert!(old_line.contains("created "), "{old_line}");
+    assert!(old_line.contains(&format!("last used {day}")) || day != today(), "used today: {old_line}");
+    assert!(line_of("rotation 2026-12").contains("last used "), "{listed}");
+    let old_id = old_line.split_whitespace().next().expect("an id");
+    assert!(old_id.starts_with("key_"), "{old_line}");
+
+    let revoked = ferry(&[&["api-key", "revoke", old_id][..], &store].concat());
+    assert!(revoked.contains(old_id) && revoked.contains(&merchant), "{revoked}");
+    let (status, body) = get_with_key(&addr, "/v1/webhooks", &old.reveal());
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("invalid_api_key"), "{body}");
+    assert_eq!(get_with_key(&addr, "/v1/webhooks", &new.reveal()).0, 200, "the other key still works");
+
+    ferry(&[&["api-key", "revoke", &new.reveal()][..], &store].concat());
+    assert_eq!(get_with_key(&addr, "/v1/webhooks", &new.reveal()).0, 401);
+    let again = Command::new(FERRY).args(["api-key", "revoke", &new.reveal(), "--data-dir", data_dir]).output();
+    let again = again.expect("run ferry");
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("no such API key"));
+    let listed = ferry(&[&["api-key", "list", "--merchant", &merchant][..], &store].concat());
+    assert!(listed.ends_with("0 API keys"), "{listed}");
+    let bad_label = Command::new(FERRY)
+        .args(["api-key", "create", "--merchant", &merchant, "--label", "two\nlines", "--data-dir", data_dir])
+        .output()
+        .expect("run ferry");
+    assert!(!bad_label.status.success(), "a label is one short line");
+    drop(server);
 }

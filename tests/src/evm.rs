@@ -98,7 +98,7 @@ pub async fn spawn_app_on_chains<S: Store + ChainStore>(store: S, workers: Worke
     let chains = spawn_chains().await;
     let registry = ChainRegistry::local().expect("local registry");
     // Webhook receivers in these tests listen on loopback, as on a laptop.
-    let webhooks = UrlPolicy { allow_insecure_loopback: true };
+    let webhooks = UrlPolicy::DEVELOPMENT;
     let queue_dir = TempDir::new("e2e-queues");
     let queues = ferry_cli::workers::LocalQueues::open(&queue_dir.path().join("queues.db")).expect("open the queues");
     let (handles, tx_lookup) = match workers {

@@ -33,9 +33,11 @@ impl<S: SessionStore> CheckSession<S> {
         self
     }
 
-    /// Takes the hinted transaction through the deposit path now. A failure
-    /// only delays the deposit until the next scan, so it is logged, not
-    /// returned.
+    /// Takes the hinted transaction through the deposit path now, within
+    /// the lookup's budget ([`ferry_watch::HINT_BUDGET`]). A failure or a
+    /// chain that does not answer in time only delays the deposit until the
+    /// next scan, so it is logged, not returned: the answer is the session
+    /// as it is.
     async fn look_up(&self, session: &Session, tx_hash: TxHash) {
         let (Some(lookup), Some(PaymentMethod::Evm { receiver_address, .. })) = (&self.lookup, &session.payment_method)
         else {
@@ -44,11 +46,19 @@ impl<S: SessionStore> CheckSession<S> {
         if session.status != SessionStatus::WaitingPayment {
             return;
         }
-        match lookup.look_up(tx_hash, *receiver_address, ferry_http::now()).await {
-            Ok(found) => tracing::info!(session_id = %session.id, %tx_hash, found, "hinted transaction looked up"),
-            Err(error) => {
-                tracing::warn!(session_id = %session.id, %tx_hash, %error, "hinted transaction lookup failed")
-            }
+        let outcome = lookup.look_up(tx_hash, *receiver_address, ferry_http::now()).await;
+        let found = outcome.enqueued;
+        if outcome.timed_out.is_empty() {
+            tracing::info!(session_id = %session.id, %tx_hash, found, failed = ?outcome.failed, "hinted transaction looked up");
+        } else {
+            tracing::warn!(
+                session_id = %session.id,
+                %tx_hash,
+                found,
+                timed_out = ?outcome.timed_out,
+                failed = ?outcome.failed,
+                "hinted transaction lookup ran out of time; the chain scan will find the deposit"
+            );
         }
     }
 

@@ -18,7 +18,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         let mut chains = Vec::new();
         for (chain_id, url) in lookup.rpc_urls.iter() {
             let chain = config.registry.chain(chain_id).cloned().ok_or("RPC URL for a chain not in the registry")?;
-            chains.push(WatchedChain { chain, client: EvmClient::connect(chain_id, url.expose())? });
+            // A payer is waiting: each request to a node gives up after the hint's per-call timeout.
+            let client = EvmClient::connect_with_timeout(chain_id, url.expose(), ferry_watch::HINT_CALL_TIMEOUT)?;
+            chains.push(WatchedChain { chain, client });
         }
         let queue = SqsQueue::from_env(lookup.deposit_queue_url).await;
         function = function.with_tx_lookup(Arc::new(ChainTxLookup::new(DepositDetector::new(store, queue), chains)));

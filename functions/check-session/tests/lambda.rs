@@ -3,13 +3,19 @@
 //! SQLite store, and the real binary through its Lambda entry point against
 //! DynamoDB (moto).
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use check_session::CheckSession;
-use ferry_domain::{Session, SessionStatus, TxHash};
-use ferry_store::{SessionStore, Store};
+use ferry_chains::evm::client::EvmClient;
+use ferry_domain::{ChainId, ChainRegistry, EvmAddress, Session, SessionStatus, TxHash};
+use ferry_queue::memory::MemoryQueue;
+use ferry_store::{DepositStore, SessionChange, SessionStore, Store};
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, on_each_store, request,
-    response_json, seed_merchant, seed_session, session_function_env,
+    SilentNode, bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, on_each_store,
+    request, response_json, seed_merchant, seed_session, session_function_env,
 };
+use ferry_watch::{ChainTxLookup, DepositDetector, HINT_BUDGET, HINT_CALL_TIMEOUT, WatchedChain};
 use http::StatusCode;
 use serde_json::Value;
 
@@ -93,4 +99,108 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     assert_is_the_public_view_of(&gateway_body(&response)["session"], &session);
     let stored = bounded(store.get_session(&session.id)).await.expect("get").expect("stored");
     assert_eq!(stored.tx_hash_hint, Some(tx_hash()));
+}
+
+/// A session waiting for a payment at an EVM receiver, as after
+/// `POST …/paymentMethods`.
+async fn seed_waiting_session<S: Store>(store: &S) -> Session {
+    let merchant = seed_merchant(store).await;
+    let session = seed_session(store, merchant.id).await;
+    let receiver: EvmAddress = "0x00000000000000000000000000000000000f3771".parse().expect("address");
+    let waiting = session.set_evm_payment_method(receiver, ferry_http::now()).expect("allowed").expect("a change");
+    store.commit(SessionChange::new(&waiting).claiming_receiver(receiver)).await.expect("commit");
+    waiting
+}
+
+/// A hint lookup over one chain whose node never answers.
+fn lookup_on_a_silent_node<S: Store + DepositStore>(
+    store: &S,
+    node: &SilentNode,
+    http_timeout: Duration,
+) -> ChainTxLookup<S, MemoryQueue> {
+    let chain = ChainRegistry::local().expect("registry").chain(ChainId::new(31337)).cloned().expect("chain");
+    let client = EvmClient::connect_with_timeout(chain.id, node.url(), http_timeout).expect("client");
+    ChainTxLookup::new(DepositDetector::new(store.clone(), MemoryQueue::new()), vec![WatchedChain { chain, client }])
+}
+
+/// Checks `session` with the fixture's `txHash`; the answer and how long it took.
+async fn check_with_hint<S: Store>(
+    function: &CheckSession<S>,
+    session: &Session,
+) -> (lambda_http::Response<lambda_http::Body>, Duration) {
+    let (id, secret) = (session.id.to_string(), session.client_secret.reveal());
+    let values = [("SESSION_ID", id.as_str()), ("CLIENT_SECRET", secret.as_str())];
+    let started = Instant::now();
+    let response = ferry_http::respond(request("check-session", &values), |r| function.handle(r)).await;
+    (response, started.elapsed())
+}
+
+/// A node that never answers costs the payer at most the lookup's budget:
+/// 200 with the session as it is (the hint recorded; the chain scan will
+/// find the deposit), the node asked once — no retries.
+async fn answers_within_the_budget_when_a_node_never_answers<S: Store + DepositStore>(store: S) {
+    let node = SilentNode::start().await;
+    let session = seed_waiting_session(&store).await;
+    let lookup = lookup_on_a_silent_node(&store, &node, HINT_CALL_TIMEOUT);
+    let function = CheckSession::new(store.clone()).with_tx_lookup(Arc::new(lookup));
+
+    let (response, elapsed) = check_with_hint(&function, &session).await;
+
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
+    assert!(elapsed < HINT_BUDGET + Duration::from_millis(500), "answered after {elapsed:?}");
+    assert_eq!(response_json(&response)["session"]["status"], "waiting_payment");
+    let stored = store.get_session(&session.id).await.expect("get").expect("stored");
+    assert_eq!(stored.tx_hash_hint, Some(tx_hash()));
+    assert_eq!(node.requests(), 1, "one receipt request, not retried");
+}
+
+on_each_store!(answers_within_the_budget_when_a_node_never_answers);
+
+/// The budget bounds the lookup even when each call may take longer: with
+/// a 0.5 s budget and clients that would wait 30 s, the answer comes in
+/// about half a second.
+async fn the_budget_bounds_the_lookup_whatever_the_call_timeout<S: Store + DepositStore>(store: S) {
+    let node = SilentNode::start().await;
+    let session = seed_waiting_session(&store).await;
+    let lookup = lookup_on_a_silent_node(&store, &node, Duration::from_secs(30))
+        .with_limits(Duration::from_millis(500), Duration::from_secs(30));
+    let function = CheckSession::new(store.clone()).with_tx_lookup(Arc::new(lookup));
+
+    let (response, elapsed) = check_with_hint(&function, &session).await;
+
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
+    assert!(
+        elapsed >= Duration::from_millis(500) && elapsed < Duration::from_millis(1_500),
+        "answered after {elapsed:?}"
+    );
+    assert_eq!(response_json(&response)["session"]["status"], "waiting_payment");
+}
+
+on_each_store!(the_budget_bounds_the_lookup_whatever_the_call_timeout);
+
+/// The real binary, configured with a chain whose node never answers
+/// (`FERRY_RPC_URLS`), answers 200 within the budget: its clients have the
+/// hint's timeout and no retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_answers_within_the_budget_when_a_node_never_answers() {
+    let endpoint = moto_endpoint();
+    let node = SilentNode::start().await;
+    let store = bounded(fresh_table(&endpoint, "ferry-check-slow")).await;
+    let session = bounded(seed_waiting_session(&store)).await;
+    let (id, secret) = (session.id.to_string(), session.client_secret.reveal());
+    let event = fixture("check-session", &[("SESSION_ID", &id), ("CLIENT_SECRET", &secret)]);
+    let mut env = session_function_env(&endpoint, store.table());
+    // Base, in the production registry the function is configured with.
+    env.push(("FERRY_RPC_URLS", format!("8453={}", node.url())));
+    env.push(("FERRY_DEPOSIT_QUEUE_URL", "http://127.0.0.1:9/000000000000/unused".to_string()));
+
+    let started = Instant::now();
+    let response = invoke_lambda(env!("CARGO_BIN_EXE_check-session"), env, event).await;
+    let elapsed = started.elapsed();
+
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(gateway_body(&response)["session"]["status"], "waiting_payment", "{response}");
+    // The budget, plus starting the process and its store and queue clients.
+    assert!(elapsed < HINT_BUDGET + Duration::from_secs(3), "answered after {elapsed:?}");
+    assert_eq!(node.requests(), 1, "one receipt request, not retried");
 }

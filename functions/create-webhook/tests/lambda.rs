@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 /// `requestContext.requestId` of the `create-webhook` fixture.
 const REQUEST_ID: &str = "Q3kZwBh1oAMEbZa=";
-const PRODUCTION: UrlPolicy = UrlPolicy { allow_insecure_loopback: false };
+const PRODUCTION: UrlPolicy = UrlPolicy::PRODUCTION;
 
 /// The endpoint the fixture's body asks for, as the creation response shows it.
 fn assert_is_the_requested_webhook(webhook: &Value) {
@@ -109,7 +109,7 @@ on_each_store!(names_the_bad_field);
 async fn allows_loopback_only_in_development<S: Store>(store: S) {
     let key = seed_merchant(&store).await.api_key;
     let body = json!({"url": "http://127.0.0.1:9000/hook"});
-    let development = UrlPolicy { allow_insecure_loopback: true };
+    let development = UrlPolicy::DEVELOPMENT;
     let response = post(&store, development, &key, Some(body.clone())).await;
     assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.body());
     let response = post(&store, PRODUCTION, &key, Some(body)).await;
@@ -117,6 +117,35 @@ async fn allows_loopback_only_in_development<S: Store>(store: S) {
 }
 
 on_each_store!(allows_loopback_only_in_development);
+
+/// Ports other than 443 only where the operator allows them
+/// (`FERRY_ALLOW_WEBHOOK_PORTS`); addresses that embed a forbidden IPv4
+/// address (6to4, Teredo, NAT64) are refused like it.
+async fn refuses_other_ports_and_embedded_private_addresses<S: Store>(store: S) {
+    let key = seed_merchant(&store).await.api_key;
+    let open_ports = UrlPolicy { allow_any_port: true, ..PRODUCTION };
+    for url in ["https://shop.example:8443/hooks", "https://93.184.216.34:22/"] {
+        let response = post(&store, PRODUCTION, &key, Some(json!({"url": url}))).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{url}");
+        let error = response_json(&response);
+        assert_eq!((&error["error"]["code"], &error["error"]["param"]), (&json!("invalid_parameter"), &json!("url")));
+        assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("port 443")), "{error}");
+        let response = post(&store, open_ports, &key, Some(json!({"url": url}))).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{url}: {:?}", response.body());
+    }
+    for url in [
+        "https://[2002:a9fe:a9fe::1]/",
+        "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",
+        "https://[64:ff9b::a00:1]/",
+        "https://[2001:4860::5efe:a00:1]/",
+    ] {
+        let response = post(&store, open_ports, &key, Some(json!({"url": url}))).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{url}");
+        assert_eq!(response_json(&response)["error"]["param"], "url", "{url}");
+    }
+}
+
+on_each_store!(refuses_other_ports_and_embedded_private_addresses);
 
 /// A host name is resolved: one whose every address is private, loopback
 /// (outside development) or link-local is refused by name; one with a
@@ -151,7 +180,7 @@ async fn refuses_names_that_resolve_only_to_forbidden_addresses<S: Store>(store:
     }
     assert!(store.list_webhooks(&merchant.id).await.expect("list").is_empty(), "nothing refused is stored");
 
-    let development = UrlPolicy { allow_insecure_loopback: true };
+    let development = UrlPolicy::DEVELOPMENT;
     for (policy, host) in [
         (development, "rebound.merchant.example"),
         (PRODUCTION, "mixed.merchant.example"),

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 const SCHEDULED: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testing/fixtures/eventbridge/scheduled.json");
-const DEV: UrlPolicy = UrlPolicy { allow_insecure_loopback: true };
+const DEV: UrlPolicy = UrlPolicy::DEVELOPMENT;
 
 fn scheduled_event() -> Value {
     serde_json::from_str(&std::fs::read_to_string(SCHEDULED).expect("fixture")).expect("JSON")

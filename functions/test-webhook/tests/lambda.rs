@@ -23,8 +23,8 @@ use test_webhook::TestWebhook;
 
 /// `requestContext.requestId` of the `test-webhook` fixture.
 const REQUEST_ID: &str = "Q3kZwBh5oAMEbZe=";
-const PRODUCTION: UrlPolicy = UrlPolicy { allow_insecure_loopback: false };
-const DEVELOPMENT: UrlPolicy = UrlPolicy { allow_insecure_loopback: true };
+const PRODUCTION: UrlPolicy = UrlPolicy::PRODUCTION;
+const DEVELOPMENT: UrlPolicy = UrlPolicy::DEVELOPMENT;
 
 fn function<S: Store>(store: &S, policy: UrlPolicy) -> TestWebhook<S> {
     TestWebhook::new(store.clone(), WebhookSender::new(policy).expect("sender"))

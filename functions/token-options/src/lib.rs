@@ -41,7 +41,7 @@ const INTERACTIVE: RetryPolicy = RetryPolicy { attempts: 1, first_backoff: Durat
 /// A balance reader for `chain_id` at `url`, set up for answering requests
 /// (no retries: a slow or failing chain is simply listed without balances).
 pub fn connect_reader(chain_id: ChainId, url: &str) -> Result<BalanceReader, ChainError> {
-    Ok(BalanceReader::new(EvmClient::connect(chain_id, url)?.with_retry(INTERACTIVE)))
+    Ok(BalanceReader::new(EvmClient::connect_with_timeout(chain_id, url, CHAIN_TIMEOUT)?.with_retry(INTERACTIVE)))
 }
 
 pub struct TokenOptions<S> {

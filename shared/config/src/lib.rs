@@ -11,8 +11,8 @@ mod webhook;
 mod worker;
 
 pub use webhook::{
-    ALLOW_INSECURE_WEBHOOKS, DEFAULT_DISPATCH_LOOP, DISPATCH_LOOP_SECONDS, DeliveryConfig, WEBHOOK_QUEUE_URL,
-    WebhookConfig,
+    ALLOW_INSECURE_WEBHOOKS, ALLOW_WEBHOOK_PORTS, DEFAULT_DISPATCH_LOOP, DISPATCH_LOOP_SECONDS, DeliveryConfig,
+    WEBHOOK_QUEUE_URL, WebhookConfig,
 };
 
 pub use worker::{

@@ -1,6 +1,6 @@
 //! What the webhook functions need: the table, whether this deployment
-//! accepts `http` URLs to loopback (development only), and for the
-//! delivery worker its queue.
+//! accepts `http` URLs to loopback (development only) and ports other than
+//! 443, and for the delivery worker its queue.
 
 use ferry_domain::UrlPolicy;
 
@@ -10,6 +10,10 @@ use crate::{ConfigError, TABLE_NAME};
 /// `http://localhost:…`) for development. Unset, empty or `false`: https
 /// to public hosts only.
 pub const ALLOW_INSECURE_WEBHOOKS: &str = "FERRY_ALLOW_INSECURE_WEBHOOKS";
+
+/// `true` lets merchants register endpoints on ports other than 443 (and
+/// lets deliveries go to them). Unset, empty or `false`: port 443 only.
+pub const ALLOW_WEBHOOK_PORTS: &str = "FERRY_ALLOW_WEBHOOK_PORTS";
 
 /// The queue of deliveries to attempt (`deliver-webhooks` sends to it and
 /// consumes it).
@@ -34,17 +38,18 @@ impl WebhookConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let table_name = lookup(TABLE_NAME).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(TABLE_NAME))?;
-        let allow_insecure_loopback = match lookup(ALLOW_INSECURE_WEBHOOKS).as_deref().map(str::trim) {
-            None | Some("") | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: ALLOW_INSECURE_WEBHOOKS,
-                    reason: format!("expected `true` or `false`, got `{other}`"),
-                });
-            }
-        };
-        Ok(Self { table_name, url_policy: UrlPolicy { allow_insecure_loopback } })
+        let allow_insecure_loopback = flag(&lookup, ALLOW_INSECURE_WEBHOOKS)?;
+        let allow_any_port = flag(&lookup, ALLOW_WEBHOOK_PORTS)?;
+        Ok(Self { table_name, url_policy: UrlPolicy { allow_insecure_loopback, allow_any_port } })
+    }
+}
+
+/// A boolean variable: unset, empty or `false` is off, `true` is on.
+fn flag(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match lookup(name).as_deref().map(str::trim) {
+        None | Some("") | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid { name, reason: format!("expected `true` or `false`, got `{other}`") }),
     }
 }
 
@@ -91,6 +96,24 @@ mod tests {
             ALLOW_INSECURE_WEBHOOKS => allow.map(str::to_string),
             _ => None,
         })
+    }
+
+    #[test]
+    fn other_ports_are_closed_unless_the_operator_opens_them() {
+        let with_ports = |ports: Option<&'static str>| {
+            WebhookConfig::from_lookup(move |name| match name {
+                TABLE_NAME => Some("ferry".into()),
+                ALLOW_WEBHOOK_PORTS => ports.map(str::to_string),
+                _ => None,
+            })
+        };
+        for off in [None, Some(""), Some("false")] {
+            assert_eq!(with_ports(off).expect("config").url_policy, UrlPolicy::PRODUCTION, "{off:?}");
+        }
+        let open = with_ports(Some("true")).expect("config").url_policy;
+        assert!(open.allow_any_port && !open.allow_insecure_loopback);
+        let error = with_ports(Some("8443")).expect_err("a boolean").to_string();
+        assert!(error.contains(ALLOW_WEBHOOK_PORTS), "{error}");
     }
 
     #[test]

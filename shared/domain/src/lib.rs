@@ -6,6 +6,7 @@
 //! every rule here is a deterministic function that tests can pin down.
 
 pub mod address;
+pub mod api_key_meta;
 pub mod credentials;
 pub mod deposit;
 pub mod event;
@@ -15,9 +16,11 @@ pub mod registry;
 pub mod session;
 pub mod time;
 pub mod webhook;
+pub mod webhook_address;
 pub mod webhook_delivery;
 
 pub use address::{AddressError, Calldata, EvmAddress, TxHash};
+pub use api_key_meta::{ApiKeyId, ApiKeyLabel, ApiKeyMetaError, utc_date, utc_day};
 pub use credentials::{ApiKey, ApiKeyHash, ClientSecret, Merchant};
 pub use deposit::{
     Deposit, DepositId, DepositSource, Plan, RefundReason, RouteDeposit, Tolerance, convert_at_par, plan,

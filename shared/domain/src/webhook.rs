@@ -19,7 +19,7 @@
 //!   `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use hmac::{Hmac, Mac};
@@ -29,6 +29,7 @@ use subtle::ConstantTimeEq;
 
 use crate::ids::{parse_hex32, string_serde};
 use crate::session::EventKind;
+pub use crate::webhook_address::{AddressClass, forbidden_address};
 use crate::{MerchantId, Timestamp};
 
 /// How many endpoints one merchant may have.
@@ -234,12 +235,23 @@ impl<'de> Deserialize<'de> for EventSelection {
 
 // --------------------------------------------------------------------- url
 
-/// What a deployment allows beyond `https` to public hosts.
+/// What a deployment allows beyond `https` to public hosts on port 443.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UrlPolicy {
     /// Development only: allow loopback hosts (`127.0.0.0/8`, `::1`,
-    /// `localhost`), over `http` as well as `https`.
+    /// `localhost`), over `http` as well as `https`, on any port.
     pub allow_insecure_loopback: bool,
+    /// Allow ports other than 443 on public hosts. Off by default: an
+    /// endpoint on an odd port is more often an internal service reached
+    /// through a public name than a merchant's receiver.
+    pub allow_any_port: bool,
+}
+
+impl UrlPolicy {
+    /// A deployment's default: `https` to public hosts on port 443 only.
+    pub const PRODUCTION: Self = Self { allow_insecure_loopback: false, allow_any_port: false };
+    /// Local development: loopback receivers over `http` on any port too.
+    pub const DEVELOPMENT: Self = Self { allow_insecure_loopback: true, allow_any_port: false };
 }
 
 /// A URL deliveries may be sent to (see the module documentation).
@@ -266,89 +278,8 @@ pub enum WebhookUrlError {
     NoHost,
     #[error("must not point at a {0} address")]
     ForbiddenAddress(AddressClass),
-}
-
-/// Why an IP address may not receive deliveries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressClass {
-    Unspecified,
-    Loopback,
-    Private,
-    LinkLocal,
-    UniqueLocal,
-    Multicast,
-    Reserved,
-}
-
-impl fmt::Display for AddressClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Unspecified => "unspecified",
-            Self::Loopback => "loopback",
-            Self::Private => "private",
-            Self::LinkLocal => "link-local",
-            Self::UniqueLocal => "unique-local",
-            Self::Multicast => "multicast",
-            Self::Reserved => "reserved",
-        })
-    }
-}
-
-/// The class of `ip` if it may not receive deliveries, `None` if it is a
-/// public unicast address. Also used at delivery on every resolved address.
-pub fn forbidden_address(ip: IpAddr) -> Option<AddressClass> {
-    match ip {
-        IpAddr::V4(v4) => forbidden_v4(v4),
-        IpAddr::V6(v6) => forbidden_v6(v6),
-    }
-}
-
-fn forbidden_v4(ip: Ipv4Addr) -> Option<AddressClass> {
-    let [a, b, c, _] = ip.octets();
-    Some(match (a, b, c) {
-        (0, _, _) => AddressClass::Unspecified,
-        (127, _, _) => AddressClass::Loopback,
-        (10, _, _) | (172, 16..=31, _) | (192, 168, _) | (100, 64..=127, _) => AddressClass::Private,
-        (169, 254, _) => AddressClass::LinkLocal,
-        (224..=239, _, _) => AddressClass::Multicast,
-        // IETF assignments, documentation, benchmarking, 240/4 and broadcast.
-        (192, 0, 0) | (192, 0, 2) | (198, 51, 100) | (203, 0, 113) | (198, 18..=19, _) | (240..=255, _, _) => {
-            AddressClass::Reserved
-        }
-        _ => return None,
-    })
-}
-
-fn forbidden_v6(ip: Ipv6Addr) -> Option<AddressClass> {
-    if ip.is_unspecified() {
-        return Some(AddressClass::Unspecified);
-    }
-    if ip.is_loopback() {
-        return Some(AddressClass::Loopback);
-    }
-    let segments = ip.segments();
-    // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64
-    // (64:ff9b::a.b.c.d) addresses reach the embedded IPv4 address.
-    let embedded = match segments {
-        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0, 0, hi, lo] | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => {
-            Some(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)))
-        }
-        _ => None,
-    };
-    if let Some(v4) = embedded {
-        return forbidden_v4(v4);
-    }
-    let first = segments[0];
-    Some(match first {
-        _ if first & 0xfe00 == 0xfc00 => AddressClass::UniqueLocal,
-        _ if first & 0xffc0 == 0xfe80 => AddressClass::LinkLocal,
-        // Deprecated site-local.
-        _ if first & 0xffc0 == 0xfec0 => AddressClass::Private,
-        _ if first & 0xff00 == 0xff00 => AddressClass::Multicast,
-        // Documentation (2001:db8::/32).
-        0x2001 if segments[1] == 0x0db8 => AddressClass::Reserved,
-        _ => return None,
-    })
+    #[error("must use port 443 (this deployment does not allow port {0})")]
+    Port(u16),
 }
 
 fn is_localhost_name(host: &str) -> bool {
@@ -390,6 +321,7 @@ impl WebhookUrl {
         if !https && !loopback {
             return Err(WebhookUrlError::HttpNotLoopback);
         }
+        check_port(&url, loopback, policy)?;
         if url.as_str().chars().count() > MAX_WEBHOOK_URL_CHARS {
             return Err(WebhookUrlError::TooLong);
         }
@@ -403,6 +335,33 @@ impl WebhookUrl {
     /// The host as the URL names it (a domain, or an IP literal).
     pub fn host(&self) -> Option<url::Host<&str>> {
         self.0.host()
+    }
+
+    /// Whether `policy` allows this URL's port: a stored URL is checked
+    /// again at delivery, as the deployment's policy may have changed since
+    /// it was registered.
+    pub fn check_port(&self, policy: UrlPolicy) -> Result<(), WebhookUrlError> {
+        let loopback = match self.0.host() {
+            Some(url::Host::Domain(name)) => is_localhost_name(name),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        check_port(&self.0, loopback, policy)
+    }
+}
+
+/// Port 443, any port when the policy allows it, and when loopback endpoints
+/// are allowed (development receivers) any port on a loopback host or over
+/// plain `http` (which [`WebhookUrl::parse`] accepts only to loopback hosts;
+/// at delivery the resolver then keeps the connection to loopback or public
+/// addresses).
+fn check_port(url: &url::Url, loopback: bool, policy: UrlPolicy) -> Result<(), WebhookUrlError> {
+    let development = policy.allow_insecure_loopback && (loopback || url.scheme() == "http");
+    match url.port_or_known_default() {
+        Some(443) => Ok(()),
+        _ if policy.allow_any_port || development => Ok(()),
+        port => Err(WebhookUrlError::Port(port.unwrap_or(0))),
     }
 }
 
@@ -559,8 +518,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const DEV: UrlPolicy = UrlPolicy { allow_insecure_loopback: true };
-    const PROD: UrlPolicy = UrlPolicy { allow_insecure_loopback: false };
+    const DEV: UrlPolicy = UrlPolicy::DEVELOPMENT;
+    const PROD: UrlPolicy = UrlPolicy::PRODUCTION;
+    const PORTS: UrlPolicy = UrlPolicy { allow_insecure_loopback: false, allow_any_port: true };
 
     #[test]
     fn ids_and_secrets_round_trip_and_are_prefixed() {
@@ -619,7 +579,7 @@ mod tests {
     fn https_urls_to_public_hosts_are_accepted_and_normalized() {
         for (text, normalized) in [
             ("https://example.com", "https://example.com/"),
-            ("HTTPS://Example.COM:8443/hooks?x=1", "https://example.com:8443/hooks?x=1"),
+            ("HTTPS://Example.COM:443/hooks?x=1", "https://example.com/hooks?x=1"),
             ("https://93.184.216.34/hook", "https://93.184.216.34/hook"),
             ("https://[2606:4700::1111]/hook", "https://[2606:4700::1111]/hook"),
         ] {
@@ -701,6 +661,41 @@ mod tests {
         // Development mode opens loopback only, not the other private ranges.
         for url in ["http://10.0.0.1/", "https://169.254.169.254/", "http://[::ffff:169.254.169.254]/"] {
             assert!(WebhookUrl::parse(url, DEV).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn ports_other_than_443_need_the_operators_consent() {
+        for url in ["https://example.com:8443/hook", "https://93.184.216.34:22/", "https://[2606:4700::1111]:80/"] {
+            let port = url::Url::parse(url).expect("url").port().expect("a port");
+            assert_eq!(WebhookUrl::parse(url, PROD), Err(WebhookUrlError::Port(port)), "{url}");
+            assert_eq!(WebhookUrl::parse(url, DEV), Err(WebhookUrlError::Port(port)), "{url}");
+            let allowed = WebhookUrl::parse(url, PORTS).expect("allowed by the operator");
+            assert_eq!(allowed.check_port(PORTS), Ok(()));
+            // Registered while allowed, refused at delivery once the operator closes it.
+            assert_eq!(allowed.check_port(PROD), Err(WebhookUrlError::Port(port)), "{url}");
+        }
+        for url in ["https://example.com/", "https://example.com:443/"] {
+            assert!(WebhookUrl::parse(url, PROD).is_ok_and(|u| u.check_port(PROD).is_ok()), "{url}");
+        }
+        // Development receivers on loopback keep their ports, not other hosts.
+        for url in ["http://127.0.0.1:40315/webhooks", "http://localhost:9000/", "https://[::1]:8443/"] {
+            assert!(WebhookUrl::parse(url, DEV).is_ok_and(|u| u.check_port(DEV).is_ok()), "{url}");
+        }
+        // Ports are checked after the address: a private address is refused as such.
+        assert_eq!(
+            WebhookUrl::parse("https://10.0.0.1:8443/", PORTS),
+            Err(WebhookUrlError::ForbiddenAddress(AddressClass::Private))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn no_port_but_443_passes_a_production_policy(port in 1u16..=65535) {
+            let url = format!("https://example.com:{port}/hook");
+            let parsed = WebhookUrl::parse(&url, PROD);
+            prop_assert_eq!(parsed.is_ok(), port == 443, "{}", url);
+            prop_assert!(WebhookUrl::parse(&url, PORTS).is_ok());
         }
     }
 

@@ -1,6 +1,6 @@
 //! Authentication: API keys (merchant) and client secrets (one session).
 
-use ferry_domain::{ApiKey, ClientSecret, MerchantId, Session};
+use ferry_domain::{ApiKey, ClientSecret, MerchantId, Session, utc_day};
 use ferry_store::MerchantStore;
 use lambda_http::Request;
 
@@ -27,9 +27,27 @@ fn presented_api_key(request: &Request) -> Option<Result<ApiKey, ApiError>> {
     })
 }
 
+/// The key's merchant. The first request of each UTC day also records the
+/// day as the key's last use: the record just read carries the stored day,
+/// so every other request costs no write. A failure to record it is logged
+/// and does not fail the request.
 async fn merchant_for<S: MerchantStore>(store: &S, key: ApiKey) -> Result<MerchantId, ApiError> {
-    let record = store.find_api_key(&key.hash()).await?;
-    record.map(|r| r.merchant_id).ok_or_else(invalid_api_key)
+    let hash = key.hash();
+    let record = store.find_api_key(&hash).await?.ok_or_else(invalid_api_key)?;
+    let today = utc_day(crate::now());
+    if record.last_used_on.is_none_or(|day| day < today)
+        && let Err(error) = store.record_api_key_use(&hash, today).await
+    {
+        let mut chain = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        tracing::warn!(key_id = %record.id(), "could not record an API key's use: {chain}");
+    }
+    Ok(record.merchant_id)
 }
 
 /// The merchant whose API key authorizes this request; 401 without one.
@@ -64,4 +82,85 @@ pub fn check_client_secret(session: &Session, presented: Option<&str>) -> Result
     };
     let presented: ClientSecret = presented.parse().map_err(|_| invalid())?;
     if session.client_secret.matches(&presented) { Ok(()) } else { Err(invalid()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use ferry_domain::{ApiKeyHash, ApiKeyId, Merchant, Timestamp};
+    use ferry_store::memory::MemoryStore;
+    use ferry_store::{ApiKeyRecord, StoreResult};
+
+    use super::*;
+
+    /// The in-memory store, counting the writes of a key's last use.
+    #[derive(Clone, Default)]
+    struct CountingStore {
+        inner: MemoryStore,
+        use_writes: Arc<AtomicUsize>,
+    }
+
+    impl MerchantStore for CountingStore {
+        async fn create_merchant(&self, merchant: &Merchant) -> StoreResult<()> {
+            self.inner.create_merchant(merchant).await
+        }
+        async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>> {
+            self.inner.get_merchant(id).await
+        }
+        async fn create_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()> {
+            self.inner.create_api_key(record).await
+        }
+        async fn find_api_key(&self, hash: &ApiKeyHash) -> StoreResult<Option<ApiKeyRecord>> {
+            self.inner.find_api_key(hash).await
+        }
+        async fn find_api_key_by_id(&self, id: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
+            self.inner.find_api_key_by_id(id).await
+        }
+        async fn list_api_keys(&self, merchant_id: &MerchantId) -> StoreResult<Vec<ApiKeyRecord>> {
+            self.inner.list_api_keys(merchant_id).await
+        }
+        async fn revoke_api_key(&self, hash: &ApiKeyHash) -> StoreResult<bool> {
+            self.inner.revoke_api_key(hash).await
+        }
+        async fn record_api_key_use(&self, hash: &ApiKeyHash, day: Timestamp) -> StoreResult<()> {
+            self.use_writes.fetch_add(1, Ordering::SeqCst);
+            self.inner.record_api_key_use(hash, day).await
+        }
+    }
+
+    fn with_key(key: &ApiKey) -> Request {
+        let request = http::Request::builder()
+            .header("authorization", format!("Bearer {}", key.reveal()))
+            .body(lambda_http::Body::Empty)
+            .expect("request");
+        Request::from(request)
+    }
+
+    #[tokio::test]
+    async fn a_key_records_its_day_of_use_once_and_a_revoked_key_is_refused() {
+        let store = CountingStore::default();
+        let merchant = Merchant {
+            id: MerchantId::from_random_bytes([1; 16]),
+            name: "Acme".into(),
+            created_at: Timestamp::from_unix_seconds(1),
+        };
+        store.create_merchant(&merchant).await.expect("merchant");
+        let key = ApiKey::from_random_bytes([2; 16]);
+        let record = ApiKeyRecord::new(key.hash(), merchant.id, Timestamp::from_unix_seconds(1), None);
+        store.create_api_key(&record).await.expect("key");
+
+        for _ in 0..3 {
+            assert_eq!(require_merchant(&store, &with_key(&key)).await.expect("valid"), merchant.id);
+        }
+        assert_eq!(store.use_writes.load(Ordering::SeqCst), 1, "one write for the day, not one per request");
+        let stored = store.find_api_key(&key.hash()).await.expect("find").expect("stored");
+        assert_eq!(stored.last_used_on, Some(utc_day(crate::now())));
+
+        assert!(store.revoke_api_key(&key.hash()).await.expect("revoke"));
+        let refused = require_merchant(&store, &with_key(&key)).await.expect_err("revoked");
+        assert_eq!(refused.code, ErrorCode::InvalidApiKey);
+        assert_eq!(refused.status(), http::StatusCode::UNAUTHORIZED);
+    }
 }

@@ -10,6 +10,8 @@
 //! check: no second lookup an attacker's DNS could answer differently.
 //! Proxies from the environment are ignored (a proxy would resolve the name
 //! itself) and redirects are not followed (a 3xx is a failed attempt).
+//! The URL's port is checked again too (443 only, unless the deployment
+//! allows others), since the policy may have changed since registration.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -148,9 +150,13 @@ impl WebhookSender {
     /// attempt's outcome.
     pub async fn send(&self, url: &WebhookUrl, secret: &WebhookSecret, body: &[u8], now: Timestamp) -> DeliveryAttempt {
         let started = Instant::now();
-        let outcome = match self.refused_literal(url) {
-            Some(refused) => AttemptOutcome::Failed { error: refused.to_string() },
-            None => self.post(url, secret, body, now).await,
+        let outcome = if let Some(refused) = self.refused_literal(url) {
+            AttemptOutcome::Failed { error: refused.to_string() }
+        } else if let Err(port) = url.check_port(self.policy) {
+            // Registered when the deployment allowed other ports, or before it checked them.
+            AttemptOutcome::Failed { error: format!("the endpoint URL {port}") }
+        } else {
+            self.post(url, secret, body, now).await
         };
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         DeliveryAttempt { at: now, outcome, latency_ms }

@@ -23,8 +23,8 @@ use ferry_testing::{
     unique_table_name,
 };
 
-const DEV: UrlPolicy = UrlPolicy { allow_insecure_loopback: true };
-const PRODUCTION: UrlPolicy = UrlPolicy { allow_insecure_loopback: false };
+const DEV: UrlPolicy = UrlPolicy::DEVELOPMENT;
+const PRODUCTION: UrlPolicy = UrlPolicy::PRODUCTION;
 
 /// Retries after a second, so tests see several attempts quickly.
 const FAST: RetryPolicy = RetryPolicy { max_attempts: 10, first_delay_seconds: 1, factor: 1, max_delay_seconds: 1 };
@@ -296,9 +296,13 @@ async fn names_resolving_to_forbidden_addresses_are_refused_at_delivery() {
             ("v6.merchant.example", "unique-local"),
         ];
         for (host, class) in expectations {
-            let outcome = attempt_to(&production, &format!("http://{host}:{port}/hooks")).await;
+            let outcome = attempt_to(&production, &format!("https://{host}/hooks")).await;
             let AttemptOutcome::Failed { error } = &outcome else { panic!("{host} was reached: {outcome:?}") };
             assert!(error.contains(host) && error.contains(class), "{host}: {error}");
+            // Stored with another port (allowed when it was registered): refused for the port, unsent.
+            let outcome = attempt_to(&production, &format!("http://{host}:{port}/hooks")).await;
+            let AttemptOutcome::Failed { error } = &outcome else { panic!("{host} was reached: {outcome:?}") };
+            assert!(error.contains(&format!("port {port}")), "{host}: {error}");
         }
         // An IP literal stored under a laxer policy is refused too.
         let outcome = attempt_to(&production, &receiver.url()).await;

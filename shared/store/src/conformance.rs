@@ -19,6 +19,7 @@ use crate::{
     ExpiryStore, IdempotencyRecord, PayoutIntent, Recorded, SessionChange, Store, StoreError,
 };
 
+mod api_keys;
 mod deliveries;
 mod webhooks;
 
@@ -41,6 +42,7 @@ pub async fn run_all<S: Store + ChainStore + ExpiryStore + DeliveryStore>(store:
     concurrent_creates_with_one_key_store_one_session(&store).await;
     concurrent_commits_on_one_version_let_exactly_one_win(&store).await;
     merchants_and_api_keys_round_trip(&store).await;
+    api_keys::run_all(&store).await;
     cursors_advance_only_from_where_they_are(&store).await;
     deposits_are_recorded_once(&store).await;
     deposit_updates_are_conditional_on_the_version(&store).await;
@@ -340,7 +342,8 @@ async fn concurrent_commits_on_one_version_let_exactly_one_win<S: Store>(store: 
 async fn merchants_and_api_keys_round_trip<S: Store>(store: &S) {
     let merchant = Merchant { id: fresh_merchant(), name: "Acme".into(), created_at: NOW };
     let key = ApiKey::from_random_bytes(fresh_bytes());
-    let record = ApiKeyRecord { hash: key.hash(), merchant_id: merchant.id, created_at: NOW };
+    let label = "production".parse().ok();
+    let record = ApiKeyRecord::new(key.hash(), merchant.id, NOW, label);
 
     let orphan = store.create_api_key(&record).await;
     assert!(matches!(orphan, Err(StoreError::Conflict(_))), "a key needs its merchant: {orphan:?}");

@@ -8,7 +8,7 @@
 //! | receiver    | `RECEIVER#EVM#<address>`            | `RECEIVER`    | `sessionId`                                                            |
 //! | idempotency | `IDEMPOTENCY#<merchant>#<key>`      | `IDEMPOTENCY` | `expiresAt`, `ttl`                                                     |
 //! | merchant    | `MERCHANT#<id>`                     | `MERCHANT`    |                                                                        |
-//! | API key     | `APIKEY#<sha256>`                   | `APIKEY`      | `merchantId`                                                           |
+//! | API key     | `APIKEY#<sha256>`                   | `APIKEY`      | `merchantId`, `keyId`, `lastUsedOn`; beside it a listing and a by-id item (see `api_keys`) |
 //! | cursor      | `CURSOR#<chainId>`                  | `CURSOR`      | `lastScannedBlock` (no `doc`)                                          |
 //! | deposit     | `DEPOSIT#<chainId:txHash:logIndex>` | `DEPOSIT`     | `version`, `sessionId`; `outboxQueue`, `outboxAt` until routed         |
 //! | payout      | `PAYOUT#<payoutId>`                 | `PAYOUT`      | `version`                                                              |
@@ -44,13 +44,13 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification,
     TransactWriteItem,
 };
 use ferry_domain::{
-    ApiKeyHash, ChainId, DepositId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent, SessionId,
-    Timestamp,
+    ApiKeyHash, ApiKeyId, ChainId, DepositId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent,
+    SessionId, Timestamp,
 };
 
 use crate::{
@@ -70,6 +70,7 @@ const EVENT_PENDING: &str = "EVENT_PENDING";
 /// The `outboxQueue` of deposits whose routing has not finished.
 const DEPOSIT_RECOVERY: &str = "DEPOSIT_RECOVERY";
 
+mod api_keys;
 mod deliveries;
 mod webhooks;
 
@@ -261,6 +262,11 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// The DynamoDB client, for tests that write items as older versions did.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Creates the table as `template.yaml` declares it, if it does not
@@ -638,30 +644,27 @@ impl MerchantStore for DynamoStore {
     }
 
     async fn create_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()> {
-        let mut item = api_key_key(&record.hash);
-        item.insert("type".into(), s("api_key"));
-        item.insert("merchantId".into(), s(record.merchant_id.to_string()));
-        item.insert("doc".into(), s(encode("api key", record)?));
-        let merchant_exists = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(merchant_key(&record.merchant_id)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(StoreError::backend)?;
-        let items = vec![
-            TransactWriteItem::builder().condition_check(merchant_exists).build(),
-            put(item, &self.table, "attribute_not_exists(pk)", None)?,
-        ];
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TransactOutcome::Cancelled(_)) => Err(StoreError::Conflict("api key exists or merchant does not")),
-            Err(TransactOutcome::Failed(e)) => Err(e),
-        }
+        self.put_api_key(record).await
     }
 
     async fn find_api_key(&self, hash: &ApiKeyHash) -> StoreResult<Option<ApiKeyRecord>> {
-        let item = self.get_item(api_key_key(hash)).await?;
-        item.map(|item| doc_of("api key", &item)).transpose()
+        self.get_api_key(hash).await
+    }
+
+    async fn find_api_key_by_id(&self, id: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
+        self.get_api_key_by_id(id).await
+    }
+
+    async fn list_api_keys(&self, merchant_id: &MerchantId) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.query_api_keys(merchant_id).await
+    }
+
+    async fn revoke_api_key(&self, hash: &ApiKeyHash) -> StoreResult<bool> {
+        self.delete_api_key(hash).await
+    }
+
+    async fn record_api_key_use(&self, hash: &ApiKeyHash, day: Timestamp) -> StoreResult<()> {
+        self.touch_api_key(hash, day).await
     }
 }
 

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use ferry_domain::{
-    ApiKeyHash, BaseUnits, ChainId, Deposit, DepositId, EventId, EvmAddress, Merchant, MerchantId, Plan, Session,
-    SessionEvent, SessionId, Timestamp, Token, TxHash, WebhookDelivery, WebhookId,
+    ApiKeyHash, ApiKeyId, ApiKeyLabel, BaseUnits, ChainId, Deposit, DepositId, EventId, EvmAddress, Merchant,
+    MerchantId, Plan, Session, SessionEvent, SessionId, Timestamp, Token, TxHash, WebhookDelivery, WebhookId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -74,12 +74,32 @@ pub struct IdempotencyRecord {
     pub expires_at: Timestamp,
 }
 
-/// An API key as stored: only its hash, and whose it is.
+/// An API key as stored: only its hash, whose it is, and what the operator
+/// sees of it. Records stored before labels and usage existed have neither
+/// and still decode (both default to `None`); their id is derived from the
+/// hash like every other.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
     pub hash: ApiKeyHash,
     pub merchant_id: MerchantId,
     pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<ApiKeyLabel>,
+    /// The start (00:00 UTC) of the last day the key authenticated a request;
+    /// kept by [`MerchantStore::record_api_key_use`], ignored by `create_api_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_on: Option<Timestamp>,
+}
+
+impl ApiKeyRecord {
+    /// A new key's record: not used yet.
+    pub fn new(hash: ApiKeyHash, merchant_id: MerchantId, created_at: Timestamp, label: Option<ApiKeyLabel>) -> Self {
+        Self { hash, merchant_id, created_at, label, last_used_on: None }
+    }
+
+    pub fn id(&self) -> ApiKeyId {
+        ApiKeyId::of(&self.hash)
+    }
 }
 
 /// Why creating a session did not happen.
@@ -251,7 +271,25 @@ pub trait MerchantStore: Send + Sync {
     /// Stores a key's hash for an existing merchant.
     fn create_api_key(&self, record: &ApiKeyRecord) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// The key with this hash (a consistent read: a revoked key is gone at once).
     fn find_api_key(&self, hash: &ApiKeyHash) -> impl Future<Output = StoreResult<Option<ApiKeyRecord>>> + Send;
+
+    /// The key with this id, for revoking it by the id `list_api_keys` shows.
+    fn find_api_key_by_id(&self, id: &ApiKeyId) -> impl Future<Output = StoreResult<Option<ApiKeyRecord>>> + Send;
+
+    /// The merchant's keys, oldest first.
+    fn list_api_keys(&self, merchant_id: &MerchantId) -> impl Future<Output = StoreResult<Vec<ApiKeyRecord>>> + Send;
+
+    /// Deletes the key; `false` if there was none. Once this returns, the key
+    /// no longer authenticates.
+    fn revoke_api_key(&self, hash: &ApiKeyHash) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Records that the key was used on `day` (a [`ferry_domain::utc_day`]):
+    /// written only if the stored day is earlier or absent and the key still
+    /// exists (a revoked key is never brought back). Callers skip the call
+    /// when the record they just read already shows `day`, so a key costs at
+    /// most one write a day (a few, if its first requests of the day race).
+    fn record_api_key_use(&self, hash: &ApiKeyHash, day: Timestamp) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// A chain watcher's progress: the last block whose logs were scanned.

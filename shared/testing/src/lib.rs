@@ -23,9 +23,11 @@ use lambda_http::{Body, Response};
 
 mod receiver;
 mod runtime;
+mod silent_node;
 
 pub use receiver::{ReceivedRequest, Reply, WebhookReceiver};
 pub use runtime::{FakeRuntimeApi, Outcome};
+pub use silent_node::SilentNode;
 
 /// How long one test may take before it fails.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -172,7 +174,7 @@ pub async fn seed_merchant<S: MerchantStore>(store: &S) -> SeededMerchant {
     };
     store.create_merchant(&merchant).await.expect("seed a merchant");
     let key = ApiKey::from_random_bytes(ferry_http::random_bytes());
-    let record = ApiKeyRecord { hash: key.hash(), merchant_id: merchant.id, created_at: ferry_http::now() };
+    let record = ApiKeyRecord::new(key.hash(), merchant.id, ferry_http::now(), None);
     store.create_api_key(&record).await.expect("seed an API key");
     SeededMerchant { id: merchant.id, api_key: key.reveal() }
 }
@@ -216,7 +218,7 @@ pub async fn seed_webhook_at<S: ferry_store::WebhookStore>(
     events: &[&str],
 ) -> ferry_domain::WebhookEndpoint {
     let mut endpoint = ferry_store::conformance::sample_webhook(merchant_id, ferry_http::now());
-    let policy = ferry_domain::UrlPolicy { allow_insecure_loopback: true };
+    let policy = ferry_domain::UrlPolicy::DEVELOPMENT;
     endpoint.url = ferry_domain::WebhookUrl::parse(url, policy).expect("a valid endpoint URL");
     endpoint.events = ferry_domain::EventSelection::parse(events).expect("valid events");
     store.create_webhook(&endpoint, ferry_domain::webhook::MAX_WEBHOOKS_PER_MERCHANT).await.expect("seed a webhook");

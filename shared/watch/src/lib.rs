@@ -11,8 +11,6 @@
 //! not recorded: it is logged at `warn` and stays at the receiver, which
 //! only the factory can sweep.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use ferry_chains::evm::client::{ChainError, EvmClient, TokenTransfer};
@@ -20,8 +18,10 @@ use ferry_domain::{BaseUnits, Chain, Deposit, EvmAddress, RouteDeposit, Session,
 use ferry_queue::{Queue, QueueError, TypedQueue};
 use ferry_store::{DepositRecord, DepositState, DepositStore, Recorded, SessionStore, StoreError};
 
+mod hints;
 pub mod recovery;
 
+pub use hints::{ChainTxLookup, HINT_BUDGET, HINT_CALL_TIMEOUT, HINT_RETRY, HintOutcome, TxHintLookup};
 pub use recovery::{RecoverDeposits, RecoveryPolicy, RecoveryReport};
 
 #[derive(Debug, thiserror::Error)]
@@ -177,59 +177,5 @@ impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
             tracing::info!(%session_id, deposit = %id, "deposit detected");
         }
         Ok(enqueue)
-    }
-}
-
-/// Looks a payer's transaction up on every chain at once, so a payer who
-/// names it does not wait for the next scan.
-pub trait TxHintLookup: Send + Sync {
-    /// Detects the confirmed transfers of `tx_hash` into `receiver`;
-    /// returns how many deposits were enqueued.
-    fn look_up<'a>(
-        &'a self,
-        tx_hash: TxHash,
-        receiver: EvmAddress,
-        now: Timestamp,
-    ) -> Pin<Box<dyn Future<Output = Result<usize, WatchError>> + Send + 'a>>;
-}
-
-/// [`TxHintLookup`] over the watched chains.
-pub struct ChainTxLookup<S, Q> {
-    detector: DepositDetector<S, Q>,
-    chains: Vec<WatchedChain>,
-}
-
-impl<S, Q> ChainTxLookup<S, Q> {
-    pub fn new(detector: DepositDetector<S, Q>, chains: Vec<WatchedChain>) -> Self {
-        Self { detector, chains }
-    }
-}
-
-impl<S: SessionStore + DepositStore, Q: Queue> TxHintLookup for ChainTxLookup<S, Q> {
-    fn look_up<'a>(
-        &'a self,
-        tx_hash: TxHash,
-        receiver: EvmAddress,
-        now: Timestamp,
-    ) -> Pin<Box<dyn Future<Output = Result<usize, WatchError>> + Send + 'a>> {
-        Box::pin(async move {
-            let mut enqueued = 0;
-            for watched in &self.chains {
-                let Some(transfers) = watched.client.transfers_in_transaction(tx_hash.into_inner()).await? else {
-                    continue;
-                };
-                let head = watched.client.block_number().await?;
-                for transfer in transfers.iter().filter(|t| t.to == receiver.into_inner()) {
-                    // Not final yet: the scan takes it once it is confirmed.
-                    if head.saturating_sub(transfer.block_number) < watched.chain.confirmations {
-                        continue;
-                    }
-                    if self.detector.detect(&watched.chain, transfer, now).await? {
-                        enqueued += 1;
-                    }
-                }
-            }
-            Ok(enqueued)
-        })
     }
 }

@@ -86,3 +86,52 @@ async fn a_hint_naming_another_sessions_or_an_unknown_transaction_records_nothin
     assert_eq!(api.check(&session.id, &unknown).await.status, 200);
     assert!(queue.is_empty());
 }
+
+/// One chain's node hangs (accepts, never answers) while the paid chain
+/// answers: the hint still finds the deposit on the paid chain, and the
+/// check answers within the lookup's budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hint_is_found_on_the_paid_chain_while_another_chains_node_hangs() {
+    use ferry_chains::evm::client::EvmClient;
+    use ferry_watch::{HINT_BUDGET, HINT_CALL_TIMEOUT};
+
+    let app = spawn_app_with_chains_and_manual_workers().await;
+    let hung = ferry_testing::SilentNode::start().await;
+    let queue = MemoryQueue::new();
+    let chains = app
+        .chains
+        .watched()
+        .into_iter()
+        .map(|mut watched| {
+            if watched.chain.id.get() == CHAIN_B {
+                watched.client =
+                    EvmClient::connect_with_timeout(watched.chain.id, hung.url(), HINT_CALL_TIMEOUT).expect("client");
+            }
+            watched
+        })
+        .collect();
+    let lookup = ChainTxLookup::new(DepositDetector::new(app.store.clone(), queue.clone()), chains);
+    let api = spawn_api_with(
+        app.store.clone(),
+        ChainRegistry::local().expect("registry"),
+        ReceiverDerivation::new(local::FACTORY),
+        Some(Arc::new(lookup)),
+        ferry_domain::UrlPolicy::default(),
+    )
+    .await;
+    let session = app.open_session(&SessionRequest::to(local::DESTINATION, CHAIN_A).amount("10.00")).await;
+    let payment = app.pay(CHAIN_A, session.receiver, "10.00").await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+    let hint = json!({"clientSecret": session.secret, "txHash": payment.tx_hash.to_string()});
+    let started = std::time::Instant::now();
+    let checked = api.check(&session.id, &hint).await;
+    let elapsed = started.elapsed();
+
+    assert_eq!(checked.status, 200, "{:#}", checked.body);
+    assert!(elapsed < HINT_BUDGET + Duration::from_millis(500), "answered after {elapsed:?}");
+    let record = app.deposit(&payment.deposit_id()).await.expect("found on the chain that answered");
+    assert_eq!(record.state, DepositState::Detected);
+    assert!(!queue.is_empty(), "queued for the router");
+    assert_eq!(hung.requests(), 1, "the hung node was asked once, not retried");
+}

@@ -59,6 +59,30 @@ pub enum ChainError {
     },
     #[error("chain {chain} reports id {actual}")]
     WrongChain { chain: ChainId, actual: u64 },
+    #[error("cannot build the HTTP client for chain {chain}")]
+    HttpClient {
+        chain: ChainId,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// How long one HTTP request to a node may take unless the caller chooses:
+/// a node that accepts the connection and never answers fails the call
+/// (and lets the retry policy act) instead of holding it forever.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP client of every RPC provider Ferry builds: each request,
+/// connecting included, gives up after `timeout`.
+pub fn http_client(
+    chain_id: ChainId,
+    timeout: Duration,
+) -> Result<alloy::transports::http::reqwest::Client, ChainError> {
+    alloy::transports::http::reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|e| ChainError::HttpClient { chain: chain_id, source: Box::new(e) })
 }
 
 /// One ERC-20 transfer, as a log.
@@ -99,9 +123,16 @@ pub struct EvmClient {
 }
 
 impl EvmClient {
+    /// A client whose requests time out after [`DEFAULT_HTTP_TIMEOUT`].
     pub fn connect(chain_id: ChainId, url: &str) -> Result<Self, ChainError> {
+        Self::connect_with_timeout(chain_id, url, DEFAULT_HTTP_TIMEOUT)
+    }
+
+    /// A client whose every HTTP request gives up after `timeout`.
+    pub fn connect_with_timeout(chain_id: ChainId, url: &str, timeout: Duration) -> Result<Self, ChainError> {
         let url = url.parse().map_err(|e| ChainError::InvalidUrl { chain: chain_id, source: Box::new(e) })?;
-        let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(url).erased();
+        let http = http_client(chain_id, timeout)?;
+        let provider = ProviderBuilder::new().disable_recommended_fillers().connect_reqwest(http, url).erased();
         Ok(Self { chain_id, provider, calls: Arc::default(), retry: RetryPolicy::default(), max_block_range: 2_000 })
     }
 
