@@ -13,8 +13,10 @@
 //!   deployment allows it for development), at most 2048 characters, no
 //!   credentials, no fragment, and a host that is not an IP literal in a
 //!   private, loopback, link-local (the cloud metadata address), unique-local,
-//!   multicast, unspecified or otherwise reserved range. A host *name* is
-//!   checked again when it is resolved, at delivery.
+//!   multicast, unspecified or otherwise reserved range (IPv6 forms that
+//!   carry an IPv4 address are judged by it: [`forbidden_address`]), on port
+//!   443 unless the policy allows other ports. A host *name* is checked
+//!   again when it is resolved, at delivery, and the port again too.
 //! - [`sign`] and [`verify`]: the `Ferry-Signature` header,
 //!   `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 
