@@ -104,7 +104,7 @@ pub async fn start_local<S: ChainStore>(
             .clone();
         let client = EvmClient::connect(chain.id, &endpoint.url)?;
         client.verify_chain_id().await?;
-        local::deploy(chain.id, &endpoint.url).await?;
+        deploy_with_retries(chain.id, &endpoint.url).await?;
         relayers.push(Arc::new(Relayer::connect(
             chain.id,
             &endpoint.url,
@@ -128,6 +128,27 @@ pub async fn start_local<S: ChainStore>(
         tokio::spawn(route_forever(consumer, queue)),
     ];
     Ok(LocalWorkers { tasks, tx_lookup })
+}
+
+/// Deploys the local contracts, trying the whole deployment again when a
+/// node failure outlasts the transport's own retries. A deployment is
+/// idempotent (each contract is deployed unless its code is there, at the
+/// deployer's fixed nonces), and the pause lets a transaction of a failed
+/// try be mined before the next one looks.
+async fn deploy_with_retries(chain_id: ChainId, url: &str) -> Result<(), ferry_chains::evm::client::ChainError> {
+    const TRIES: u32 = 5;
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        match local::deploy(chain_id, url).await {
+            Ok(()) => return Ok(()),
+            Err(error) if tried < TRIES => {
+                tracing::warn!(chain = %chain_id, %error, "deploying the local contracts failed; trying again");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 /// How often the local expiry worker runs (deployments: every minute).

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use crate::chains::{Chains, Payment, spawn_chains, usdc};
+use crate::flaky::{FaultProfile, FlakyNode};
 use crate::{TempDir, TestApp, dynamodb_store, spawn_api_with};
 
 /// How long a payment may take to settle: a few blocks of one second each.
@@ -38,6 +39,8 @@ pub struct ChainApp<S> {
     /// The workers' durable queues (`ferry serve` keeps them in its data
     /// directory).
     _queue_dir: TempDir,
+    /// The faulty proxies the workers reach the chains through, if any.
+    pub flaky_nodes: Vec<FlakyNode>,
 }
 
 impl<S> Deref for ChainApp<S> {
@@ -61,7 +64,7 @@ impl Drop for Workers {
 /// Whether the stack runs the chain workers itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorkerMode {
-    /// `ferry_cli::workers::start_local`: poll every second, route from an in-process queue.
+    /// `ferry_cli::workers::start_local`: poll every second, route from the durable queue.
     Running,
     /// None: the test constructs `PollChains` and `RouteDeposits` itself.
     Manual,
@@ -91,11 +94,39 @@ async fn spawn_on_sqlite(workers: WorkerMode) -> ChainApp<SqliteStore> {
     app
 }
 
+/// The stack on the embedded store, its workers (their start-up included)
+/// reaching each chain only through a [`FlakyNode`] failing as `profile`
+/// says; the test itself (payments, balances) reaches the chains directly.
+pub async fn spawn_app_behind_flaky_nodes(profile: FaultProfile, seed: u64) -> ChainApp<SqliteStore> {
+    let dir = TempDir::new("e2e-flaky");
+    let store = SqliteStore::open(&dir.path().join("ferry.db")).expect("open store");
+    let mut app = spawn_app_on(store, WorkerMode::Running, Some((profile, seed))).await;
+    app.app._data_dir = Some(dir);
+    app
+}
+
 /// The API over `store` with the local chain registry and the factory the
 /// chains have, the chains, and the workers if asked for.
 pub async fn spawn_app_on_chains<S: Store + ChainStore>(store: S, workers: WorkerMode) -> ChainApp<S> {
+    spawn_app_on(store, workers, None).await
+}
+
+async fn spawn_app_on<S: Store + ChainStore>(
+    store: S,
+    workers: WorkerMode,
+    faults: Option<(FaultProfile, u64)>,
+) -> ChainApp<S> {
     init_logs();
     let chains = spawn_chains().await;
+    let mut flaky_nodes = Vec::new();
+    let mut endpoints = chains.rpc_endpoints();
+    if let Some((profile, seed)) = faults {
+        for (index, endpoint) in endpoints.iter_mut().enumerate() {
+            let node = FlakyNode::start(&endpoint.url, profile, seed.wrapping_add(index as u64)).await;
+            endpoint.url = node.url.clone();
+            flaky_nodes.push(node);
+        }
+    }
     let registry = ChainRegistry::local().expect("local registry");
     // Webhook receivers in these tests listen on loopback, as on a laptop.
     let webhooks = UrlPolicy::DEVELOPMENT;
@@ -103,10 +134,9 @@ pub async fn spawn_app_on_chains<S: Store + ChainStore>(store: S, workers: Worke
     let queues = ferry_cli::workers::LocalQueues::open(&queue_dir.path().join("queues.db")).expect("open the queues");
     let (handles, tx_lookup) = match workers {
         WorkerMode::Running => {
-            let mut workers =
-                ferry_cli::workers::start_local(store.clone(), &queues, &registry, &chains.rpc_endpoints())
-                    .await
-                    .expect("start the workers");
+            let mut workers = ferry_cli::workers::start_local(store.clone(), &queues, &registry, &endpoints)
+                .await
+                .expect("start the workers");
             let webhook_worker = ferry_cli::workers::start_webhooks(store.clone(), queues.webhooks.clone(), webhooks);
             workers.tasks.extend(webhook_worker.expect("webhook worker"));
             (workers.tasks, Some(workers.tx_lookup))
@@ -114,7 +144,7 @@ pub async fn spawn_app_on_chains<S: Store + ChainStore>(store: S, workers: Worke
         WorkerMode::Manual => (Vec::new(), None),
     };
     let app = spawn_api_with(store, registry, ReceiverDerivation::new(local::FACTORY), tx_lookup, webhooks).await;
-    ChainApp { _workers: Workers(handles), app, chains, _queue_dir: queue_dir }
+    ChainApp { _workers: Workers(handles), app, chains, _queue_dir: queue_dir, flaky_nodes }
 }
 
 /// Worker logs (warnings and errors unless `RUST_LOG` says otherwise), in

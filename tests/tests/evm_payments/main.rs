@@ -13,11 +13,13 @@
 //! - `contract_calls`: destinations with calldata, succeeding or reverting;
 //! - `refunds`: deposits that go back (wrong amount, too late, already paid);
 //! - `crashes`: a router that dies mid-way, and its retry;
-//! - `hints`: a payer's `txHash` looked up at once, without a chain scan.
+//! - `hints`: a payer's `txHash` looked up at once, without a chain scan;
+//! - `flaky_nodes`: nodes failing like public providers delay payments, lose none.
 
 mod contract_calls;
 mod crashes;
 mod delivery;
+mod flaky_nodes;
 mod hints;
 mod refunds;
 mod webhooks;

@@ -18,6 +18,7 @@ use ferry_domain::ChainId;
 use crate::redact::Redacted;
 
 use super::contracts::IERC20;
+use super::transport::{RpcOptions, rpc_client};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -123,16 +124,20 @@ pub struct EvmClient {
 }
 
 impl EvmClient {
-    /// A client whose requests time out after [`DEFAULT_HTTP_TIMEOUT`].
+    /// A worker's client ([`RpcOptions::WORKER`]): requests time out after
+    /// [`DEFAULT_HTTP_TIMEOUT`], transient failures are retried inside each call.
     pub fn connect(chain_id: ChainId, url: &str) -> Result<Self, ChainError> {
-        Self::connect_with_timeout(chain_id, url, DEFAULT_HTTP_TIMEOUT)
+        Self::connect_with(chain_id, url, RpcOptions::WORKER)
     }
 
-    /// A client whose every HTTP request gives up after `timeout`.
+    /// A client whose every HTTP request gives up after `timeout`, tried once.
     pub fn connect_with_timeout(chain_id: ChainId, url: &str, timeout: Duration) -> Result<Self, ChainError> {
-        let url = url.parse().map_err(|e| ChainError::InvalidUrl { chain: chain_id, source: Box::new(e) })?;
-        let http = http_client(chain_id, timeout)?;
-        let provider = ProviderBuilder::new().disable_recommended_fillers().connect_reqwest(http, url).erased();
+        Self::connect_with(chain_id, url, RpcOptions::one_try(timeout))
+    }
+
+    pub fn connect_with(chain_id: ChainId, url: &str, options: RpcOptions) -> Result<Self, ChainError> {
+        let client = rpc_client(chain_id, url, options)?;
+        let provider = ProviderBuilder::new().disable_recommended_fillers().connect_client(client).erased();
         Ok(Self { chain_id, provider, calls: Arc::default(), retry: RetryPolicy::default(), max_block_range: 2_000 })
     }
 

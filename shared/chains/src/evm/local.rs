@@ -49,22 +49,21 @@ fn failed(chain: ChainId, what: &'static str, source: impl Into<BoxError>) -> Ch
     ChainError::Transaction { chain, what, source: Box::new(Redacted::of(source.as_ref())) }
 }
 
-/// The HTTP client of the local tooling's providers: with a timeout, like every RPC client.
-fn http(chain_id: ChainId) -> Result<alloy::transports::http::reqwest::Client, ChainError> {
-    super::client::http_client(chain_id, super::client::DEFAULT_HTTP_TIMEOUT)
+/// The RPC client of the local tooling's providers: a worker's (a timeout
+/// per request, transient failures retried), like every RPC client.
+fn rpc(chain_id: ChainId, url: &str) -> Result<alloy::rpc::client::RpcClient, ChainError> {
+    super::transport::rpc_client(chain_id, url, super::transport::RpcOptions::WORKER)
 }
 
 /// Deploys the factory and the test USDC at their fixed addresses (unless
 /// already there), mints test USDC to the payer and the relayer, and lets
 /// the factory draw on the relayer's inventory for payouts with a call.
 pub async fn deploy(chain_id: ChainId, url: &str) -> Result<(), ChainError> {
-    let rpc_url = url.parse().map_err(|e| ChainError::InvalidUrl { chain: chain_id, source: Box::new(e) })?;
     let deployer = signer(DEPLOYER_KEY);
     let owner = deployer.address();
     let relayer = signer(RELAYER_KEY);
     let payer = signer(PAYER_KEY);
-    let provider =
-        ProviderBuilder::new().wallet(EthereumWallet::from(deployer)).connect_reqwest(http(chain_id)?, rpc_url);
+    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(deployer)).connect_client(rpc(chain_id, url)?);
 
     let has_code = |at: Address| {
         let provider = provider.clone();
@@ -107,10 +106,8 @@ pub async fn deploy(chain_id: ChainId, url: &str) -> Result<(), ChainError> {
                 .map_err(|e| failed(chain_id, "minting test USDC", e))?;
         }
     }
-    let relayer_provider = ProviderBuilder::new().wallet(EthereumWallet::from(relayer.clone())).connect_reqwest(
-        http(chain_id)?,
-        url.parse().map_err(|e| ChainError::InvalidUrl { chain: chain_id, source: Box::new(e) })?,
-    );
+    let relayer_provider =
+        ProviderBuilder::new().wallet(EthereumWallet::from(relayer.clone())).connect_client(rpc(chain_id, url)?);
     let as_relayer = TestStablecoin::new(USDC, &relayer_provider);
     let allowance = as_relayer
         .allowance(relayer.address(), FACTORY)
@@ -138,10 +135,8 @@ pub async fn pay_from_test_wallet(
     to: Address,
     amount: U256,
 ) -> Result<alloy::primitives::B256, ChainError> {
-    let rpc_url = url.parse().map_err(|e| ChainError::InvalidUrl { chain: chain_id, source: Box::new(e) })?;
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer(PAYER_KEY)))
-        .connect_reqwest(http(chain_id)?, rpc_url);
+    let provider =
+        ProviderBuilder::new().wallet(EthereumWallet::from(signer(PAYER_KEY))).connect_client(rpc(chain_id, url)?);
     let receipt = TestStablecoin::new(USDC, &provider)
         .transfer(to, amount)
         .send()

@@ -12,5 +12,7 @@ pub mod local;
 mod receiver;
 #[cfg(feature = "rpc")]
 pub mod relayer;
+#[cfg(feature = "rpc")]
+pub mod transport;
 
 pub use receiver::{RECEIVER_INIT_CODE_HASH, ReceiverDerivation};

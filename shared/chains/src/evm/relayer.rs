@@ -96,10 +96,9 @@ impl Relayer {
     /// default signer (whose address is the relayer's) through the
     /// receiver `factory`.
     pub fn connect(chain_id: ChainId, url: &str, wallet: EthereumWallet, factory: Address) -> Result<Self, ChainError> {
-        let url = url.parse().map_err(|e| ChainError::InvalidUrl { chain: chain_id, source: Box::new(e) })?;
+        let client = super::transport::rpc_client(chain_id, url, super::transport::RpcOptions::WORKER)?;
         let address = wallet.default_signer().address();
-        let http = super::client::http_client(chain_id, super::client::DEFAULT_HTTP_TIMEOUT)?;
-        let provider = ProviderBuilder::new().wallet(wallet).connect_reqwest(http, url).erased();
+        let provider = ProviderBuilder::new().wallet(wallet).connect_client(client).erased();
         let factory = FerryFactory::new(factory, provider.clone());
         Ok(Self { chain_id, address, provider, factory, next_nonce: Mutex::new(None) })
     }
