@@ -154,7 +154,12 @@ pub fn session_body() -> Value {
             "amountUnits": "10.5",
             "calldata": "0xa9059cbb",
         },
-        "display": {"title": "Order #42", "verb": "Pay", "themeCssUrl": "https://shop.example/theme.css"},
+        "display": {
+            "title": "Order #42",
+            "verb": "Pay",
+            "themeCssUrl": "https://shop.example/theme.css",
+            "themeMode": "dark",
+        },
         "metadata": {"orderId": "42"},
         "refundAddress": DESTINATION,
     })

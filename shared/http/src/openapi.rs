@@ -326,6 +326,20 @@ mod tests {
     }
 
     #[test]
+    fn the_fields_the_published_client_sends_are_documented() {
+        let json = serde_json::to_value(document()).expect("serialize");
+        let schemas = &json["components"]["schemas"];
+        let locale = &schemas["CreatePaymentMethodRequest"]["properties"]["locale"];
+        assert_eq!(locale["maxLength"], 35, "{locale:#}");
+        assert!(locale["pattern"].is_string(), "{locale:#}");
+        assert_eq!(schemas["ThemeModeView"]["enum"], serde_json::json!(["system", "light", "dark"]));
+        for display in ["DisplayRequest", "DisplayView"] {
+            let theme_mode = &schemas[display]["properties"]["themeMode"];
+            assert!(theme_mode.to_string().contains("ThemeModeView"), "{display}: {theme_mode:#}");
+        }
+    }
+
+    #[test]
     fn the_document_is_openapi_3_1_and_names_every_error_code() {
         let json = serde_json::to_value(document()).expect("serialize");
         assert!(json["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", json["openapi"]);
