@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 pub mod chains;
 pub mod evm;
 pub mod faults;
+pub mod js;
 
 /// Base USDC: a real production token the tests create sessions for.
 pub const BASE_USDC: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
