@@ -10,6 +10,7 @@ use ferry_cli::stores::StoreArgs;
 use ferry_cli::{dev, operator, server, with_store};
 use ferry_config::RegistryChoice;
 use ferry_domain::MerchantId;
+use ferry_http::cors::CorsPolicy;
 use ferry_store::{ChainStore, DeliveryStore, ExpiryStore, Store};
 use tokio::net::TcpListener;
 
@@ -60,6 +61,13 @@ struct ServeArgs {
     /// development receivers.
     #[arg(long)]
     https_webhooks_only: bool,
+    /// Browser origins (scheme://host[:port], comma-separated) that may send
+    /// API keys. Any origin may call the client-secret routes; by default no
+    /// browser may send an API key. The same as the template's
+    /// `CorsAllowedOrigins`.
+    #[arg(long, env = "FERRY_CORS_ALLOWED_ORIGINS", default_value = "", value_name = "ORIGINS",
+          value_parser = CorsPolicy::parse, hide_default_value = true)]
+    cors_allowed_origins: CorsPolicy,
 }
 
 #[derive(Args)]
@@ -194,7 +202,8 @@ async fn serve_with<S: Store + ChainStore + ExpiryStore + DeliveryStore>(
     let webhook_policy = ferry_domain::UrlPolicy { allow_insecure_loopback: !args.https_webhooks_only };
     let mut api = Api::new(store.clone(), Arc::clone(&registry), receivers)
         .with_balance_readers(readers)
-        .with_webhook_url_policy(webhook_policy);
+        .with_webhook_url_policy(webhook_policy)
+        .with_cors(args.cors_allowed_origins.clone());
     // Sessions past their expiry become `expired`, chains or not; every
     // state change's event goes to the merchant's endpoints.
     let _expiry = ferry_cli::workers::start_expiry(store.clone());

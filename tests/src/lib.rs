@@ -122,6 +122,23 @@ pub async fn spawn_api_with<S: Store>(
     if let Some(lookup) = tx_lookup {
         api = api.with_tx_lookup(lookup);
     }
+    serve_api(api, store).await
+}
+
+/// The stack over the embedded store (production registry) with browser
+/// origins allowed to send API keys as `--cors-allowed-origins` says.
+pub async fn spawn_app_with_cors(cors: ferry_http::cors::CorsPolicy) -> TestApp<SqliteStore> {
+    let dir = TempDir::new("e2e-cors");
+    let store = SqliteStore::open(&dir.0.join("ferry.db")).expect("open store");
+    let registry = ChainRegistry::production().expect("registry");
+    let api = Api::new(store.clone(), Arc::new(registry), receivers()).with_cors(cors);
+    let mut app = serve_api(api, store).await;
+    app._data_dir = Some(dir);
+    app
+}
+
+/// Serves `api` on a free loopback port, with two merchants' API keys.
+pub async fn serve_api<S: Store>(api: Api<S>, store: S) -> TestApp<S> {
     let api = Arc::new(api);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base_url = format!("http://{}", listener.local_addr().expect("address"));
