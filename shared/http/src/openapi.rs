@@ -252,7 +252,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     let mut description = String::from(
         "Self-hostable payment sessions. Every non-2xx response is \
-         `{\"error\": {\"type\", \"code\", \"message\", \"param\"?}}` and carries a `request-id` header.\n\n\
+         `{\"error\": {\"type\", \"code\", \"message\", \"param\"?}}` and carries a `request-id` header. \
+         Browsers on any origin may call the client-secret routes (CORS, no credentials); a browser may send \
+         an API key only from an origin the operator lists, otherwise it is a 403 `origin_not_allowed`.\n\n\
          | code | type | HTTP status |\n|---|---|---|\n",
     );
     for code in ErrorCode::ALL {
