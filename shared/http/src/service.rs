@@ -167,7 +167,8 @@ where
     F: Fn(Request) -> Fut + Sync,
     Fut: Future<Output = HandlerResult> + Send,
 {
-    let cors = &CorsPolicy::from_env()?;
+    // As text, so the exit message names the variable and the entry.
+    let cors = &CorsPolicy::from_env().map_err(|error| error.to_string())?;
     let handler = &handler;
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
         Ok::<_, std::convert::Infallible>(respond_with(cors, request, handler).await)
