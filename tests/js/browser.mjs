@@ -4,9 +4,12 @@
 // with `fetch`, calls the client-secret routes of the Ferry server given on
 // the command line, then runs the published JS client (@daimo/sdk, served
 // to the page from the pinned install) there too, then tries to send an API
-// key, which the browser must refuse.
+// key, which the browser must refuse. Optionally, a second Ferry server
+// that lists the page's origin (`--cors-allowed-origins`): the page creates a
+// session there with an API key, which the browser then sends.
 //
 //   node browser.mjs <chromium> <ferryBaseUrl> <sessionId> <clientSecret> <apiKey>
+//                    [<pagePort> <listedBaseUrl> <listedApiKey> <sessionBodyJson>]
 //
 // Prints one JSON object with what the page saw. Any surprise exits
 // non-zero with the reason on stderr; the whole run is bounded.
@@ -29,10 +32,12 @@ function fail(message) {
 process.on("unhandledRejection", (error) => fail(`unhandled rejection: ${error?.stack ?? error}`));
 setTimeout(() => fail(`no result within ${RUN_TIMEOUT_MS} ms`), RUN_TIMEOUT_MS).unref();
 
-const [executablePath, api, sessionId, clientSecret, apiKey] = process.argv.slice(2);
+const [executablePath, api, sessionId, clientSecret, apiKey, pagePort = "0", listedApi, listedKey, sessionBody] =
+  process.argv.slice(2);
 if (!executablePath || !api || !sessionId || !clientSecret || !apiKey) {
-  fail("usage: node browser.mjs <chromium> <ferryBaseUrl> <sessionId> <clientSecret> <apiKey>");
+  fail("usage: node browser.mjs <chromium> <ferryBaseUrl> <sessionId> <clientSecret> <apiKey> [<pagePort> ...]");
 }
+if (listedApi && (!listedKey || !sessionBody)) fail("a listed server needs its API key and a session body");
 
 // The page's origin: this server. `/sdk/…` serves the published client's
 // files (plain ES modules with relative imports only).
@@ -61,7 +66,7 @@ const server = createServer((request, response) => {
 });
 await new Promise((resolve, reject) => {
   server.once("error", reject);
-  server.listen(0, "127.0.0.1", resolve);
+  server.listen(Number(pagePort), "127.0.0.1", resolve);
 });
 const pageOrigin = `http://127.0.0.1:${server.address().port}`;
 if (new URL(api).origin === pageOrigin) fail("the page must be on another origin than the API");
@@ -94,7 +99,7 @@ try {
   if (!loaded?.ok()) fail(`the page did not load: ${loaded?.status()}`);
 
   const seen = await tab.evaluate(
-    async ({ api, sessionId, clientSecret, apiKey }) => {
+    async ({ api, sessionId, clientSecret, apiKey, listedApi, listedKey, sessionBody }) => {
       // The headers the followed API's client sends: not CORS-safelisted, so
       // every call below is preflighted.
       const headers = { "content-type": "application/json", "x-sdk-version": "1.7.0" };
@@ -150,9 +155,20 @@ try {
         listWebhooks: await refused("GET", "/v1/webhooks", { headers: bearer }),
         merchantView: await refused("GET", session, { headers: bearer }),
       };
-      return { origin: location.origin, userAgent: navigator.userAgent, fetched, sdk, sdkError, apiKeyCalls };
+
+      // A server that lists this page's origin lets it send an API key.
+      let listed = null;
+      if (listedApi) {
+        const response = await fetch(`${listedApi}/v1/sessions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${listedKey}`, "content-type": "application/json" },
+          body: sessionBody,
+        });
+        listed = { status: response.status, body: await response.json() };
+      }
+      return { origin: location.origin, userAgent: navigator.userAgent, fetched, sdk, sdkError, apiKeyCalls, listed };
     },
-    { api, sessionId, clientSecret, apiKey },
+    { api, sessionId, clientSecret, apiKey, listedApi, listedKey, sessionBody },
   );
   console.log(JSON.stringify({ ...seen, consoleErrors }));
 } catch (error) {

@@ -3,25 +3,47 @@
 //! another loopback origin calls the client-secret routes of the local
 //! server with `fetch` — preflighted, as the followed API's client's headers
 //! make them — and runs the published JS client there; a page that sends an
-//! API key is refused by the browser itself (no listed origins).
+//! API key is refused by the browser itself, unless the server lists the
+//! page's origin (`--cors-allowed-origins`).
 
 use std::time::Duration;
 
 use ferry_e2e::js::{chromium, run_script};
-use ferry_e2e::spawn_app;
+use ferry_e2e::{session_body, spawn_app, spawn_app_with_cors};
+use ferry_http::cors::CorsPolicy;
 
 /// Chromium starts in a few seconds; the script bounds itself at 90 s.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_on_another_origin_calls_the_client_secret_routes_but_cannot_send_an_api_key() {
+async fn a_page_on_another_origin_calls_the_client_secret_routes_and_sends_api_keys_only_where_listed() {
     let app = spawn_app().await;
     let (id, secret) = app.new_session().await;
     let chromium = chromium().display().to_string();
-    let out = run_script("browser.mjs", &[&chromium, &app.base_url, &id, &secret, &app.api_key], SCRIPT_TIMEOUT).await;
+    // The page's port is picked here so a second server can list its origin.
+    let page_port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        probe.local_addr().expect("address").port()
+    };
+    let page_origin = format!("http://127.0.0.1:{page_port}");
+    let listed = spawn_app_with_cors(CorsPolicy::parse(&page_origin).expect("origin")).await;
+    let body = session_body().to_string();
+    let args = [
+        chromium.as_str(),
+        &app.base_url,
+        &id,
+        &secret,
+        &app.api_key,
+        &page_port.to_string(),
+        &listed.base_url,
+        &listed.api_key,
+        &body,
+    ];
+    let out = run_script("browser.mjs", &args, SCRIPT_TIMEOUT).await;
 
     let origin = out["origin"].as_str().expect("origin");
-    assert!(origin.starts_with("http://127.0.0.1:") && origin != app.base_url, "{origin} vs {}", app.base_url);
+    assert_eq!(origin, page_origin);
+    assert_ne!(origin, app.base_url);
     assert!(out["userAgent"].as_str().is_some_and(|ua| ua.contains("Chrome/")), "{out:#}");
 
     let fetched = &out["fetched"];
@@ -51,4 +73,8 @@ async fn a_page_on_another_origin_calls_the_client_secret_routes_but_cannot_send
         assert_eq!(outcome["name"], "TypeError", "{call}: {outcome:#}");
     }
     assert_eq!(out["apiKeyCalls"].as_object().map(|calls| calls.len()), Some(3));
+
+    // The server that lists the page's origin takes its API key.
+    assert_eq!(out["listed"]["status"], 201, "{out:#}");
+    assert_eq!(out["listed"]["body"]["session"]["status"], "requires_payment_method", "{out:#}");
 }
