@@ -16,7 +16,7 @@ use crate::npm::{self, Pins};
 
 /// The pins: `@daimo/sdk` (its `client` entry point and its error type) and
 /// playwright-core.
-const PINS: Pins = Pins {
+const PINS: Pins<'static> = Pins {
     dir: "tests/js",
     name: "js",
     required: &["@daimo/sdk/dist/client/index.js", "@daimo/sdk/dist/common/index.js", "playwright-core/index.mjs"],

@@ -3,8 +3,9 @@
 //! `$HOME/.cache/ferry/<name>-<hash of the two files>`, reused by every clone
 //! with the same pins. The install happens in a `.partial-<pid>` directory
 //! that is renamed into place only after npm succeeded and the expected
-//! files arrived, with a marker (the hash) written last — the scheme
-//! `anvil.rs` uses for anvil.
+//! files arrived, with a marker (the hash) written last. anvil
+//! (`xtask/anvil`) and the JavaScript test packages (`tests/js`) install
+//! this way.
 
 use std::fs;
 use std::io;
@@ -24,15 +25,15 @@ const MARKER: &str = ".ferry-npm-ci";
 /// A pinned package set: the directory (relative to the workspace root)
 /// holding its manifests, the cache name, and files (relative to
 /// `node_modules`) whose absence means the install is broken.
-pub struct Pins {
+pub struct Pins<'a> {
     pub dir: &'static str,
     pub name: &'static str,
-    pub required: &'static [&'static str],
+    pub required: &'a [&'a str],
 }
 
 /// Makes sure `pins` are installed; returns the installation directory
 /// (whose `node_modules` holds the packages).
-pub fn ensure(root: &Path, pins: &Pins) -> Result<PathBuf> {
+pub fn ensure(root: &Path, pins: &Pins<'_>) -> Result<PathBuf> {
     let source = root.join(pins.dir);
     let mut manifests = Vec::new();
     for name in MANIFESTS {
@@ -79,7 +80,7 @@ pub fn ensure(root: &Path, pins: &Pins) -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn install(dir: &Path, manifests: &[(&str, Vec<u8>)], hash: &str, pins: &Pins) -> Result<()> {
+fn install(dir: &Path, manifests: &[(&str, Vec<u8>)], hash: &str, pins: &Pins<'_>) -> Result<()> {
     for (name, contents) in manifests {
         let path = dir.join(name);
         fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))?;
@@ -94,7 +95,7 @@ fn install(dir: &Path, manifests: &[(&str, Vec<u8>)], hash: &str, pins: &Pins) -
     fs::write(&marker, format!("{hash}\n")).with_context(|| format!("cannot write {}", marker.display()))
 }
 
-fn check_required(dir: &Path, pins: &Pins) -> Result<()> {
+fn check_required(dir: &Path, pins: &Pins<'_>) -> Result<()> {
     for file in pins.required {
         let path = dir.join("node_modules").join(file);
         if !path.is_file() {
