@@ -89,7 +89,13 @@ fn new_session(index: u64, destination_chain: ChainId, amount: u128) -> Session 
             calldata: None,
             delivery: None,
         },
-        display: DisplayInfo { title: "bench".into(), verb: "Pay".into(), theme_css_url: None, payment_options: None },
+        display: DisplayInfo {
+            title: "bench".into(),
+            verb: "Pay".into(),
+            theme_css_url: None,
+            payment_options: None,
+            theme_mode: None,
+        },
         metadata: None,
         refund_address: None,
     };

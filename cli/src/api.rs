@@ -12,8 +12,9 @@ use ferry_chains::evm::ReceiverDerivation;
 use ferry_chains::evm::balances::BalanceReader;
 use ferry_domain::ChainRegistry;
 use ferry_domain::UrlPolicy;
+use ferry_http::cors::CorsPolicy;
 use ferry_http::routes::{Endpoint, RouteMatch, route};
-use ferry_http::{ApiError, Body, Request, RequestExt, Response, respond};
+use ferry_http::{ApiError, Body, Request, RequestExt, Response, respond_with};
 use ferry_notify::WebhookSender;
 use ferry_store::Store;
 use get_event::GetEvent;
@@ -37,6 +38,7 @@ pub struct Api<S> {
     /// (logged when it happened): the endpoint then answers 500.
     test_webhook: Option<TestWebhook<S>>,
     get_event: GetEvent<S>,
+    cors: CorsPolicy,
     store: S,
 }
 
@@ -68,6 +70,7 @@ impl<S: Store> Api<S> {
             delete_webhook: DeleteWebhook::new(store.clone()),
             test_webhook: test_webhook(store.clone(), UrlPolicy::default()),
             get_event: GetEvent::new(store.clone()),
+            cors: CorsPolicy::servers_only(),
             store,
         }
     }
@@ -93,6 +96,17 @@ impl<S: Store> Api<S> {
         self
     }
 
+    /// Which browser origins may send API keys (`--cors-allowed-origins`);
+    /// by default none, as `FERRY_CORS_ALLOWED_ORIGINS` unset does.
+    pub fn with_cors(mut self, cors: CorsPolicy) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    pub fn cors(&self) -> &CorsPolicy {
+        &self.cors
+    }
+
     /// Routes `request` to its function with the path parameters filled in,
     /// as API Gateway would; unrouted requests go to the fallback.
     pub async fn dispatch(&self, request: Request) -> Response<Body> {
@@ -101,7 +115,7 @@ impl<S: Store> Api<S> {
             RouteMatch::Found { endpoint, params } => (Some(endpoint), request.with_path_parameters(params)),
             RouteMatch::MethodNotAllowed { .. } | RouteMatch::NotFound => (None, request),
         };
-        respond(request, |request| async move {
+        respond_with(&self.cors, request, |request| async move {
             match endpoint {
                 Some(Endpoint::CreateSession) => self.create_session.handle(request).await,
                 Some(Endpoint::GetSession) => self.get_session.handle(request).await,

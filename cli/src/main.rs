@@ -10,6 +10,7 @@ use ferry_cli::stores::StoreArgs;
 use ferry_cli::{dev, operator, server, with_store};
 use ferry_config::RegistryChoice;
 use ferry_domain::{ApiKeyLabel, MerchantId};
+use ferry_http::cors::CorsPolicy;
 use ferry_store::{ChainStore, DeliveryStore, ExpiryStore, MerchantStore, Store};
 use tokio::net::TcpListener;
 
@@ -84,6 +85,13 @@ struct ServeArgs {
     /// development receivers.
     #[arg(long)]
     https_webhooks_only: bool,
+    /// Browser origins (scheme://host[:port], comma-separated) that may send
+    /// API keys. Any origin may call the client-secret routes; by default no
+    /// browser may send an API key. The same as the template's
+    /// `CorsAllowedOrigins`.
+    #[arg(long, env = "FERRY_CORS_ALLOWED_ORIGINS", default_value = "", value_name = "ORIGINS",
+          value_parser = CorsPolicy::parse, hide_default_value = true)]
+    cors_allowed_origins: CorsPolicy,
 }
 
 #[derive(Args)]
@@ -268,7 +276,8 @@ async fn serve_with<S: Store + ChainStore + ExpiryStore + DeliveryStore>(
         ferry_domain::UrlPolicy { allow_insecure_loopback: !args.https_webhooks_only, allow_any_port: false };
     let mut api = Api::new(store.clone(), Arc::clone(&registry), receivers)
         .with_balance_readers(readers)
-        .with_webhook_url_policy(webhook_policy);
+        .with_webhook_url_policy(webhook_policy)
+        .with_cors(args.cors_allowed_origins.clone());
     // Sessions past their expiry become `expired`, chains or not; every
     // state change's event goes to the merchant's endpoints.
     // Durable queues beside the embedded store: a restart loses no message.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferry_http::request::MAX_BODY_BYTES;
-use ferry_http::{ApiError, Body, ErrorCode, RequestExt, respond};
+use ferry_http::{ApiError, Body, ErrorCode, RequestExt, respond_with};
 use ferry_store::Store;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -46,7 +46,7 @@ async fn handle<S: Store>(api: &Api<S>, request: hyper::Request<Incoming>) -> Hy
         Err(_) => {
             let request = ferry_http::Request::from_parts(parts, Body::Empty);
             return into_hyper(
-                respond(request, |_| async {
+                respond_with(api.cors(), request, |_| async {
                     Err(ApiError::new(
                         ErrorCode::PayloadTooLarge,
                         format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes."),

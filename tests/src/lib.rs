@@ -24,6 +24,7 @@ pub mod chains;
 pub mod evm;
 pub mod faults;
 pub mod flaky;
+pub mod js;
 
 /// Base USDC: a real production token the tests create sessions for.
 pub const BASE_USDC: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
@@ -122,6 +123,23 @@ pub async fn spawn_api_with<S: Store>(
     if let Some(lookup) = tx_lookup {
         api = api.with_tx_lookup(lookup);
     }
+    serve_api(api, store).await
+}
+
+/// The stack over the embedded store (production registry) with browser
+/// origins allowed to send API keys as `--cors-allowed-origins` says.
+pub async fn spawn_app_with_cors(cors: ferry_http::cors::CorsPolicy) -> TestApp<SqliteStore> {
+    let dir = TempDir::new("e2e-cors");
+    let store = SqliteStore::open(&dir.0.join("ferry.db")).expect("open store");
+    let registry = ChainRegistry::production().expect("registry");
+    let api = Api::new(store.clone(), Arc::new(registry), receivers()).with_cors(cors);
+    let mut app = serve_api(api, store).await;
+    app._data_dir = Some(dir);
+    app
+}
+
+/// Serves `api` on a free loopback port, with two merchants' API keys.
+pub async fn serve_api<S: Store>(api: Api<S>, store: S) -> TestApp<S> {
     let api = Arc::new(api);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base_url = format!("http://{}", listener.local_addr().expect("address"));
@@ -155,7 +173,12 @@ pub fn session_body() -> Value {
             "amountUnits": "10.5",
             "calldata": "0xa9059cbb",
         },
-        "display": {"title": "Order #42", "verb": "Pay", "themeCssUrl": "https://shop.example/theme.css"},
+        "display": {
+            "title": "Order #42",
+            "verb": "Pay",
+            "themeCssUrl": "https://shop.example/theme.css",
+            "themeMode": "dark",
+        },
         "metadata": {"orderId": "42"},
         "refundAddress": DESTINATION,
     })

@@ -67,6 +67,9 @@ async fn each_invalid_field_is_named_as_a_json_path() {
         (body_with(&["display", "verb"], Value::Null), "display.verb"),
         (body_with(&["display", "themeCssUrl"], json!("javascript:alert(1)")), "display.themeCssUrl"),
         (body_with(&["display", "paymentOptions"], json!(["evm", ""])), "display.paymentOptions[1]"),
+        (body_with(&["display", "themeMode"], json!("sepia")), "display.themeMode"),
+        (body_with(&["display", "themeMode"], json!("Dark")), "display.themeMode"),
+        (body_with(&["display", "themeMode"], json!(1)), "display.themeMode"),
         (body_with(&["metadata"], json!({"orderId": 42})), "metadata.orderId"),
         (body_with(&["metadata"], json!({"note": "x".repeat(501)})), "metadata.note"),
         (body_with(&["metadata"], Value::Object((0..51).map(|i| (format!("k{i}"), json!("v"))).collect())), "metadata"),
@@ -178,11 +181,20 @@ async fn payment_method_requests_are_validated() {
         (json!({"clientSecret": secret, "paymentMethod": {"type": "bitcoin"}}), "paymentMethod.type"),
         (json!({"clientSecret": secret, "paymentMethod": {"type": "evm", "chainId": 1}}), "paymentMethod.chainId"),
         (json!({"clientSecret": secret, "paymentMethod": {"type": "evm"}, "extra": true}), "extra"),
+        (json!({"clientSecret": secret, "paymentMethod": {"type": "evm"}, "locale": ""}), "locale"),
+        (json!({"clientSecret": secret, "paymentMethod": {"type": "evm"}, "locale": "e"}), "locale"),
+        (json!({"clientSecret": secret, "paymentMethod": {"type": "evm"}, "locale": "en US"}), "locale"),
+        (json!({"clientSecret": secret, "paymentMethod": {"type": "evm"}, "locale": "a".repeat(36)}), "locale"),
+        (json!({"clientSecret": secret, "paymentMethod": {"type": "evm"}, "locale": 7}), "locale"),
     ];
     for (body, param) in cases {
         let answer = app.set_payment_method(&id, &body).await;
         answer.assert_error(400, "validation_error", "invalid_parameter").assert_param(param);
+        let message = answer.body["error"]["message"].as_str().expect("message");
+        assert!(message.starts_with(param), "{param}: {message}");
     }
+    // Nothing was written by the refused requests.
+    assert_eq!(app.get_session(&id, None, None).await.body["session"]["status"], "requires_payment_method");
     let bad_hash = app.check(&id, &json!({"clientSecret": secret, "txHash": "0x1234"})).await;
     bad_hash.assert_error(400, "validation_error", "invalid_parameter").assert_param("txHash");
 }

@@ -30,7 +30,10 @@ async fn walk_a_session_through_the_api<S: Store>(app: TestApp<S>) {
             "calldata": "0xa9059cbb",
         })
     );
-    assert_eq!(session["display"]["title"], "Order #42");
+    assert_eq!(
+        session["display"],
+        json!({"title": "Order #42", "verb": "Pay", "themeCssUrl": "https://shop.example/theme.css", "themeMode": "dark"})
+    );
     assert_eq!(session["paymentMethod"], serde_json::Value::Null);
     assert_eq!(session["metadata"], json!({"orderId": "42"}));
     let created_at = session["createdAt"].as_u64().expect("createdAt");
@@ -46,10 +49,12 @@ async fn walk_a_session_through_the_api<S: Store>(app: TestApp<S>) {
         assert!(!view.contains_key("clientSecret") && !view.contains_key("metadata"), "{view:?}");
         assert_eq!(view["sessionId"], id.as_str());
         assert_eq!(view["destination"], session["destination"]);
+        assert_eq!(view["display"], session["display"]);
     }
 
-    // The payer chooses EVM: the CREATE2 deposit address, waiting for payment.
-    let body = json!({"clientSecret": secret, "paymentMethod": {"type": "evm"}});
+    // The payer chooses EVM (with the UI language the followed API's
+    // clients send): the CREATE2 deposit address, waiting for payment.
+    let body = json!({"clientSecret": secret, "paymentMethod": {"type": "evm"}, "locale": "en"});
     let with_method = app.set_payment_method(&id, &body).await;
     assert_eq!(with_method.status, 200, "{:#}", with_method.body);
     let expected = receivers().receiver(&id.parse::<SessionId>().expect("id")).to_string();

@@ -5,9 +5,8 @@
 //! package (`@foundry-rs/anvil-linux-amd64`, which ships the binary itself).
 //! `npm ci --ignore-scripts` installs them into
 //! `$HOME/.cache/ferry/anvil-<hash of the manifests>`, outside the clone and
-//! reused by every clone with the same pins: the install happens in a
-//! `.partial-<pid>` directory that is renamed into place only after npm
-//! succeeded and the binary was found, with a marker (the hash) written last.
+//! reused by every clone with the same pins ([`crate::npm`]; the install
+//! counts only once the binary is there).
 //! The package's install script is not needed: it only downloads the same
 //! binary when the platform package is missing.
 //!
@@ -16,24 +15,20 @@
 //! `0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266`).
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{self, Child, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::cmd::{self, step};
 use crate::error::{Context, Result};
-use crate::hash;
+use crate::npm::{self, Pins};
 use crate::paths;
 use crate::service::{self, Probe};
 
 /// The pins, relative to the workspace root.
 const DIR: &str = "xtask/anvil";
-/// The files `npm ci` installs from; their hash names an installation.
-const MANIFESTS: [&str; 2] = ["package.json", "package-lock.json"];
-/// Written into the installation directory only after everything succeeded.
-const MARKER: &str = ".ferry-npm-ci";
 
 /// The chains of the tests and of the local stack (`ferry dev`'s `local`
 /// chain registry).
@@ -55,93 +50,18 @@ pub struct Binary {
 /// Makes sure the pinned anvil is installed and returns its binary.
 pub fn ensure(root: &Path) -> Result<Binary> {
     let package = platform_package(std::env::consts::OS, std::env::consts::ARCH)?;
-    let source = root.join(DIR);
-    let mut manifests = Vec::new();
-    for name in MANIFESTS {
-        let path = source.join(name);
-        let contents = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        manifests.push((name, contents));
-    }
-    let wanted = manifests_hash(&manifests);
-    let cache = paths::cache_dir()?;
-    let dir = cache.join(format!("anvil-{wanted}"));
-
-    if is_installed(&dir, &wanted) {
-        step(format!("anvil: up to date in {}", dir.display()));
-        return Binary::found(&dir, package);
-    }
-
-    step(format!("anvil: installing {DIR}/package-lock.json into {}", dir.display()));
-    check_npm()?;
-    let partial = cache.join(format!("anvil-{wanted}.partial-{}", process::id()));
-    if partial.exists() {
-        fs::remove_dir_all(&partial).with_context(|| format!("cannot remove {}", partial.display()))?;
-    }
-    fs::create_dir_all(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
-    let installed = install(&partial, &manifests, &wanted, package);
-    if installed.is_err() {
-        // Best effort: the error at hand matters more than this one.
-        let _ = fs::remove_dir_all(&partial);
-    }
-    installed?;
-
-    // Another run may have finished the same install meanwhile; anything
-    // else at `dir` is a leftover without a marker.
-    if dir.exists() && !is_installed(&dir, &wanted) {
-        fs::remove_dir_all(&dir).with_context(|| format!("cannot remove the incomplete {}", dir.display()))?;
-    }
-    if let Err(error) = fs::rename(&partial, &dir) {
-        let _ = fs::remove_dir_all(&partial);
-        if !is_installed(&dir, &wanted) {
-            return Err(error).with_context(|| format!("cannot move {} to {}", partial.display(), dir.display()));
-        }
-    }
-    step(format!("anvil: installed into {}", dir.display()));
+    let binary = binary_in_node_modules(package);
+    let dir = npm::ensure(root, &Pins { dir: DIR, name: "anvil", required: &[binary.as_str()] })?;
     Binary::found(&dir, package)
 }
 
-/// `npm ci --ignore-scripts` in `dir`, from the given manifests; checks the
-/// binary arrived and writes the marker.
-fn install(dir: &Path, manifests: &[(&str, Vec<u8>)], hash: &str, package: &str) -> Result<()> {
-    for (name, contents) in manifests {
-        let path = dir.join(name);
-        fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    let mut npm = Command::new("npm");
-    // npm's report goes to stderr with the rest of xtask's: stdout stays for
-    // what the commands print (`services`' export lines).
-    npm.current_dir(dir).args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]).stdout(io::stderr());
-    step(format!("{} (in {})", cmd::display(&npm), dir.display()));
-    cmd::run(&mut npm)?;
-    let binary = binary_path(dir, package);
-    if !binary.is_file() {
-        return Err(format!(
-            "`npm ci` succeeded but installed no {}: is @foundry-rs/{package} in {DIR}/package-lock.json?",
-            binary.display()
-        )
-        .into());
-    }
-    let marker = dir.join(MARKER);
-    fs::write(&marker, format!("{hash}\n")).with_context(|| format!("cannot write {}", marker.display()))
-}
-
-fn is_installed(dir: &Path, hash: &str) -> bool {
-    fs::read_to_string(dir.join(MARKER)).is_ok_and(|installed| installed.trim() == hash)
+/// The binary of `package`, relative to `node_modules`.
+fn binary_in_node_modules(package: &str) -> String {
+    format!("@foundry-rs/{package}/bin/anvil")
 }
 
 fn binary_path(dir: &Path, package: &str) -> PathBuf {
-    dir.join("node_modules").join("@foundry-rs").join(package).join("bin").join("anvil")
-}
-
-/// The FNV-1a hash (12 hex digits) of the manifests, in order, each preceded
-/// by its length.
-fn manifests_hash(manifests: &[(&str, Vec<u8>)]) -> String {
-    let mut bytes = Vec::new();
-    for (_, contents) in manifests {
-        bytes.extend_from_slice(&(contents.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(contents);
-    }
-    hash::short_hex(&bytes)
+    dir.join("node_modules").join(binary_in_node_modules(package))
 }
 
 /// The npm package with the anvil binary for this platform (Rust's names
@@ -157,27 +77,6 @@ fn platform_package(os: &str, arch: &str) -> Result<&'static str> {
              @foundry-rs/anvil for linux and macos on x86_64 and aarch64"
         )
         .into()),
-    }
-}
-
-/// Fails with an actionable message when there is no usable `npm`.
-fn check_npm() -> Result<()> {
-    let output = Command::new("npm").arg("--version").stdin(Stdio::null()).output();
-    match output {
-        Ok(output) if output.status.success() => {
-            step(format!("using npm {}", String::from_utf8_lossy(&output.stdout).trim()));
-            Ok(())
-        }
-        Ok(output) => Err(format!(
-            "`npm --version` failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )
-        .into()),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Err("`npm` was not found on PATH: anvil is \
-             installed from the npm registry; install Node.js 20+ with npm (e.g. `apt-get install nodejs npm`)"
-            .into()),
-        Err(error) => Err(error).context("cannot run `npm --version`"),
     }
 }
 
@@ -370,21 +269,6 @@ mod tests {
         assert_eq!(platform_package("macos", "aarch64").ok(), Some("anvil-darwin-arm64"));
         let error = platform_package("windows", "x86_64").err().map(|error| error.to_string()).unwrap_or_default();
         assert!(error.contains("windows/x86_64"), "{error}");
-    }
-
-    #[test]
-    fn the_manifests_hash_changes_with_either_file() {
-        let hash = |json: &str, lock: &str| {
-            manifests_hash(&[
-                ("package.json", json.as_bytes().to_vec()),
-                ("package-lock.json", lock.as_bytes().to_vec()),
-            ])
-        };
-        let first = hash("{}", "lock");
-        assert_eq!(first.len(), 12);
-        assert_eq!(hash("{}", "lock"), first);
-        assert_ne!(hash("{}", "lock2"), first);
-        assert_ne!(hash("{}l", "ock"), first);
     }
 
     #[test]

@@ -5,7 +5,9 @@ mod cmd;
 mod contracts;
 mod error;
 mod hash;
+mod js;
 mod moto;
+mod npm;
 mod paths;
 mod service;
 mod tasks;
@@ -48,6 +50,9 @@ commands:
 
 anvil (test, up, services) is the one pinned in xtask/anvil/package-lock.json,
 installed with `npm ci --ignore-scripts` into $HOME/.cache/ferry/anvil-<hash>.
+`test` also installs tests/js/package-lock.json (the published JS client and
+playwright-core) into $HOME/.cache/ferry/js-<hash>, and Debian's chromium with
+apt-get when /usr/bin/chromium is missing.
 
 Nested cargo commands use CARGO_TARGET_DIR=$HOME/.cache/ferry/target unless
 CARGO_TARGET_DIR is already set.";

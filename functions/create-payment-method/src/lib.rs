@@ -4,6 +4,7 @@
 //! `waiting_payment`. Asking again returns the same address.
 
 use ferry_chains::evm::ReceiverDerivation;
+use ferry_domain::Locale;
 use ferry_http::auth::check_client_secret;
 use ferry_http::request::json_body;
 use ferry_http::sessions::{self, Write};
@@ -26,6 +27,11 @@ impl<S: SessionStore> CreatePaymentMethod<S> {
     pub async fn handle(&self, request: Request) -> HandlerResult {
         let id = sessions::session_id(&request)?;
         let body: CreatePaymentMethodRequest = json_body(&request)?;
+        // The language is checked so a malformed one is a clear 400, then
+        // not used: nothing Ferry answers is localized.
+        if let Some(locale) = &body.locale {
+            Locale::parse(locale).map_err(|e| ApiError::invalid("locale", &e))?;
+        }
         let receiver = self.receivers.receiver(&id);
         let now = ferry_http::now();
         let session = sessions::update(&self.store, &id, |current| {

@@ -208,8 +208,10 @@ pub fn parse_new_session(body: CreateSessionRequest, registry: &ChainRegistry) -
         .map_err(|e| ApiError::invalid("destination.calldata", e))?;
 
     let display = body.display;
+    let theme_mode = display.theme_mode.map(Into::into);
     let display = DisplayInfo::parse(display.title, display.verb, display.theme_css_url, display.payment_options)
-        .map_err(|e| ApiError::invalid(format!("display.{}", e.field_path()), &e))?;
+        .map_err(|e| ApiError::invalid(format!("display.{}", e.field_path()), &e))?
+        .with_theme_mode(theme_mode);
     let metadata = body.metadata.map(Metadata::parse).transpose().map_err(|e| match &e {
         MetadataError::TooManyKeys { .. } => ApiError::invalid("metadata", &e),
         MetadataError::BadKey { key, .. } | MetadataError::ValueTooLong { key, .. } => {

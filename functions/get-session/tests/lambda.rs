@@ -125,3 +125,47 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");
     assert_is_the_full_view_of(&gateway_body(&response)["session"], &session);
 }
+
+/// The deployed binary reads the CORS origin list (`FERRY_CORS_ALLOWED_ORIGINS`,
+/// the template's `CorsAllowedOrigins`): an API key sent by a browser on a
+/// listed origin is served, with the CORS headers; from any other origin it
+/// is refused; a malformed list stops the cold start, naming the entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enforces_the_cors_origin_list_it_is_deployed_with() {
+    let endpoint = moto_endpoint();
+    let store = bounded(fresh_table(&endpoint, "ferry-get-session-cors")).await;
+    let merchant = bounded(seed_merchant(&store)).await;
+    let session = bounded(seed_session(&store, merchant.id)).await;
+    let id = session.id.to_string();
+    let from = |origin: &str| {
+        let mut event: Value =
+            serde_json::from_str(&fixture("get-session", &[("API_KEY", &merchant.api_key), ("SESSION_ID", &id)]))
+                .expect("fixture");
+        event["headers"]["origin"] = json!(origin);
+        event.to_string()
+    };
+    let mut env = session_function_env(&endpoint, store.table());
+    env.push(("FERRY_CORS_ALLOWED_ORIGINS", "https://admin.shop.example".to_string()));
+    let binary = env!("CARGO_BIN_EXE_get-session");
+
+    let listed = invoke_lambda(binary, env.clone(), from("https://admin.shop.example")).await;
+    assert_eq!(listed["statusCode"], 200, "{listed}");
+    assert_eq!(listed["headers"]["access-control-allow-origin"], "*", "{listed}");
+    assert_is_the_full_view_of(&gateway_body(&listed)["session"], &session);
+
+    let other = invoke_lambda(binary, env.clone(), from("https://evil.example")).await;
+    assert_eq!(other["statusCode"], 403, "{other}");
+    assert_eq!(gateway_body(&other)["error"]["code"], "origin_not_allowed", "{other}");
+
+    let mut malformed = env;
+    malformed.retain(|(name, _)| *name != "FERRY_CORS_ALLOWED_ORIGINS");
+    malformed.push(("FERRY_CORS_ALLOWED_ORIGINS", "https://admin.shop.example/".to_string()));
+    let event = from("https://admin.shop.example");
+    let outcome = tokio::task::spawn_blocking(move || {
+        ferry_testing::FakeRuntimeApi::invoke(binary, &malformed, &event, ferry_testing::TEST_TIMEOUT)
+    })
+    .await
+    .expect("join");
+    let error = outcome.expect_err("started with a malformed origin list");
+    assert!(error.contains("FERRY_CORS_ALLOWED_ORIGINS") && error.contains("admin.shop.example/"), "{error}");
+}

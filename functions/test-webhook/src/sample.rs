@@ -92,7 +92,13 @@ fn new_session() -> NewSession {
             calldata: None,
             delivery: None,
         },
-        display: DisplayInfo { title: TITLE.into(), verb: "Pay".into(), theme_css_url: None, payment_options: None },
+        display: DisplayInfo {
+            title: TITLE.into(),
+            verb: "Pay".into(),
+            theme_css_url: None,
+            payment_options: None,
+            theme_mode: None,
+        },
         metadata: None,
         refund_address: Some(REFUND),
     }

@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod deposit;
 pub mod event;
 pub mod ids;
+pub mod locale;
 pub mod money;
 pub mod registry;
 pub mod session;
@@ -27,11 +28,12 @@ pub use deposit::{
 };
 pub use event::{EventId, SessionEvent};
 pub use ids::{IdError, MerchantId, SessionId};
+pub use locale::{Locale, LocaleError};
 pub use money::{AmountError, BaseUnits};
 pub use registry::{Chain, ChainId, ChainRegistry, RegistryError, Token};
 pub use session::{
     Delivery, Destination, DisplayError, DisplayField, DisplayInfo, EventKind, ExpireError, IllegalTransition,
-    Metadata, MetadataError, NewSession, PaymentMethod, Session, SessionError, SessionRefund, SessionStatus,
+    Metadata, MetadataError, NewSession, PaymentMethod, Session, SessionError, SessionRefund, SessionStatus, ThemeMode,
     Transition,
 };
 pub use time::Timestamp;

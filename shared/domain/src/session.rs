@@ -179,6 +179,21 @@ pub struct DisplayInfo {
     pub verb: String,
     pub theme_css_url: Option<String>,
     pub payment_options: Option<Vec<String>>,
+    /// Light, dark or the payer's system setting; `None` when the merchant
+    /// did not say (clients then follow the system). Sessions stored before
+    /// the field existed read as `None`.
+    #[serde(default)]
+    pub theme_mode: Option<ThemeMode>,
+}
+
+/// The checkout's colour scheme, as the merchant chose it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeMode {
+    /// Follow the payer's system setting.
+    System,
+    Light,
+    Dark,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -264,7 +279,12 @@ impl DisplayInfo {
                 }
             }
         }
-        Ok(Self { title, verb, theme_css_url, payment_options })
+        Ok(Self { title, verb, theme_css_url, payment_options, theme_mode: None })
+    }
+
+    /// The same display with the merchant's theme mode.
+    pub fn with_theme_mode(self, theme_mode: Option<ThemeMode>) -> Self {
+        Self { theme_mode, ..self }
     }
 }
 
@@ -610,6 +630,18 @@ mod tests {
         let options = Some(vec!["evm".to_string(), String::new()]);
         let error = DisplayInfo::parse("x".into(), "Pay".into(), None, options).expect_err("empty option");
         assert_eq!(error.field_path(), "paymentOptions[1]");
+    }
+
+    #[test]
+    fn sessions_stored_before_theme_modes_existed_read_without_one() {
+        let display = DisplayInfo::parse("Order #1".into(), "Pay".into(), None, None).expect("display");
+        let mut stored = serde_json::to_value(&display).expect("json");
+        stored.as_object_mut().expect("object").remove("theme_mode");
+        let read: DisplayInfo = serde_json::from_value(stored).expect("old display");
+        assert_eq!(read.theme_mode, None);
+        let dark = display.with_theme_mode(Some(ThemeMode::Dark));
+        let round_trip: DisplayInfo = serde_json::from_value(serde_json::to_value(&dark).expect("json")).expect("read");
+        assert_eq!(round_trip.theme_mode, Some(ThemeMode::Dark));
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub enum ErrorCode {
     MissingClientSecret,
     /// The client secret is malformed or not this session's.
     InvalidClientSecret,
+    /// An API key sent by a browser from an origin the operator did not list
+    /// (`CorsAllowedOrigins`); API keys belong on servers.
+    OriginNotAllowed,
     /// No such session (or it belongs to another merchant).
     SessionNotFound,
     /// The session expired before the request.
@@ -65,7 +68,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         Self::InvalidParameter,
         Self::InvalidJson,
         Self::PayloadTooLarge,
@@ -73,6 +76,7 @@ impl ErrorCode {
         Self::InvalidApiKey,
         Self::MissingClientSecret,
         Self::InvalidClientSecret,
+        Self::OriginNotAllowed,
         Self::SessionNotFound,
         Self::SessionExpired,
         Self::InvalidSessionState,
@@ -93,9 +97,11 @@ impl ErrorCode {
         use ErrorCode as C;
         match self {
             C::InvalidParameter | C::InvalidJson | C::PayloadTooLarge => ErrorType::ValidationError,
-            C::MissingApiKey | C::InvalidApiKey | C::MissingClientSecret | C::InvalidClientSecret => {
-                ErrorType::AuthenticationError
-            }
+            C::MissingApiKey
+            | C::InvalidApiKey
+            | C::MissingClientSecret
+            | C::InvalidClientSecret
+            | C::OriginNotAllowed => ErrorType::AuthenticationError,
             C::SessionNotFound
             | C::SessionExpired
             | C::InvalidSessionState
@@ -121,6 +127,7 @@ impl ErrorCode {
             C::MissingApiKey | C::InvalidApiKey | C::MissingClientSecret | C::InvalidClientSecret => {
                 StatusCode::UNAUTHORIZED
             }
+            C::OriginNotAllowed => StatusCode::FORBIDDEN,
             C::SessionNotFound | C::WebhookNotFound | C::EventNotFound | C::RouteNotFound => StatusCode::NOT_FOUND,
             C::SessionExpired | C::InvalidSessionState | C::IdempotencyKeyReused | C::TooManyWebhooks => {
                 StatusCode::CONFLICT
@@ -142,6 +149,7 @@ impl ErrorCode {
             C::InvalidApiKey => "invalid_api_key",
             C::MissingClientSecret => "missing_client_secret",
             C::InvalidClientSecret => "invalid_client_secret",
+            C::OriginNotAllowed => "origin_not_allowed",
             C::SessionNotFound => "session_not_found",
             C::SessionExpired => "session_expired",
             C::InvalidSessionState => "invalid_session_state",

@@ -3,6 +3,7 @@
 //! the OpenAPI document, and the wrapper that serves a handler.
 
 pub mod auth;
+pub mod cors;
 pub mod error;
 pub mod openapi;
 pub mod request;
@@ -14,7 +15,7 @@ pub mod wire;
 
 pub use error::{ApiError, ErrorCode, ErrorType};
 pub use lambda_http::{Body, Request, RequestExt, Response};
-pub use service::{HandlerResult, json, respond, run_lambda};
+pub use service::{HandlerResult, json, respond, respond_with, run_lambda};
 
 /// The current time, for handlers.
 pub fn now() -> ferry_domain::Timestamp {

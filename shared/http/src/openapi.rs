@@ -252,7 +252,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     let mut description = String::from(
         "Self-hostable payment sessions. Every non-2xx response is \
-         `{\"error\": {\"type\", \"code\", \"message\", \"param\"?}}` and carries a `request-id` header.\n\n\
+         `{\"error\": {\"type\", \"code\", \"message\", \"param\"?}}` and carries a `request-id` header. \
+         Browsers on any origin may call the client-secret routes (CORS, no credentials); a browser may send \
+         an API key only from an origin the operator lists, otherwise it is a 403 `origin_not_allowed`.\n\n\
          | code | type | HTTP status |\n|---|---|---|\n",
     );
     for code in ErrorCode::ALL {
@@ -323,6 +325,20 @@ mod tests {
         assert!(schemas["SessionPublicInfo"]["properties"].get("refunds").is_none());
         let reasons = &schemas["RefundReasonView"]["enum"];
         assert_eq!(*reasons, serde_json::json!(["expired", "already_paid", "underpaid", "overpaid", "call_reverted"]));
+    }
+
+    #[test]
+    fn the_fields_the_published_client_sends_are_documented() {
+        let json = serde_json::to_value(document()).expect("serialize");
+        let schemas = &json["components"]["schemas"];
+        let locale = &schemas["CreatePaymentMethodRequest"]["properties"]["locale"];
+        assert_eq!(locale["maxLength"], 35, "{locale:#}");
+        assert!(locale["pattern"].is_string(), "{locale:#}");
+        assert_eq!(schemas["ThemeModeView"]["enum"], serde_json::json!(["system", "light", "dark"]));
+        for display in ["DisplayRequest", "DisplayView"] {
+            let theme_mode = &schemas[display]["properties"]["themeMode"];
+            assert!(theme_mode.to_string().contains("ThemeModeView"), "{display}: {theme_mode:#}");
+        }
     }
 
     #[test]

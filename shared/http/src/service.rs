@@ -13,6 +13,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::ApiError;
+use crate::cors::CorsPolicy;
 use crate::request::check_body_size;
 
 pub const REQUEST_ID: &str = "request-id";
@@ -75,16 +76,34 @@ fn log_failure(error: &ApiError) {
     }
 }
 
-/// Runs `handler` on `request` and always answers: oversized bodies get
-/// 413, errors and panics the JSON envelope, every response a `request-id`.
+/// [`respond_with`] under the default CORS policy: no browser may send an
+/// API key.
 pub async fn respond<F, Fut>(request: Request, handler: F) -> Response<Body>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = HandlerResult>,
 {
+    respond_with(&CorsPolicy::servers_only(), request, handler).await
+}
+
+/// Runs `handler` on `request` and always answers: a browser's preflight
+/// gets the CORS answer (see [`crate::cors`]), an API key from an unlisted
+/// browser origin 403, oversized bodies 413, errors and panics the JSON
+/// envelope; every other response a `request-id`, and the CORS headers when
+/// the request came from a browser on another origin.
+pub async fn respond_with<F, Fut>(cors: &CorsPolicy, request: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = HandlerResult>,
+{
+    if CorsPolicy::is_preflight(&request) {
+        return cors.preflight();
+    }
+    let request_headers = request.headers().clone();
     let request_id = request_id(&request);
     let span = tracing::info_span!("request", %request_id, method = %request.method(), path = request.uri().path());
     let outcome = async {
+        cors.check_api_key_origin(&request)?;
         check_body_size(request.body())?;
         match AssertUnwindSafe(handler(request)).catch_unwind().await {
             Ok(result) => result,
@@ -107,6 +126,7 @@ where
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    CorsPolicy::add_response_headers(&request_headers, &mut response);
     response
 }
 
@@ -139,15 +159,19 @@ pub fn init_tracing_with_default(default_filter: &str) {
 }
 
 /// The Lambda entry point every HTTP function's `main` calls: serves
-/// `handler` through [`respond`] under the Lambda runtime.
+/// `handler` through [`respond_with`] under the Lambda runtime, with the
+/// CORS policy of `FERRY_CORS_ALLOWED_ORIGINS` (a malformed list stops the
+/// cold start, naming the entry).
 pub async fn run_lambda<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request) -> Fut + Sync,
     Fut: Future<Output = HandlerResult> + Send,
 {
+    // As text, so the exit message names the variable and the entry.
+    let cors = &CorsPolicy::from_env().map_err(|error| error.to_string())?;
     let handler = &handler;
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(respond(request, handler).await)
+        Ok::<_, std::convert::Infallible>(respond_with(cors, request, handler).await)
     }))
     .await
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use ferry_domain::{
     AttemptOutcome, DeliveryAttempt, DeliveryState, EventKind, PaymentMethod, RefundReason, Session, SessionEvent,
-    SessionRefund, SessionStatus, WebhookDelivery,
+    SessionRefund, SessionStatus, ThemeMode, WebhookDelivery,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -63,6 +63,39 @@ pub struct DisplayRequest {
     pub theme_css_url: Option<String>,
     #[serde(default)]
     pub payment_options: Option<Vec<String>>,
+    /// The checkout's colour scheme; absent: the payer's system setting.
+    #[serde(default)]
+    pub theme_mode: Option<ThemeModeView>,
+}
+
+/// The checkout's colour scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeModeView {
+    /// Follow the payer's system setting.
+    System,
+    Light,
+    Dark,
+}
+
+impl From<ThemeModeView> for ThemeMode {
+    fn from(mode: ThemeModeView) -> Self {
+        match mode {
+            ThemeModeView::System => Self::System,
+            ThemeModeView::Light => Self::Light,
+            ThemeModeView::Dark => Self::Dark,
+        }
+    }
+}
+
+impl From<ThemeMode> for ThemeModeView {
+    fn from(mode: ThemeMode) -> Self {
+        match mode {
+            ThemeMode::System => Self::System,
+            ThemeMode::Light => Self::Light,
+            ThemeMode::Dark => Self::Dark,
+        }
+    }
 }
 
 /// `POST /v1/sessions/{sessionId}/paymentMethods`
@@ -72,6 +105,13 @@ pub struct CreatePaymentMethodRequest {
     #[serde(default)]
     pub client_secret: Option<String>,
     pub payment_method: PaymentMethodRequest,
+    /// The payer's UI language, which the followed API's clients send with
+    /// every payment method (e.g. `"en"`, `"es-ES"`): a language tag of at
+    /// most 35 characters. Checked, then ignored: Ferry's answers are not
+    /// localized.
+    #[serde(default)]
+    #[schema(max_length = 35, pattern = "^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$", example = "en")]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -276,6 +316,10 @@ pub struct DisplayView {
     pub theme_css_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_options: Option<Vec<String>>,
+    /// As given at creation; absent when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub theme_mode: Option<ThemeModeView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -379,6 +423,7 @@ impl From<&Session> for SessionPublicInfo {
                 verb: session.display.verb.clone(),
                 theme_css_url: session.display.theme_css_url.clone(),
                 payment_options: session.display.payment_options.clone(),
+                theme_mode: session.display.theme_mode.map(Into::into),
             },
             payment_method: session.payment_method.as_ref().map(|method| match method {
                 PaymentMethod::Evm { receiver_address, created_at, source } => PaymentMethodView::Evm {

@@ -117,6 +117,7 @@ pub fn sample_session(merchant_id: MerchantId) -> Session {
             verb: "Pay".into(),
             theme_css_url: None,
             payment_options: Some(vec!["evm".into()]),
+            theme_mode: Some(ferry_domain::ThemeMode::Dark),
         },
         metadata: Some(Metadata::parse(BTreeMap::from([("order".to_string(), "1".to_string())])).expect("metadata")),
         refund_address: Some(fresh_address()),

@@ -2,6 +2,8 @@
 //! `moto_server` and two local EVM chains (anvil, chain ids 31337 and 31338),
 //! shared by the tests through `FERRY_TEST_EVM_RPC_<chain id>`; tests that need
 //! chains (and a relayer) of their own start them from `FERRY_TEST_ANVIL`.
+//! The JavaScript tests (the published client, Chromium) find their tools
+//! through `FERRY_TEST_JS` and `FERRY_TEST_CHROMIUM`.
 
 use std::path::Path;
 
@@ -9,6 +11,7 @@ use crate::anvil;
 use crate::cmd::{self, step};
 use crate::contracts::{self, Mode};
 use crate::error::Result;
+use crate::js;
 use crate::moto::Moto;
 use crate::tasks::lint;
 use crate::tools;
@@ -20,6 +23,7 @@ pub fn run(root: &Path, nextest_args: &[String]) -> Result<()> {
     lint::lint(root, &venv)?;
     contracts::build(root, Mode::Check)?;
     let anvil = anvil::ensure(root)?;
+    let js = js::ensure(root)?;
 
     let (dynamodb, sqs) = Moto::start_for_tests(&venv, root)?;
     let chains = anvil::start_chains(&anvil)?;
@@ -28,7 +32,8 @@ pub fn run(root: &Path, nextest_args: &[String]) -> Result<()> {
         .args(["nextest", "run", "--workspace", "--no-fail-fast"])
         .args(nextest_args)
         .envs(Moto::test_env(&dynamodb, &sqs))
-        .envs(anvil::test_env(&anvil, &chains));
+        .envs(anvil::test_env(&anvil, &chains))
+        .envs(js.test_env());
     venv.activate(&mut nextest)?;
     step(cmd::display(&nextest));
     let result = cmd::run(&mut nextest);
