@@ -6,6 +6,9 @@
 //!    open receiver) — the watcher's cost must not grow with sessions.
 //! 2. Deposit mined → session `succeeded` latency (p50/p95) over 24
 //!    payments on 1 s blocks, in blocks of the chain's own block time.
+//! 3. The router's throughput: a backlog of deposits routed to their end,
+//!    per minute, on one chain (sweeps) and across two (payout and
+//!    collection), against the blocks the chains mined meanwhile.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -203,7 +206,7 @@ async fn latency(a: &Anvil, b: &Anvil) -> Result<(), Error> {
         [RpcEndpoint { chain_id: CHAIN_A, url: a.url.clone() }, RpcEndpoint { chain_id: CHAIN_B, url: b.url.clone() }];
     let queue_file = std::env::temp_dir().join(format!("ferry-bench-queues-{}.db", std::process::id()));
     let queues = ferry_cli::workers::LocalQueues::open(&queue_file)?;
-    let _workers = start_local(store.clone(), &queues, &registry, &endpoints).await?;
+    let workers = start_local(store.clone(), &queues, &registry, &endpoints).await?;
     let receivers = ReceiverDerivation::new(local::FACTORY);
     let mut samples = Vec::new();
     for index in 0..LATENCY_PAYMENTS as u64 {
@@ -241,6 +244,70 @@ async fn latency(a: &Anvil, b: &Anvil) -> Result<(), Error> {
         p95.as_secs_f64() / BLOCK_TIME.as_secs_f64(),
         samples[samples.len() - 1].as_secs_f64()
     );
+    for task in workers.tasks {
+        task.abort();
+    }
+    Ok(())
+}
+
+/// Deposits in the router's backlog for the throughput figure.
+const BACKLOG: u64 = 20;
+
+/// Pays [`BACKLOG`] sessions (destination chain A) from `source` while no
+/// worker runs, then starts the workers and times the backlog to its end.
+async fn throughput(a: &Anvil, b: &Anvil, source_chain: ChainId, label: &str, seed: u64) -> Result<(), Error> {
+    let store = MemoryStore::new();
+    let registry = ChainRegistry::local()?;
+    let endpoints =
+        [RpcEndpoint { chain_id: CHAIN_A, url: a.url.clone() }, RpcEndpoint { chain_id: CHAIN_B, url: b.url.clone() }];
+    let source = endpoints.iter().find(|e| e.chain_id == source_chain).ok_or("no such chain")?;
+    let receivers = ReceiverDerivation::new(local::FACTORY);
+    let mut sessions = Vec::new();
+    for index in 0..BACKLOG {
+        let session = new_session(seed + index, CHAIN_A, 1_000_000);
+        store.create_session(&session, None).await?;
+        let receiver = receivers.receiver(&session.id);
+        let now = Timestamp::from_unix_seconds(unix_now());
+        let next = session.set_evm_payment_method(receiver, now)?.ok_or("payment method not set")?;
+        store.commit(SessionChange::new(&next).claiming_receiver(receiver)).await?;
+        local::pay_from_test_wallet(source.chain_id, &source.url, receiver.into_inner(), U256::from(1_000_000u64))
+            .await?;
+        sessions.push(session.id);
+    }
+    let client = EvmClient::connect(CHAIN_A, &a.url)?;
+    let head_before = client.block_number().await?;
+    let queue_file = std::env::temp_dir().join(format!("ferry-bench-throughput-{}-{seed}.db", std::process::id()));
+    let queues = ferry_cli::workers::LocalQueues::open(&queue_file)?;
+    let started = Instant::now();
+    let workers = start_local(store.clone(), &queues, &registry, &endpoints).await?;
+    let deadline = started + Duration::from_secs(300);
+    loop {
+        let mut done = 0;
+        for id in &sessions {
+            if store.get_session(id).await?.map(|s| s.status) == Some(SessionStatus::Succeeded) {
+                done += 1;
+            }
+        }
+        if done == sessions.len() {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{label}: only {done} of {BACKLOG} deposits routed within 300 s").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = started.elapsed();
+    let blocks = client.block_number().await?.saturating_sub(head_before).max(1);
+    for task in workers.tasks {
+        task.abort();
+    }
+    let _ = std::fs::remove_file(&queue_file);
+    println!(
+        "   {label}: {BACKLOG} deposits in {:.1} s = {:.0} per minute; the chains mined {blocks} blocks meanwhile: {:.2} deposits per block",
+        elapsed.as_secs_f64(),
+        BACKLOG as f64 * 60.0 / elapsed.as_secs_f64(),
+        BACKLOG as f64 / blocks as f64
+    );
     Ok(())
 }
 
@@ -252,5 +319,8 @@ async fn main() -> Result<(), Error> {
     let b = start_anvil(&anvil, CHAIN_B).await?;
     rpc_calls_per_cycle(&a).await?;
     latency(&a, &b).await?;
+    println!("3. The router's throughput: a backlog of {BACKLOG} deposits, routed one at a time by one relayer");
+    throughput(&a, &b, CHAIN_A, "one chain (sweeps on A)", 2_000_000).await?;
+    throughput(&a, &b, CHAIN_B, "two chains (paid on B: payout on A, collection on B)", 3_000_000).await?;
     Ok(())
 }

@@ -125,7 +125,9 @@ async fn an_unreachable_node_is_reported_without_its_url() {
         // At cold start an unreachable node is not fatal: it is tried again.
         function.verify_chains().await.expect("only a wrong chain is fatal");
 
-        let deadline = SystemTime::now() + Duration::from_millis(1_500);
+        // Long enough for one verification to give up: the transport retries
+        // a refused connection 8 times, 250 ms apart, inside each call.
+        let deadline = SystemTime::now() + Duration::from_millis(6_000);
         let outcome = function.handle(&scheduled_event(), deadline).await;
         let Err(error @ InvocationError::NothingScanned { .. }) = &outcome else {
             panic!("expected NothingScanned, got {outcome:?}");

@@ -26,8 +26,14 @@ async fn main() -> Result<(), lambda_http::Error> {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    for quiet in ["alloy_transport_http=warn", "alloy_rpc_client=warn", "reqwest=warn", "hyper_util=warn", "hyper=warn"]
-    {
+    for quiet in [
+        "alloy_transport_http=warn",
+        "alloy_transport=warn",
+        "alloy_rpc_client=warn",
+        "reqwest=warn",
+        "hyper_util=warn",
+        "hyper=warn",
+    ] {
         if let Ok(directive) = quiet.parse() {
             filter = filter.add_directive(directive);
         }

@@ -140,8 +140,9 @@ pub fn init_tracing() {
 /// Log targets that can print a request's URL (and with it an RPC
 /// provider's API key), capped below the levels at which they would,
 /// whatever `RUST_LOG` says: alloy's HTTP transport span and reqwest's
-/// connection log (both debug).
-const URL_QUIETING: [&str; 2] = ["alloy_transport_http=info", "reqwest=info"];
+/// connection log (both debug), and alloy's retry layer, which traces each
+/// failure it retries with its full text.
+const URL_QUIETING: [&str; 3] = ["alloy_transport_http=info", "alloy_transport=info", "reqwest=info"];
 
 /// [`init_tracing`] with another default filter for when `RUST_LOG` is unset.
 pub fn init_tracing_with_default(default_filter: &str) {
