@@ -10,32 +10,9 @@ use ferry_store::MerchantStore;
 use ferry_store::dynamodb::DynamoStore;
 use ferry_store::sqlite::SqliteStore;
 
-const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+mod support;
 
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let path = std::env::temp_dir().join(format!("ferry-cli-{label}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("temp dir");
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs `ferry args…` to completion and returns its trimmed stdout.
-fn ferry(args: &[&str]) -> String {
-    let output = Command::new(FERRY).args(args).output().expect("run ferry");
-    assert!(output.status.success(), "ferry {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("utf8").trim().to_string()
-}
+use support::{FERRY, TempDir, ferry};
 
 /// Creates a merchant and a key with the CLI and returns them.
 fn merchant_and_key(store_args: &[&str]) -> (MerchantId, ApiKey) {

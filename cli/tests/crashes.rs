@@ -18,7 +18,9 @@ use alloy::primitives::{Address, U256};
 use ferry_e2e::chains::{CHAIN_A, CHAIN_B, Chains, relayer, spawn_chains, usdc};
 use serde_json::{Value, json};
 
-const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+mod support;
+
+use support::{FERRY, TempDir, ferry};
 /// Payments in the batch: half from chain B (a payout from inventory on A
 /// plus a collection on B), half on chain A (a sweep to the destination).
 const PAYMENTS: usize = 6;
@@ -106,20 +108,6 @@ impl Drop for Server {
     }
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn ferry(args: &[&str]) -> String {
-    let output = Command::new(FERRY).args(args).output().expect("run ferry");
-    assert!(output.status.success(), "ferry {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("utf8").trim().to_string()
-}
-
 /// A destination nobody else pays (the chains are this test's own): its
 /// balance is what Ferry delivered.
 fn destination(index: usize) -> Address {
@@ -143,8 +131,7 @@ async fn killing_ferry_serve_at_random_points_strands_no_deposit_and_pays_nothin
     println!("FERRY_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
     let chains = spawn_chains().await;
-    let dir = TempDir(std::env::temp_dir().join(format!("ferry-crashes-{}-{seed}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).expect("data dir");
+    let dir = TempDir::new("crashes");
     let data_dir = dir.0.to_str().expect("utf8 path").to_string();
     let merchant = ferry(&["merchant", "create", "--name", "Crash test", "--data-dir", &data_dir]);
     let key = ferry(&["api-key", "create", "--merchant", &merchant, "--data-dir", &data_dir]);

@@ -334,6 +334,42 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// The items at `keys` (distinct: BatchGetItem refuses a request that
+    /// repeats one), in one consistent `BatchGetItem` per 100 keys (its
+    /// limit), asking again for the keys DynamoDB leaves unprocessed
+    /// (throttling) after a short pause that doubles each time.
+    async fn batch_get(&self, keys: Vec<Item>) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(true)
+                .build()
+                .map_err(StoreError::backend)?;
+            let mut pause = std::time::Duration::from_millis(50);
+            loop {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(StoreError::backend)?;
+                let (responses, unprocessed) = (output.responses, output.unprocessed_keys);
+                items.extend(responses.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default());
+                match unprocessed.and_then(|mut tables| tables.remove(&self.table)) {
+                    Some(unprocessed) if !unprocessed.keys().is_empty() => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                        pending = unprocessed;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(items)
+    }
+
     async fn get_item(&self, key: Item) -> StoreResult<Option<Item>> {
         let output = self
             .client
@@ -528,9 +564,8 @@ impl SessionStore for DynamoStore {
         receiver_session(&item).map(Some)
     }
 
-    /// One consistent `BatchGetItem` per 100 distinct addresses (its limit),
-    /// asking again for the keys DynamoDB leaves unprocessed (throttling),
-    /// after a short pause that doubles each time.
+    /// One consistent `BatchGetItem` per 100 distinct addresses (see
+    /// `batch_get`).
     async fn find_sessions_by_receivers(
         &self,
         receivers: &[EvmAddress],
@@ -539,41 +574,15 @@ impl SessionStore for DynamoStore {
             .iter()
             .map(|receiver| (format!("RECEIVER#EVM#{}", receiver.to_lowercase_hex()), *receiver))
             .collect();
-        // Distinct keys only: BatchGetItem refuses a request that repeats one.
-        let keys: Vec<Item> = by_pk.values().map(receiver_key).collect();
+        let items = self.batch_get(by_pk.values().map(receiver_key).collect()).await?;
         let mut found = HashMap::new();
-        for chunk in keys.chunks(100) {
-            let mut pending = KeysAndAttributes::builder()
-                .set_keys(Some(chunk.to_vec()))
-                .consistent_read(true)
-                .build()
-                .map_err(StoreError::backend)?;
-            let mut pause = std::time::Duration::from_millis(50);
-            loop {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(StoreError::backend)?;
-                for item in output.responses.as_ref().and_then(|tables| tables.get(&self.table)).into_iter().flatten() {
-                    let receiver = match item.get("pk") {
-                        Some(AttributeValue::S(pk)) => by_pk.get(pk).copied(),
-                        _ => None,
-                    }
-                    .ok_or_else(|| StoreError::corrupt("receiver", MissingAttribute("pk")))?;
-                    found.insert(receiver, receiver_session(item)?);
-                }
-                match output.unprocessed_keys.and_then(|mut tables| tables.remove(&self.table)) {
-                    Some(unprocessed) if !unprocessed.keys().is_empty() => {
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(std::time::Duration::from_secs(2));
-                        pending = unprocessed;
-                    }
-                    _ => break,
-                }
+        for item in &items {
+            let receiver = match item.get("pk") {
+                Some(AttributeValue::S(pk)) => by_pk.get(pk).copied(),
+                _ => None,
             }
+            .ok_or_else(|| StoreError::corrupt("receiver", MissingAttribute("pk")))?;
+            found.insert(receiver, receiver_session(item)?);
         }
         Ok(found)
     }

@@ -18,9 +18,7 @@
 //! from then on).
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, ReturnValue, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update};
 use ferry_domain::{ApiKeyHash, ApiKeyId, MerchantId, Timestamp};
 
 use super::{DynamoStore, Item, MissingAttribute, TransactOutcome, api_key_key, doc_of, key, merchant_key, n, put, s};
@@ -138,39 +136,10 @@ impl DynamoStore {
         Ok(records)
     }
 
-    /// The key items of `hashes` (distinct), in one consistent BatchGetItem
-    /// per 100, asking again for unprocessed keys after a doubling pause.
+    /// The key items of `hashes` (distinct), in bulk (see `batch_get`).
     async fn batch_get_api_keys(&self, hashes: &[ApiKeyHash]) -> StoreResult<Vec<ApiKeyRecord>> {
-        let mut records = Vec::with_capacity(hashes.len());
-        for chunk in hashes.chunks(100) {
-            let mut pending = KeysAndAttributes::builder()
-                .set_keys(Some(chunk.iter().map(api_key_key).collect()))
-                .consistent_read(true)
-                .build()
-                .map_err(StoreError::backend)?;
-            let mut pause = std::time::Duration::from_millis(50);
-            loop {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(StoreError::backend)?;
-                for item in output.responses.as_ref().and_then(|tables| tables.get(&self.table)).into_iter().flatten() {
-                    records.push(record_of(item)?);
-                }
-                match output.unprocessed_keys.and_then(|mut tables| tables.remove(&self.table)) {
-                    Some(unprocessed) if !unprocessed.keys().is_empty() => {
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(std::time::Duration::from_secs(2));
-                        pending = unprocessed;
-                    }
-                    _ => break,
-                }
-            }
-        }
-        Ok(records)
+        let items = self.batch_get(hashes.iter().map(api_key_key).collect()).await?;
+        items.iter().map(record_of).collect()
     }
 
     pub(super) async fn delete_api_key(&self, hash: &ApiKeyHash) -> StoreResult<bool> {
