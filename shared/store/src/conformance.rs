@@ -21,6 +21,7 @@ use crate::{
 
 mod api_keys;
 mod deliveries;
+mod listings;
 mod webhooks;
 
 pub use webhooks::sample_webhook;
@@ -57,6 +58,8 @@ pub async fn run_all<S: Store + ChainStore + ExpiryStore + DeliveryStore>(store:
     due_sessions_are_the_open_ones_past_their_expiry(&store).await;
     due_sessions_are_listed_oldest_first_up_to_the_limit(&store).await;
     an_expiry_racing_a_deposit_loses_to_it(&store).await;
+    // Last: their eras are the earliest of all, and they leave parked deliveries.
+    listings::run_all(&store).await;
 }
 
 fn fresh_bytes() -> [u8; 16] {
