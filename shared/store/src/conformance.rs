@@ -22,6 +22,7 @@ use crate::{
 mod api_keys;
 mod deliveries;
 mod listings;
+mod receivers;
 mod webhooks;
 
 pub use webhooks::sample_webhook;
@@ -35,6 +36,7 @@ pub async fn run_all<S: Store + ChainStore + ExpiryStore + DeliveryStore>(store:
     commits_are_conditional_on_the_version(&store).await;
     a_receiver_belongs_to_one_session(&store).await;
     receivers_are_found_in_bulk(&store).await;
+    receivers::run_all(&store).await;
     a_commit_with_its_event_stores_both(&store).await;
     a_losing_commit_stores_neither_the_change_nor_its_event(&store).await;
     an_event_id_used_twice_loses(&store).await;

@@ -77,6 +77,7 @@ const DEPOSIT_RECOVERY: &str = "DEPOSIT_RECOVERY";
 
 mod api_keys;
 mod deliveries;
+mod receivers;
 mod shards;
 mod webhooks;
 
@@ -339,7 +340,8 @@ impl DynamoStore {
             .send()
             .await
             .map_err(StoreError::backend)?;
-        Ok(())
+        // A new table holds no claims from before the receiver log.
+        self.start_receiver_log(Timestamp::from_unix_seconds(0)).await
     }
 
     async fn get_item(&self, key: Item) -> StoreResult<Option<Item>> {
@@ -521,6 +523,14 @@ impl SessionStore for DynamoStore {
         if let Some(event) = change.event {
             items.push(put(event_item(event)?, &self.table, "attribute_not_exists(pk)", None)?);
             conflicts.push("event id already exists");
+        }
+        if let Some(claim) = crate::ReceiverClaim::of(&change) {
+            // Unconditional: the claim's log entry (see `receivers`).
+            let item = receivers::claim_item(&claim);
+            let log =
+                Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(StoreError::backend)?;
+            items.push(TransactWriteItem::builder().put(log).build());
+            conflicts.push("receiver log entry");
         }
         match self.transact(items).await {
             Ok(()) => Ok(()),

@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS events (
 
 mod deliveries;
 mod deposits;
+mod receivers;
 mod webhooks;
 
 #[derive(Clone)]
@@ -112,6 +113,7 @@ impl SqliteStore {
         connection.execute_batch(webhooks::SCHEMA).map_err(StoreError::backend)?;
         connection.execute_batch(deliveries::SCHEMA).map_err(StoreError::backend)?;
         deposits::migrate(&connection).map_err(StoreError::backend)?;
+        receivers::migrate(&connection).map_err(StoreError::backend)?;
         Ok(Self { connection: Arc::new(Mutex::new(connection)) })
     }
 
@@ -217,6 +219,7 @@ impl SessionStore for SqliteStore {
         let (version, status, expires) =
             (session.version as i64, session.status.as_str(), session.expires_at.unix_seconds() as i64);
         let receiver = change.claim_receiver.map(|r| r.to_lowercase_hex());
+        let claim = crate::ReceiverClaim::of(&change);
         let event = change
             .event
             .map(|event| {
@@ -261,6 +264,9 @@ impl SessionStore for SqliteStore {
                             .map_err(db)?;
                     }
                 }
+            }
+            if let Some(claim) = &claim {
+                receivers::log(&tx, claim).map_err(db)?;
             }
             let updated = tx
                 .execute(
