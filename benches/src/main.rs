@@ -6,6 +6,9 @@
 //!    open receiver) — the watcher's cost must not grow with sessions.
 //! 2. Deposit mined → session `succeeded` latency (p50/p95) over 24
 //!    payments on 1 s blocks, in blocks of the chain's own block time.
+//! 3. Store reads per scan with 10,000 unrelated transfers ([`store_reads`]).
+//!
+//! `cargo xtask bench store-reads` runs only the third (no chains needed).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,6 +31,8 @@ use ferry_store::memory::MemoryStore;
 use ferry_store::{SessionChange, SessionStore};
 use ferry_watch::WatchedChain;
 use poll_chains::PollChains;
+
+mod store_reads;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -240,11 +245,15 @@ async fn latency(a: &Anvil, b: &Anvil) -> Result<(), Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    if std::env::args().nth(1).as_deref() == Some("store-reads") {
+        return store_reads::store_reads_per_scan().await;
+    }
     let anvil = std::env::var("FERRY_TEST_ANVIL")
         .map_err(|_| "FERRY_TEST_ANVIL is not set: run `cargo xtask bench`, which installs anvil")?;
     let a = start_anvil(&anvil, CHAIN_A).await?;
     let b = start_anvil(&anvil, CHAIN_B).await?;
     rpc_calls_per_cycle(&a).await?;
     latency(&a, &b).await?;
+    store_reads::store_reads_per_scan().await?;
     Ok(())
 }

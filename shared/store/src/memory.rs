@@ -290,14 +290,6 @@ impl PayoutStore for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn memory_store_conforms() {
-        crate::conformance::run_all(super::MemoryStore::new()).await;
-    }
-}
-
 impl crate::ReceiverLog for MemoryStore {
     async fn receivers_claimed_since(
         &self,
@@ -310,5 +302,13 @@ impl crate::ReceiverLog for MemoryStore {
     /// The log has every claim this store ever held.
     async fn receiver_log_start(&self, _now: Timestamp) -> StoreResult<Timestamp> {
         Ok(Timestamp::from_unix_seconds(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_store_conforms() {
+        crate::conformance::run_all(super::MemoryStore::new()).await;
     }
 }
