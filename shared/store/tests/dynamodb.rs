@@ -194,3 +194,33 @@ async fn sparse_indexes_spread_over_shards_and_still_list_items_written_before_s
     let due = store.deposits_due_for_recovery(era.plus_seconds(5), 10).await.expect("due");
     assert_eq!(due, vec![deposits[1].clone(), deposits[2].clone(), rescheduled]);
 }
+
+/// A table that an older version filled (no `RECEIVERS#LOG` item; the table
+/// is not one `ensure_table` just created) starts its receiver log the first
+/// time a watcher asks, once: watchers then know receivers claimed before
+/// may be missing from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_from_before_the_receiver_log_starts_it_when_first_asked() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use ferry_domain::Timestamp;
+    use ferry_store::ReceiverLog;
+
+    let table = format!("ferry-log-start-{}", uuid_like());
+    let store = DynamoStore::local(&endpoint(), table.clone()).await;
+    store.ensure_table().await.expect("create table");
+    let epoch = Timestamp::from_unix_seconds(0);
+    let now = Timestamp::from_unix_seconds(1_800_000_000);
+    assert_eq!(store.receiver_log_start(now).await.expect("start"), epoch, "a new table's log is complete");
+
+    store
+        .client()
+        .delete_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("RECEIVERS#LOG".into()))
+        .key("sk", AttributeValue::S("START".into()))
+        .send()
+        .await
+        .expect("forget the start, as a table from before the log has none");
+    assert_eq!(store.receiver_log_start(now).await.expect("start"), now);
+    assert_eq!(store.receiver_log_start(now.plus_seconds(60)).await.expect("start"), now, "it starts once");
+}
