@@ -6,6 +6,7 @@
 //! |-------------|-------------------------------------|---------------|------------------------------------------------------------------------|
 //! | session     | `SESSION#<id>`                      | `SESSION`     | `version`, `status`, `merchantId`, `expiresAt`, `openShard` while open |
 //! | receiver    | `RECEIVER#EVM#<address>`            | `RECEIVER`    | `sessionId`                                                            |
+//! | receiver claim | `RECEIVERS#<UTC day>`            | `<claimedAt>#<address>` | `receiver`, `sessionId`, `claimedAt`, `expiresAt`, `ttl`; the receiver log (see `receivers`) |
 //! | idempotency | `IDEMPOTENCY#<merchant>#<key>`      | `IDEMPOTENCY` | `expiresAt`, `ttl`                                                     |
 //! | merchant    | `MERCHANT#<id>`                     | `MERCHANT`    |                                                                        |
 //! | API key     | `APIKEY#<sha256>`                   | `APIKEY`      | `merchantId`, `keyId`, `lastUsedOn`; beside it a listing and a by-id item (see `api_keys`) |
