@@ -9,6 +9,9 @@
 //! 3. The router's throughput: a backlog of deposits routed to their end,
 //!    per minute, on one chain (sweeps) and across two (payout and
 //!    collection), against the blocks the chains mined meanwhile.
+//! 4. Store reads per scan with 10,000 unrelated transfers ([`store_reads`]).
+//!
+//! `cargo xtask bench store-reads` runs only the fourth (no chains needed).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,6 +34,8 @@ use ferry_store::memory::MemoryStore;
 use ferry_store::{SessionChange, SessionStore};
 use ferry_watch::WatchedChain;
 use poll_chains::PollChains;
+
+mod store_reads;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -313,6 +318,9 @@ async fn throughput(a: &Anvil, b: &Anvil, source_chain: ChainId, label: &str, se
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    if std::env::args().nth(1).as_deref() == Some("store-reads") {
+        return store_reads::store_reads_per_scan().await;
+    }
     let anvil = std::env::var("FERRY_TEST_ANVIL")
         .map_err(|_| "FERRY_TEST_ANVIL is not set: run `cargo xtask bench`, which installs anvil")?;
     let a = start_anvil(&anvil, CHAIN_A).await?;
@@ -322,5 +330,6 @@ async fn main() -> Result<(), Error> {
     println!("3. The router's throughput: a backlog of {BACKLOG} deposits, routed one at a time by one relayer");
     throughput(&a, &b, CHAIN_A, "one chain (sweeps on A)", 2_000_000).await?;
     throughput(&a, &b, CHAIN_B, "two chains (paid on B: payout on A, collection on B)", 3_000_000).await?;
+    store_reads::store_reads_per_scan().await?;
     Ok(())
 }

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ferry_domain::{ChainId, DepositId, EvmAddress, SessionId};
+use ferry_domain::{ChainId, DepositId, EvmAddress, SessionId, Timestamp};
 use ferry_store::{
-    ChainCursor, CursorStore, DepositRecord, DepositState, DepositStore, PayoutIntent, PayoutStore, Recorded,
-    SessionChange, SessionStore, StoreError, StoreResult,
+    ChainCursor, CursorStore, DepositRecord, DepositState, DepositStore, PayoutIntent, PayoutStore, ReceiverClaim,
+    ReceiverLog, Recorded, SessionChange, SessionStore, StoreError, StoreResult,
 };
 
 /// Where the worker dies.
@@ -71,6 +71,20 @@ impl<S: SessionStore> SessionStore for Crashing<S> {
         receiver: &EvmAddress,
     ) -> impl Future<Output = StoreResult<Option<SessionId>>> + Send {
         self.inner.find_session_by_receiver(receiver)
+    }
+}
+
+impl<S: ReceiverLog> ReceiverLog for Crashing<S> {
+    fn receivers_claimed_since(
+        &self,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Vec<ReceiverClaim>>> + Send {
+        self.inner.receivers_claimed_since(since, now)
+    }
+
+    fn receiver_log_start(&self, now: Timestamp) -> impl Future<Output = StoreResult<Timestamp>> + Send {
+        self.inner.receiver_log_start(now)
     }
 }
 

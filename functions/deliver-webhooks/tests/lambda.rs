@@ -137,9 +137,20 @@ fn sqs_endpoint() -> String {
 async fn invoke(env: &[(&'static str, String)], event: Value) -> Value {
     let (env, event) = (env.to_vec(), event.to_string());
     let binary = env!("CARGO_BIN_EXE_deliver-webhooks");
-    let invocation = tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, TEST_TIMEOUT));
-    invocation.await.expect("the invocation thread").unwrap_or_else(|error| panic!("{error}"))
+    let invocation =
+        tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke_measured(binary, &env, &event, TEST_TIMEOUT));
+    let (answer, peak_kib) = invocation.await.expect("the invocation thread").unwrap_or_else(|error| panic!("{error}"));
+    // Measured, for the README's sizing: printed with `--no-capture`.
+    let peak_kib = peak_kib.expect("Linux reports the peak resident memory");
+    eprintln!("deliver-webhooks peak resident memory: {peak_kib} KiB");
+    assert!(peak_kib < PEAK_MEMORY_BOUND_KIB, "deliver-webhooks peaked at {peak_kib} KiB");
+    answer
 }
+
+/// Half of Lambda's smallest memory size (128 MB): what
+/// the test build (unoptimised, with debug information) may peak at over
+/// a cold start and an invocation.
+const PEAK_MEMORY_BOUND_KIB: u64 = 64 * 1024;
 
 /// The real binary, started as Lambda starts it, against DynamoDB and SQS:
 /// a scheduled invocation queues the event's delivery on SQS, and the batch

@@ -9,7 +9,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let function = &ScheduledExpiry::from_config(config).await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        function.handle(&event.payload, event.context.deadline()).await
+        // Boxed: the store's sharded reads nested in the invocation's future
+        // are deeper than the compiler's layout limit.
+        Box::pin(function.handle(&event.payload, event.context.deadline())).await
     }))
     .await
 }

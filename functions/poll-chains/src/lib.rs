@@ -5,7 +5,9 @@
 //! cycle reads the `Transfer` logs of the chain's stablecoins over the
 //! confirmed blocks since then — `eth_blockNumber` plus one `eth_getLogs`
 //! per block chunk, however many sessions are open — matches recipients
-//! against the receivers of sessions, records each deposit once
+//! against the receivers of sessions (kept in memory and refreshed from the
+//! store's receiver log, so the store is read only for transfers into
+//! them; [`ferry_watch::WatchedReceivers`]), records each deposit once
 //! (`chainId:txHash:logIndex`) and enqueues it for the router. The cursor
 //! moves only after that, so a crash rescans and re-enqueues (the router is
 //! idempotent) rather than missing a deposit. A session's receiver is watched
@@ -20,7 +22,7 @@ use ferry_domain::Timestamp;
 use ferry_queue::Queue;
 use ferry_store::{ChainCursor, ChainStore};
 pub use ferry_watch::WatchedChain;
-use ferry_watch::{DepositDetector, WatchError};
+use ferry_watch::{DepositDetector, WatchError, WatchedReceivers};
 
 /// Why a scan failed: the node, the store or the queue, as for any detection.
 pub type PollError = WatchError;
@@ -37,6 +39,9 @@ pub struct ScanReport {
 pub struct PollChains<S, Q> {
     store: S,
     detector: DepositDetector<S, Q>,
+    /// The receivers watched, in memory: a scan reads the store only for
+    /// transfers into them (plus one read of the claims since the last scan).
+    receivers: WatchedReceivers,
     chains: Vec<WatchedChain>,
     /// How far back the very first scan of a chain starts below its head.
     pub initial_lookback: u64,
@@ -49,6 +54,7 @@ impl<S: ChainStore, Q: Queue> PollChains<S, Q> {
     pub fn new(store: S, queue: Q, chains: Vec<WatchedChain>) -> Self {
         Self {
             detector: DepositDetector::new(store.clone(), queue),
+            receivers: WatchedReceivers::new(ferry_domain::Session::DEFAULT_LATE_DEPOSIT_WINDOW),
             store,
             chains,
             initial_lookback: 1_000,
@@ -60,6 +66,7 @@ impl<S: ChainStore, Q: Queue> PollChains<S, Q> {
     /// watched (default 7 days).
     pub fn with_late_deposit_window(mut self, window: Duration) -> Self {
         self.detector = self.detector.with_late_deposit_window(window);
+        self.receivers = WatchedReceivers::new(window);
         self
     }
 
@@ -103,7 +110,7 @@ impl<S: ChainStore, Q: Queue> PollChains<S, Q> {
         let to = confirmed.min(from.saturating_add(self.max_blocks_per_cycle.max(1) - 1));
         let tokens: Vec<Address> = chain.tokens.iter().map(|token| token.address.into_inner()).collect();
         let transfers = watched.client.transfers(&tokens, from, to).await?;
-        let enqueued = self.detector.detect_all(chain, &transfers, now).await?;
+        let enqueued = self.detector.detect_watched(chain, &transfers, now, &self.receivers).await?;
         self.store.advance_cursor(cursor, ChainCursor { chain_id: chain.id, last_scanned_block: to }).await?;
         tracing::debug!(chain = %chain.id, from, to, transfers = transfers.len(), enqueued, "chain scanned");
         Ok(ScanReport { scanned: Some((from, to)), transfers: transfers.len(), deposits_enqueued: enqueued })

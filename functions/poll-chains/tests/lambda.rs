@@ -212,16 +212,28 @@ fn function_env(endpoint: &str, table: &str, queue_url: &str, rpc_url: &str) -> 
 const BINARY_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn invoke(env: Vec<(&'static str, String)>) -> Result<Value, String> {
+    invoke_measured(env).await.map(|(answer, _peak)| answer)
+}
+
+/// [`invoke`], also answering the binary's peak resident memory (KiB).
+async fn invoke_measured(env: Vec<(&'static str, String)>) -> Result<(Value, Option<u64>), String> {
     let binary = env!("CARGO_BIN_EXE_poll-chains");
     let event = std::fs::read_to_string(FIXTURE).expect("fixture");
-    let invocation = tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, BINARY_TIMEOUT));
+    let invocation =
+        tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke_measured(binary, &env, &event, BINARY_TIMEOUT));
     invocation.await.expect("the invocation thread")
 }
+
+/// Half of Lambda's smallest memory size (128 MB): what
+/// the test build (unoptimised, with debug information) may peak at over
+/// a cold start and a whole invocation.
+const PEAK_MEMORY_BOUND_KIB: u64 = 64 * 1024;
 
 /// The real `poll-chains` binary, started as Lambda starts it: reads its
 /// configuration, verifies the node at cold start, scans until shortly
 /// before the invocation's deadline, and answers the scheduled event with
-/// its summary; the chain's cursor is in DynamoDB.
+/// its summary; the chain's cursor is in DynamoDB. Its peak memory over
+/// the cold start and the ~25 s invocation stays well inside 128 MB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_a_scheduled_event_through_its_lambda_entry_point() {
     let endpoint = moto_endpoint();
@@ -230,10 +242,14 @@ async fn answers_a_scheduled_event_through_its_lambda_entry_point() {
     let queue = bounded(ferry_queue::sqs::SqsQueue::local(&endpoint, &queue_name)).await.expect("queue");
     let (rpc_url, _asked) = fake_node(8453, 5_000).await;
 
-    let response = invoke(function_env(&endpoint, store.table(), queue.url(), &rpc_url))
+    let (response, peak_kib) = invoke_measured(function_env(&endpoint, store.table(), queue.url(), &rpc_url))
         .await
         .unwrap_or_else(|error| panic!("{error}"));
 
+    // Measured, for the README's sizing: printed with `--no-capture`.
+    let peak_kib = peak_kib.expect("Linux reports the peak resident memory");
+    eprintln!("poll-chains peak resident memory: {peak_kib} KiB");
+    assert!(peak_kib < PEAK_MEMORY_BOUND_KIB, "poll-chains peaked at {peak_kib} KiB");
     let confirmed = 5_000 - base().confirmations;
     assert_eq!(response["failedScans"], 0, "{response}");
     assert!(response["scans"].as_u64().is_some_and(|scans| scans >= 10), "{response}");

@@ -21,6 +21,8 @@ use crate::{
 
 mod api_keys;
 mod deliveries;
+mod listings;
+mod receivers;
 mod webhooks;
 
 pub use webhooks::sample_webhook;
@@ -34,6 +36,7 @@ pub async fn run_all<S: Store + ChainStore + ExpiryStore + DeliveryStore>(store:
     commits_are_conditional_on_the_version(&store).await;
     a_receiver_belongs_to_one_session(&store).await;
     receivers_are_found_in_bulk(&store).await;
+    receivers::run_all(&store).await;
     a_commit_with_its_event_stores_both(&store).await;
     a_losing_commit_stores_neither_the_change_nor_its_event(&store).await;
     an_event_id_used_twice_loses(&store).await;
@@ -57,6 +60,8 @@ pub async fn run_all<S: Store + ChainStore + ExpiryStore + DeliveryStore>(store:
     due_sessions_are_the_open_ones_past_their_expiry(&store).await;
     due_sessions_are_listed_oldest_first_up_to_the_limit(&store).await;
     an_expiry_racing_a_deposit_loses_to_it(&store).await;
+    // Last: their eras are the earliest of all, and they leave parked deliveries.
+    listings::run_all(&store).await;
 }
 
 fn fresh_bytes() -> [u8; 16] {

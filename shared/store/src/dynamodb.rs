@@ -6,6 +6,7 @@
 //! |-------------|-------------------------------------|---------------|------------------------------------------------------------------------|
 //! | session     | `SESSION#<id>`                      | `SESSION`     | `version`, `status`, `merchantId`, `expiresAt`, `openShard` while open |
 //! | receiver    | `RECEIVER#EVM#<address>`            | `RECEIVER`    | `sessionId`                                                            |
+//! | receiver claim | `RECEIVERS#<UTC day>`            | `<claimedAt>#<address>` | `receiver`, `sessionId`, `claimedAt`, `expiresAt`, `ttl`; the receiver log (see `receivers`) |
 //! | idempotency | `IDEMPOTENCY#<merchant>#<key>`      | `IDEMPOTENCY` | `expiresAt`, `ttl`                                                     |
 //! | merchant    | `MERCHANT#<id>`                     | `MERCHANT`    |                                                                        |
 //! | API key     | `APIKEY#<sha256>`                   | `APIKEY`      | `merchantId`, `keyId`, `lastUsedOn`; beside it a listing and a by-id item (see `api_keys`) |
@@ -18,7 +19,11 @@
 //! | delivery    | `EVENT#<uuid>`                      | `DELIVERY#<wh_…>` | `version`, `merchantId`; `outboxQueue`, `outboxAt` until succeeded; `ttl` once succeeded |
 //!
 //! `openShard` is present only on sessions still waiting for the payer, so
-//! the `open-sessions` index (`openShard`, `expiresAt`) is sparse.
+//! the `open-sessions` index (`openShard`, `expiresAt`) is sparse. Its
+//! value is `OPEN#<0..15>`, the shard a hash of the session id picks; the
+//! `outboxQueue` values below are sharded the same way (`EVENT_PENDING#3`),
+//! by the event, delivery (event and endpoint) or deposit id, and every
+//! listing reads all shards in parallel and merges them ([`shards`]).
 //!
 //! The `outbox` index (`outboxQueue`, `outboxAt`) is sparse too: it holds
 //! the webhook worker's three queues and the deposit recovery sweep's, one
@@ -61,6 +66,7 @@ use crate::{
 
 /// The name of the sparse index over open sessions by expiry.
 pub const OPEN_SESSIONS_INDEX: &str = "open-sessions";
+/// The `openShard` queue of open sessions, sharded (see [`shards`]).
 const OPEN_SHARD: &str = "OPEN";
 /// The name of the sparse index of the webhook worker's queues
 /// (`outboxQueue`, `outboxAt`).
@@ -72,7 +78,11 @@ const DEPOSIT_RECOVERY: &str = "DEPOSIT_RECOVERY";
 
 mod api_keys;
 mod deliveries;
+mod receivers;
+mod shards;
 mod webhooks;
+
+use shards::{ShardedQuery, sharded};
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -139,7 +149,7 @@ fn event_item(event: &SessionEvent) -> StoreResult<Item> {
     item.insert("kind".into(), s(event.kind.as_str()));
     item.insert("createdAt".into(), n(event.created_at.unix_seconds()));
     // Pending until fanned out (see `deliveries`).
-    item.insert("outboxQueue".into(), s(EVENT_PENDING));
+    item.insert("outboxQueue".into(), s(sharded(EVENT_PENDING, &event.id.to_string())));
     item.insert("outboxAt".into(), n(event.created_at.unix_seconds()));
     item.insert("doc".into(), s(encode("event", event)?));
     Ok(item)
@@ -152,7 +162,7 @@ fn deposit_item(record: &DepositRecord) -> StoreResult<Item> {
     item.insert("sessionId".into(), s(record.session_id.to_string()));
     // In the recovery sweep's queue until routing finishes.
     if let Some(recover_at) = record.recover_at {
-        item.insert("outboxQueue".into(), s(DEPOSIT_RECOVERY));
+        item.insert("outboxQueue".into(), s(sharded(DEPOSIT_RECOVERY, &record.id().to_string())));
         item.insert("outboxAt".into(), n(recover_at.unix_seconds()));
     }
     item.insert("doc".into(), s(encode("deposit", record)?));
@@ -175,7 +185,7 @@ fn session_item(session: &Session) -> StoreResult<Item> {
     item.insert("merchantId".into(), s(session.merchant_id.to_string()));
     item.insert("expiresAt".into(), n(session.expires_at.unix_seconds()));
     if session.status.is_open() {
-        item.insert("openShard".into(), s(OPEN_SHARD));
+        item.insert("openShard".into(), s(sharded(OPEN_SHARD, &session.id.to_string())));
     }
     item.insert("doc".into(), s(encode("session", session)?));
     Ok(item)
@@ -331,7 +341,8 @@ impl DynamoStore {
             .send()
             .await
             .map_err(StoreError::backend)?;
-        Ok(())
+        // A new table holds no claims from before the receiver log.
+        self.start_receiver_log(Timestamp::from_unix_seconds(0)).await
     }
 
     /// The items at `keys` (distinct: BatchGetItem refuses a request that
@@ -432,29 +443,33 @@ impl DynamoStore {
         query: QueryFluentBuilder,
         limit: Option<usize>,
     ) -> StoreResult<Vec<T>> {
-        let mut docs = Vec::new();
+        self.query_items(query, limit).await?.iter().map(|item| doc_of(what, item)).collect()
+    }
+
+    /// Every item `query` finds, page after page until `limit` of them (if
+    /// any) or the end.
+    async fn query_items(&self, query: QueryFluentBuilder, limit: Option<usize>) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let mut page = query.clone().set_exclusive_start_key(start.take());
             if let Some(limit) = limit {
-                if docs.len() >= limit {
+                if items.len() >= limit {
                     break;
                 }
-                page = page.limit(i32::try_from(limit - docs.len()).unwrap_or(i32::MAX));
+                page = page.limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX));
             }
             let output = page.send().await.map_err(StoreError::backend)?;
-            for item in output.items() {
-                docs.push(doc_of(what, item)?);
-            }
+            items.extend(output.items.unwrap_or_default());
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => break,
             }
         }
         if let Some(limit) = limit {
-            docs.truncate(limit);
+            items.truncate(limit);
         }
-        Ok(docs)
+        Ok(items)
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactOutcome> {
@@ -546,6 +561,14 @@ impl SessionStore for DynamoStore {
             items.push(put(event_item(event)?, &self.table, "attribute_not_exists(pk)", None)?);
             conflicts.push("event id already exists");
         }
+        if let Some(claim) = crate::ReceiverClaim::of(&change) {
+            // Unconditional: the claim's log entry (see `receivers`).
+            let item = receivers::claim_item(&claim);
+            let log =
+                Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(StoreError::backend)?;
+            items.push(TransactWriteItem::builder().put(log).build());
+            conflicts.push("receiver log entry");
+        }
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactOutcome::Cancelled(codes)) => {
@@ -604,22 +627,21 @@ impl EventStore for DynamoStore {
 }
 
 impl ExpiryStore for DynamoStore {
-    /// A Query of the sparse `open-sessions` index (`openShard = "OPEN" AND
-    /// expiresAt <= :now`, ascending), page after page until `limit`
-    /// sessions or the end: only open sessions are in the index, so the
-    /// items read are the sessions due. The index is eventually consistent:
-    /// a session just changed may still be listed as it was.
+    /// A Query per shard of the sparse `open-sessions` index (`openShard =
+    /// "OPEN#<n>" AND expiresAt <= :now`, ascending, and the unsharded
+    /// `OPEN` of sessions stored before sharding), all at once, merged by
+    /// expiry: only open sessions are in the index, so the items read are
+    /// the sessions due (at most `limit` per shard). The index is eventually
+    /// consistent: a session just changed may still be listed as it was.
     async fn due_sessions(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<Session>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(OPEN_SESSIONS_INDEX)
-            .key_condition_expression("openShard = :open AND expiresAt <= :now")
-            .expression_attribute_values(":open", s(OPEN_SHARD))
-            .expression_attribute_values(":now", n(now.unix_seconds()))
-            .scan_index_forward(true);
-        self.query_docs("session", query, Some(limit)).await
+        let listing = ShardedQuery {
+            index: OPEN_SESSIONS_INDEX,
+            partition: "openShard",
+            sort: "expiresAt",
+            queue: OPEN_SHARD,
+            until: Some(now.unix_seconds()),
+        };
+        self.query_sharded("session", listing, limit).await
     }
 }
 

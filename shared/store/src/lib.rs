@@ -185,6 +185,59 @@ pub trait SessionStore: Send + Sync {
     }
 }
 
+/// A deposit address as its session claimed it: what a chain watcher keeps
+/// in memory so that it reads the store only for transfers into receivers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReceiverClaim {
+    pub receiver: EvmAddress,
+    pub session_id: SessionId,
+    /// When it was claimed: the payment method's `createdAt`.
+    pub claimed_at: Timestamp,
+    /// The session's `expiresAt`: a final session's receiver is watched
+    /// until then plus the late-deposit window.
+    pub expires_at: Timestamp,
+}
+
+impl ReceiverClaim {
+    /// The claim a [`SessionChange`] makes, if it claims a receiver.
+    pub fn of(change: &SessionChange<'_>) -> Option<Self> {
+        let receiver = change.claim_receiver?;
+        let session = change.session;
+        let claimed_at = match &session.payment_method {
+            Some(ferry_domain::PaymentMethod::Evm { receiver_address, created_at, .. })
+                if *receiver_address == receiver =>
+            {
+                *created_at
+            }
+            _ => session.created_at,
+        };
+        Some(Self { receiver, session_id: session.id, claimed_at, expires_at: session.expires_at })
+    }
+}
+
+/// The log of receiver claims, written by [`SessionStore::commit`] in the
+/// same atomic write as the claim, read by time so that a watcher can load
+/// the receivers it watches once and then only the new ones.
+pub trait ReceiverLog: Send + Sync {
+    /// Every claim with `claimed_at >= since` (and a claim time up to a day
+    /// past `now`, for writers whose clocks run ahead), in no particular
+    /// order. Consistent: every claim whose commit returned before the call
+    /// began is listed (DynamoDB: strongly consistent Queries of one base
+    /// table partition per UTC day, never an index).
+    fn receivers_claimed_since(
+        &self,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Vec<ReceiverClaim>>> + Send;
+
+    /// Since when the log holds every claim: a version of Ferry from before
+    /// the log claimed receivers without logging them. Memory and SQLite
+    /// (which fills the log from its receivers when it first opens a
+    /// database from before) answer the epoch; DynamoDB records `now` the
+    /// first time it is asked (a table it creates itself starts at the epoch).
+    fn receiver_log_start(&self, now: Timestamp) -> impl Future<Output = StoreResult<Timestamp>> + Send;
+}
+
 /// The outbox's events, as [`SessionStore::commit`] wrote them.
 pub trait EventStore: Send + Sync {
     fn get_event(&self, id: &EventId) -> impl Future<Output = StoreResult<Option<SessionEvent>>> + Send;
@@ -489,8 +542,8 @@ pub trait Store:
 impl<T: SessionStore + IdempotencyStore + MerchantStore + WebhookStore + DeliveryStore + Clone + 'static> Store for T {}
 
 /// Everything the chain workers need from a store.
-pub trait ChainStore: SessionStore + CursorStore + DepositStore + PayoutStore + Clone + 'static {}
-impl<T: SessionStore + CursorStore + DepositStore + PayoutStore + Clone + 'static> ChainStore for T {}
+pub trait ChainStore: SessionStore + ReceiverLog + CursorStore + DepositStore + PayoutStore + Clone + 'static {}
+impl<T: SessionStore + ReceiverLog + CursorStore + DepositStore + PayoutStore + Clone + 'static> ChainStore for T {}
 
 #[cfg(any(feature = "sqlite", feature = "dynamodb"))]
 /// Decodes a JSON document stored by an adapter.

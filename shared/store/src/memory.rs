@@ -19,6 +19,7 @@ use crate::{
 struct State {
     sessions: HashMap<SessionId, Session>,
     receivers: HashMap<EvmAddress, SessionId>,
+    receiver_log: Vec<crate::ReceiverClaim>,
     idempotency: HashMap<(MerchantId, String), IdempotencyRecord>,
     merchants: HashMap<MerchantId, Merchant>,
     api_keys: HashMap<ApiKeyHash, ApiKeyRecord>,
@@ -99,6 +100,9 @@ impl SessionStore for MemoryStore {
         // Every condition held: write it all under the one lock.
         if let Some(receiver) = change.claim_receiver {
             state.receivers.insert(receiver, next.id);
+        }
+        if let Some(claim) = crate::ReceiverClaim::of(&change) {
+            state.receiver_log.push(claim);
         }
         if let Some(event) = change.event {
             state.events.insert(event.id, event.clone());
@@ -283,6 +287,21 @@ impl PayoutStore for MemoryStore {
         }
         state.payouts.insert(intent.payout_id.clone(), intent.clone());
         Ok(())
+    }
+}
+
+impl crate::ReceiverLog for MemoryStore {
+    async fn receivers_claimed_since(
+        &self,
+        since: Timestamp,
+        _now: Timestamp,
+    ) -> StoreResult<Vec<crate::ReceiverClaim>> {
+        Ok(self.state().receiver_log.iter().filter(|claim| claim.claimed_at >= since).copied().collect())
+    }
+
+    /// The log has every claim this store ever held.
+    async fn receiver_log_start(&self, _now: Timestamp) -> StoreResult<Timestamp> {
+        Ok(Timestamp::from_unix_seconds(0))
     }
 }
 

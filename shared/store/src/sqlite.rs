@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS events (
 
 mod deliveries;
 mod deposits;
+mod receivers;
 mod webhooks;
 
 #[derive(Clone)]
@@ -112,6 +113,7 @@ impl SqliteStore {
         connection.execute_batch(webhooks::SCHEMA).map_err(StoreError::backend)?;
         connection.execute_batch(deliveries::SCHEMA).map_err(StoreError::backend)?;
         deposits::migrate(&connection).map_err(StoreError::backend)?;
+        receivers::migrate(&connection).map_err(StoreError::backend)?;
         Ok(Self { connection: Arc::new(Mutex::new(connection)) })
     }
 
@@ -217,6 +219,7 @@ impl SessionStore for SqliteStore {
         let (version, status, expires) =
             (session.version as i64, session.status.as_str(), session.expires_at.unix_seconds() as i64);
         let receiver = change.claim_receiver.map(|r| r.to_lowercase_hex());
+        let claim = crate::ReceiverClaim::of(&change);
         let event = change
             .event
             .map(|event| {
@@ -261,6 +264,9 @@ impl SessionStore for SqliteStore {
                             .map_err(db)?;
                     }
                 }
+            }
+            if let Some(claim) = &claim {
+                receivers::log(&tx, claim).map_err(db)?;
             }
             let updated = tx
                 .execute(
@@ -615,6 +621,45 @@ mod tests {
         }
         let reopened = SqliteStore::open(&path).expect("reopen");
         assert_eq!(reopened.get_session(&session.id).await.expect("get"), Some(session));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A database from before the receiver log gets a log entry for each
+    /// receiver it holds, claimed (as far as the log knows) at its session's
+    /// expiry, so a watcher loading recent claims finds it.
+    #[tokio::test]
+    async fn a_database_from_before_the_receiver_log_gets_its_receivers_logged() {
+        use crate::{ReceiverClaim, ReceiverLog};
+        let dir = std::env::temp_dir().join(format!("ferry-sqlite-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("before-log.db");
+        let _ = std::fs::remove_file(&path);
+        let session = crate::conformance::sample_session(MerchantId::from_random_bytes([4; 16]));
+        let receiver = EvmAddress::new([0x42; 20].into());
+        {
+            let store = SqliteStore::open(&path).expect("open");
+            store.create_session(&session, None).await.expect("create");
+            let waiting =
+                session.set_evm_payment_method(receiver, session.created_at).expect("legal").expect("changed");
+            store.commit(SessionChange::new(&waiting).claiming_receiver(receiver)).await.expect("claim");
+        }
+        // As an older version left it: receivers, and no log.
+        Connection::open(&path).expect("open").execute_batch("DROP TABLE receiver_claims;").expect("drop the log");
+        let reopened = SqliteStore::open(&path).expect("reopen");
+        let epoch = Timestamp::from_unix_seconds(0);
+        assert_eq!(reopened.receiver_log_start(session.created_at).await.expect("start"), epoch);
+        let logged = reopened.receivers_claimed_since(session.created_at, session.created_at).await.expect("claims");
+        let expected = ReceiverClaim {
+            receiver,
+            session_id: session.id,
+            claimed_at: session.expires_at,
+            expires_at: session.expires_at,
+        };
+        assert_eq!(logged, vec![expected]);
+        // Opening it again logs nothing twice.
+        drop(reopened);
+        let again = SqliteStore::open(&path).expect("reopen");
+        assert_eq!(again.receivers_claimed_since(epoch, session.created_at).await.expect("claims").len(), 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -165,6 +165,23 @@ impl FakeRuntimeApi {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
+        Self::invoke_measured(binary, env, event_json, timeout).map(|(answer, _peak)| answer)
+    }
+
+    /// [`Self::invoke`], also answering the child's peak resident memory in
+    /// KiB (Linux `VmHWM`, read once it answered, before it is killed: its
+    /// cold start and the whole invocation), or `None` where `/proc` has no
+    /// such line.
+    pub fn invoke_measured<K, V>(
+        binary: impl AsRef<Path>,
+        env: &[(K, V)],
+        event_json: &str,
+        timeout: Duration,
+    ) -> Result<(serde_json::Value, Option<u64>), String>
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
         let binary = binary.as_ref();
         let function_name =
             binary.file_name().and_then(OsStr::to_str).unwrap_or("ferry-function").trim_end_matches(".exe").to_string();
@@ -215,12 +232,14 @@ impl FakeRuntimeApi {
                 break Err(format!("{function_name} did not answer within {timeout:?}"));
             }
         };
+        let peak_kib = peak_resident_kib(child.0.id());
         drop(child);
         drop(api);
         let (stderr, stdout) = (collected(stderr), collected(stdout));
         let output = |verdict: String| format!("{verdict}\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}");
         match verdict.map_err(&output)? {
             Outcome::Response(body) => serde_json::from_str(&body)
+                .map(|answer| (answer, peak_kib))
                 .map_err(|error| output(format!("{function_name} answered with something not JSON ({error}): {body}"))),
             Outcome::InvocationError(body) => {
                 Err(output(format!("{function_name} reported an invocation error: {body}")))
@@ -251,6 +270,13 @@ impl Drop for FakeRuntimeApi {
             let _ = worker.join();
         }
     }
+}
+
+/// The peak resident set of process `pid` in KiB (`VmHWM` in `/proc/<pid>/status`).
+fn peak_resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 /// A child process that is killed and reaped when dropped.

@@ -16,12 +16,14 @@ use std::time::Duration;
 use ferry_chains::evm::client::{ChainError, EvmClient, TokenTransfer};
 use ferry_domain::{BaseUnits, Chain, Deposit, EvmAddress, RouteDeposit, Session, SessionId, Timestamp, TxHash};
 use ferry_queue::{Queue, QueueError, TypedQueue};
-use ferry_store::{DepositRecord, DepositState, DepositStore, Recorded, SessionStore, StoreError};
+use ferry_store::{DepositRecord, DepositState, DepositStore, ReceiverLog, Recorded, SessionStore, StoreError};
 
 mod hints;
+pub mod receivers;
 pub mod recovery;
 
 pub use hints::{ChainTxLookup, HINT_BUDGET, HINT_CALL_TIMEOUT, HINT_RETRY, HintOutcome, TxHintLookup};
+pub use receivers::{Refresh, WatchedReceivers};
 pub use recovery::{RecoverDeposits, RecoveryPolicy, RecoveryReport};
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,50 @@ impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
             .map(|transfer| EvmAddress::new(transfer.to))
             .collect();
         let sessions = self.store.find_sessions_by_receivers(&receivers).await?;
+        let mut enqueued = 0;
+        for transfer in transfers {
+            if let Some(session_id) = sessions.get(&EvmAddress::new(transfer.to))
+                && self.detect_for(chain, transfer, *session_id, now).await?
+            {
+                enqueued += 1;
+            }
+        }
+        Ok(enqueued)
+    }
+
+    /// [`Self::detect_all`] with the receivers kept in memory (`watched`):
+    /// refreshed from the store's receiver log before matching (one
+    /// consistent read of the claims since the last refresh, and only when
+    /// the scan found transfers), so that the store is read per transfer
+    /// only for transfers into watched receivers, however many other
+    /// transfers the scanned blocks hold. Call it after the transfers were
+    /// fetched: a receiver claimed before a transfer into it is then known.
+    pub async fn detect_watched(
+        &self,
+        chain: &Chain,
+        transfers: &[TokenTransfer],
+        now: Timestamp,
+        watched: &WatchedReceivers,
+    ) -> Result<usize, WatchError>
+    where
+        S: ReceiverLog,
+    {
+        let mut receivers: Vec<EvmAddress> = transfers
+            .iter()
+            .filter(|transfer| !transfer.value.is_zero())
+            .map(|transfer| EvmAddress::new(transfer.to))
+            .collect();
+        receivers.sort_unstable();
+        receivers.dedup();
+        if receivers.is_empty() {
+            return Ok(0);
+        }
+        watched.refresh(&self.store, now).await?;
+        let (mut sessions, unknown) = watched.sessions_of(&receivers, now).await;
+        if !unknown.is_empty() {
+            // Only while the log may lack receivers claimed before it began.
+            sessions.extend(self.store.find_sessions_by_receivers(&unknown).await?);
+        }
         let mut enqueued = 0;
         for transfer in transfers {
             if let Some(session_id) = sessions.get(&EvmAddress::new(transfer.to))

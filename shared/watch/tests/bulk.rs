@@ -1,6 +1,7 @@
-//! A chain scan's transfers find their sessions with one bulk lookup, not
-//! one store read per transfer: on a busy chain most transfers of USDC and
-//! USDT pay somebody else.
+//! A chain scan's transfers find their sessions without one store read per
+//! transfer: on a busy chain most transfers of USDC and USDT pay somebody
+//! else. With the receivers in memory ([`WatchedReceivers`]), the store is
+//! read only for transfers into them; without, in one bulk lookup.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,10 +13,10 @@ use ferry_domain::{Chain, ChainId, ChainRegistry, DepositId, EvmAddress, Merchan
 use ferry_queue::memory::MemoryQueue;
 use ferry_store::memory::MemoryStore;
 use ferry_store::{
-    CreateSessionError, DepositRecord, DepositStore, IdempotencyRecord, Recorded, SessionChange, SessionStore,
-    StoreResult, conformance,
+    CreateSessionError, DepositRecord, DepositStore, IdempotencyRecord, ReceiverClaim, ReceiverLog, Recorded,
+    SessionChange, SessionStore, StoreResult, conformance,
 };
-use ferry_watch::DepositDetector;
+use ferry_watch::{DepositDetector, WatchedReceivers};
 
 /// The in-memory store, counting how receivers are looked up.
 #[derive(Clone, Default)]
@@ -23,6 +24,28 @@ struct Counting {
     inner: MemoryStore,
     single: Arc<AtomicUsize>,
     bulk: Arc<AtomicUsize>,
+    /// Addresses looked up in bulk, in all.
+    bulk_addresses: Arc<AtomicUsize>,
+    sessions_read: Arc<AtomicUsize>,
+    log_reads: Arc<AtomicUsize>,
+    /// When the receiver log began (`None`: the epoch, as the memory store says).
+    log_start: Option<Timestamp>,
+}
+
+impl ReceiverLog for Counting {
+    async fn receivers_claimed_since(&self, since: Timestamp, now: Timestamp) -> StoreResult<Vec<ReceiverClaim>> {
+        self.log_reads.fetch_add(1, Ordering::Relaxed);
+        let claims = self.inner.receivers_claimed_since(since, now).await?;
+        // Claims from before the log began are not in it.
+        Ok(claims.into_iter().filter(|c| self.log_start.is_none_or(|start| c.claimed_at >= start)).collect())
+    }
+
+    async fn receiver_log_start(&self, now: Timestamp) -> StoreResult<Timestamp> {
+        match self.log_start {
+            Some(start) => Ok(start),
+            None => self.inner.receiver_log_start(now).await,
+        }
+    }
 }
 
 impl SessionStore for Counting {
@@ -35,6 +58,7 @@ impl SessionStore for Counting {
     }
 
     async fn get_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
+        self.sessions_read.fetch_add(1, Ordering::Relaxed);
         self.inner.get_session(id).await
     }
 
@@ -52,6 +76,7 @@ impl SessionStore for Counting {
         receivers: &[EvmAddress],
     ) -> StoreResult<HashMap<EvmAddress, SessionId>> {
         self.bulk.fetch_add(1, Ordering::Relaxed);
+        self.bulk_addresses.fetch_add(receivers.len(), Ordering::Relaxed);
         self.inner.find_sessions_by_receivers(receivers).await
     }
 }
@@ -115,4 +140,96 @@ async fn a_scan_looks_its_receivers_up_in_bulk() {
     assert_eq!(queue.len(), 2);
     assert_eq!(store.bulk.load(Ordering::Relaxed), 1, "one bulk lookup for the whole scan");
     assert_eq!(store.single.load(Ordering::Relaxed), 0, "and no lookup per transfer");
+}
+
+/// A stored session waiting for payment into `receiver`, claimed at `at`.
+async fn waiting_session(store: &Counting, receiver: EvmAddress, at: Timestamp) -> Session {
+    let mut session = conformance::sample_session(MerchantId::from_random_bytes([receiver.into_inner()[0]; 16]));
+    session.created_at = at;
+    session.expires_at = at.plus_seconds(Session::DEFAULT_LIFETIME_SECONDS);
+    store.create_session(&session, None).await.expect("create");
+    let waiting = session.set_evm_payment_method(receiver, at).expect("legal").expect("changed");
+    store.commit(SessionChange::new(&waiting).claiming_receiver(receiver)).await.expect("set the method");
+    waiting
+}
+
+/// `count` transfers to addresses no session owns (20 bytes from `i`, first byte 0xaa).
+fn strangers(chain: &Chain, count: u32) -> Vec<TokenTransfer> {
+    (0..count)
+        .map(|i| {
+            let mut to = [0xaa; 20];
+            to[16..].copy_from_slice(&i.to_be_bytes());
+            let mut t = transfer(chain, EvmAddress::new(to.into()), 0);
+            t.tx_hash = B256::left_padding_from(&i.to_be_bytes());
+            t
+        })
+        .collect()
+}
+
+const T: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
+
+#[tokio::test]
+async fn with_receivers_in_memory_a_scan_reads_the_store_only_for_transfers_into_them() {
+    let (store, queue, chain) = (Counting::default(), MemoryQueue::new(), base());
+    let receiver = EvmAddress::new([0x7e; 20].into());
+    waiting_session(&store, receiver, T).await;
+    let mut transfers = strangers(&chain, 10_000);
+    transfers.insert(4_321, transfer(&chain, receiver, 201));
+
+    let detector = DepositDetector::new(store.clone(), queue.clone());
+    let watched = WatchedReceivers::new(Session::DEFAULT_LATE_DEPOSIT_WINDOW);
+    let enqueued = detector.detect_watched(&chain, &transfers, T.plus_seconds(30), &watched).await.expect("detect");
+    assert_eq!(enqueued, 1);
+    assert_eq!(queue.len(), 1);
+    assert_eq!(store.bulk.load(Ordering::Relaxed) + store.single.load(Ordering::Relaxed), 0, "no receiver lookups");
+    assert_eq!(store.log_reads.load(Ordering::Relaxed), 1, "one read of the receiver log");
+    assert_eq!(store.sessions_read.load(Ordering::Relaxed), 1, "the matching transfer's session only");
+
+    // The next scan: one more log read, and nothing else for strangers.
+    let enqueued =
+        detector.detect_watched(&chain, &strangers(&chain, 500), T.plus_seconds(40), &watched).await.expect("detect");
+    assert_eq!(enqueued, 0);
+    assert_eq!(store.log_reads.load(Ordering::Relaxed), 2);
+    assert_eq!(store.sessions_read.load(Ordering::Relaxed), 1);
+    // A scan without transfers reads nothing at all.
+    detector.detect_watched(&chain, &[], T.plus_seconds(50), &watched).await.expect("detect");
+    assert_eq!(store.log_reads.load(Ordering::Relaxed), 2);
+}
+
+#[tokio::test]
+async fn a_receiver_claimed_after_the_last_refresh_is_detected_in_the_next_scan() {
+    let (store, queue, chain) = (Counting::default(), MemoryQueue::new(), base());
+    let detector = DepositDetector::new(store.clone(), queue.clone());
+    let watched = WatchedReceivers::new(Session::DEFAULT_LATE_DEPOSIT_WINDOW);
+    detector.detect_watched(&chain, &strangers(&chain, 10), T, &watched).await.expect("first scan loads");
+
+    // Claimed with a time a minute before the last refresh (its commit landed late), and paid at once.
+    let receiver = EvmAddress::new([0x7f; 20].into());
+    waiting_session(&store, receiver, Timestamp::from_unix_seconds(T.unix_seconds() - 60)).await;
+    let paid = [transfer(&chain, receiver, 9)];
+    let enqueued = detector.detect_watched(&chain, &paid, T.plus_seconds(5), &watched).await.expect("detect");
+    assert_eq!(enqueued, 1, "a receiver claimed since the last refresh is found");
+    assert_eq!(store.bulk.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn while_the_receiver_log_may_lack_older_claims_unknown_recipients_are_looked_up() {
+    let store = Counting { log_start: Some(T), ..Counting::default() };
+    let (queue, chain) = (MemoryQueue::new(), base());
+    // Claimed before the log began: as an older version did, with no log entry.
+    let receiver = EvmAddress::new([0x7d; 20].into());
+    waiting_session(&store, receiver, Timestamp::from_unix_seconds(T.unix_seconds() - 100)).await;
+
+    let detector = DepositDetector::new(store.clone(), queue.clone());
+    let watched = WatchedReceivers::new(Session::DEFAULT_LATE_DEPOSIT_WINDOW);
+    let mut transfers = strangers(&chain, 100);
+    transfers.push(transfer(&chain, receiver, 7));
+    let enqueued = detector.detect_watched(&chain, &transfers, T.plus_seconds(10), &watched).await.expect("detect");
+    assert_eq!(enqueued, 1);
+    assert_eq!(store.bulk_addresses.load(Ordering::Relaxed), 101, "the recipients not in memory, the receiver too");
+
+    // Once every claim from before the log is past its window, strangers cost nothing.
+    let later = T.plus_seconds(Session::DEFAULT_LIFETIME_SECONDS + 8 * 86_400 + 1);
+    detector.detect_watched(&chain, &strangers(&chain, 100), later, &watched).await.expect("detect");
+    assert_eq!(store.bulk_addresses.load(Ordering::Relaxed), 101, "no more lookups");
 }

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use ferry_domain::{DeliveryState, EventId, SessionEvent, Timestamp, WebhookDelivery, WebhookId};
 
+use super::shards::{ShardedQuery, sharded};
 use super::{DynamoStore, EVENT_PENDING, Item, OUTBOX_INDEX, TransactOutcome, doc_of, event_key, key, n, put, s};
 use crate::{DeliveryStore, StoreError, StoreResult, encode};
 
@@ -25,8 +26,10 @@ const DELIVERY_PARKED: &str = "DELIVERY_PARKED";
 const DELIVERY_RETENTION_SECONDS: u64 = 90 * 24 * 60 * 60;
 /// A fan-out takes its event off the pending queue...
 const TAKE_PENDING: &str = "REMOVE outboxQueue, outboxAt";
-/// ...only if it is still on it (`:pending` = `EVENT_PENDING`).
-const STILL_PENDING: &str = "outboxQueue = :pending";
+/// ...only if it is still on it (`:pending` = `EVENT_PENDING`: its shard
+/// `EVENT_PENDING#<n>`, or the unsharded value of an event stored before
+/// sharding).
+const STILL_PENDING: &str = "begins_with(outboxQueue, :pending)";
 
 fn delivery_key(event_id: &EventId, webhook_id: &WebhookId) -> Item {
     key(format!("EVENT#{event_id}"), &format!("{DELIVERY_PREFIX}{webhook_id}"))
@@ -38,13 +41,14 @@ fn delivery_item(delivery: &WebhookDelivery) -> StoreResult<Item> {
     item.insert("version".into(), n(delivery.version));
     item.insert("merchantId".into(), s(delivery.merchant_id.to_string()));
     let created_at = delivery.created_at.unix_seconds();
+    let id = format!("{}#{}", delivery.event_id, delivery.webhook_id);
     match (delivery.wake_at(), delivery.state) {
         (Some(wake_at), _) => {
-            item.insert("outboxQueue".into(), s(DELIVERY_DUE));
+            item.insert("outboxQueue".into(), s(sharded(DELIVERY_DUE, &id)));
             item.insert("outboxAt".into(), n(wake_at.unix_seconds()));
         }
         (None, DeliveryState::Parked) => {
-            item.insert("outboxQueue".into(), s(DELIVERY_PARKED));
+            item.insert("outboxQueue".into(), s(sharded(DELIVERY_PARKED, &id)));
             item.insert("outboxAt".into(), n(created_at));
         }
         (None, _) => {
@@ -57,7 +61,8 @@ fn delivery_item(delivery: &WebhookDelivery) -> StoreResult<Item> {
 
 impl DynamoStore {
     /// The documents (decoded as `what`) of one `outbox` queue's items (with
-    /// `outboxAt <= until`, if given), ascending, at most `limit`.
+    /// `outboxAt <= until`, if given), ascending, at most `limit`: all its
+    /// shards read at once and merged (see [`super::shards`]).
     pub(super) async fn outbox<T: serde::de::DeserializeOwned>(
         &self,
         what: &'static str,
@@ -65,22 +70,14 @@ impl DynamoStore {
         until: Option<Timestamp>,
         limit: usize,
     ) -> StoreResult<Vec<T>> {
-        let condition = match until {
-            Some(_) => "outboxQueue = :queue AND outboxAt <= :until",
-            None => "outboxQueue = :queue",
+        let listing = ShardedQuery {
+            index: OUTBOX_INDEX,
+            partition: "outboxQueue",
+            sort: "outboxAt",
+            queue,
+            until: until.map(Timestamp::unix_seconds),
         };
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(OUTBOX_INDEX)
-            .key_condition_expression(condition)
-            .expression_attribute_values(":queue", s(queue))
-            .scan_index_forward(true);
-        if let Some(until) = until {
-            query = query.expression_attribute_values(":until", n(until.unix_seconds()));
-        }
-        self.query_docs(what, query, Some(limit)).await
+        self.query_sharded(what, listing, limit).await
     }
 
     /// Takes the event off the pending queue, alone (no deliveries).
@@ -198,14 +195,17 @@ mod tests {
         let item = delivery_item(&new).expect("item");
         assert_eq!(item.get("pk"), Some(&s(format!("EVENT#{event_id}"))));
         assert_eq!(item.get("sk"), Some(&s(format!("DELIVERY#{webhook_id}"))));
-        assert_eq!(queue_of(&item), (Some(&s(DELIVERY_DUE)), Some(&n(T0.unix_seconds()))));
+        let shard = sharded(DELIVERY_DUE, &format!("{event_id}#{webhook_id}"));
+        assert!(shard.starts_with("DELIVERY_DUE#"), "{shard}");
+        assert_eq!(queue_of(&item), (Some(&s(shard)), Some(&n(T0.unix_seconds()))));
         assert!(!item.contains_key("ttl"));
 
         let policy = RetryPolicy { max_attempts: 1, ..RetryPolicy::STANDARD };
         let attempt = |status| DeliveryAttempt { at: T0, outcome: AttemptOutcome::Responded { status }, latency_ms: 1 };
         let claimed = new.claim(T0, 60).expect("due");
         let parked = delivery_item(&claimed.record(attempt(500), &policy, 0)).expect("item");
-        assert_eq!(queue_of(&parked), (Some(&s(DELIVERY_PARKED)), Some(&n(T0.unix_seconds()))));
+        let shard = sharded(DELIVERY_PARKED, &format!("{event_id}#{webhook_id}"));
+        assert_eq!(queue_of(&parked), (Some(&s(shard)), Some(&n(T0.unix_seconds()))));
         let succeeded = delivery_item(&claimed.record(attempt(200), &policy, 0)).expect("item");
         assert_eq!(queue_of(&succeeded), (None, None));
         assert_eq!(succeeded.get("ttl"), Some(&n(T0.unix_seconds() + DELIVERY_RETENTION_SECONDS)));
