@@ -123,3 +123,104 @@ fn the_workers_have_reserved_concurrency_and_the_api_is_throttled() {
         "        $default:\n          ThrottlingBurstLimit: !Ref DefaultRouteThrottlingBurstLimit\n          ThrottlingRateLimit: !Ref DefaultRouteThrottlingRateLimit\n"
     ), "{api}");
 }
+
+/// The alarm `name`'s body.
+fn alarm(name: &str) -> String {
+    let resources = resources();
+    let body = resources.get(name).unwrap_or_else(|| panic!("template.yaml has no {name}"));
+    assert!(body.starts_with("    Type: AWS::CloudWatch::Alarm\n"), "{name} is not an alarm");
+    body.clone()
+}
+
+/// The alarms on metrics the workers print (EMF) name them as the code
+/// does, in the namespace the code prints them in; their descriptions name
+/// the per-chain metrics that say which chain.
+#[test]
+fn the_metric_alarms_name_the_metrics_the_workers_emit() {
+    use poll_chains::lambda::metrics as poll;
+    use route_deposits::funds::metrics as funds;
+    let namespace = format!("      Namespace: {}\n", ferry_http::metrics::NAMESPACE);
+    for (name, metric, per_chain) in [
+        (
+            "ChainCursorStalledAlarm",
+            poll::MAX_SECONDS_SINCE_CURSOR_ADVANCED,
+            vec![poll::SECONDS_SINCE_CURSOR_ADVANCED, poll::BLOCKS_BEHIND_HEAD],
+        ),
+        ("RelayerGasBalanceAlarm", funds::MIN_RELAYER_GAS_BALANCE, vec![funds::RELAYER_GAS_BALANCE]),
+        ("RelayerInventoryAlarm", funds::MIN_RELAYER_INVENTORY, vec![funds::RELAYER_INVENTORY]),
+    ] {
+        let body = alarm(name);
+        assert!(body.contains(&namespace), "{name}: {body}");
+        assert!(body.contains(&format!("      MetricName: {metric}\n")), "{name} does not watch {metric}: {body}");
+        for metric in per_chain {
+            let described = format!("Ferry/{metric}");
+            assert!(body.contains(&described), "{name} does not name {described}");
+        }
+    }
+    assert_eq!(poll::CHAIN_ID, funds::CHAIN_ID);
+    assert!(alarm("ChainCursorStalledAlarm").contains("      Threshold: !Ref CursorStallAlarmSeconds\n"));
+    assert!(alarm("RelayerGasBalanceAlarm").contains("      Threshold: !Ref RelayerGasBalanceAlarmThreshold\n"));
+    assert!(alarm("RelayerInventoryAlarm").contains("      Threshold: !Ref RelayerInventoryAlarmThreshold\n"));
+}
+
+/// Lambda's own error metric for every worker, the deposit queue's age and
+/// the HTTP API's 5xx rate.
+#[test]
+fn the_workers_errors_the_deposit_queue_age_and_the_api_5xx_rate_are_alarmed() {
+    for (name, function) in [
+        ("PollChainsErrorAlarm", "PollChainsFunction"),
+        ("RouteDepositsErrorAlarm", "RouteDepositsFunction"),
+        ("ExpireSessionsErrorAlarm", "ExpireSessionsFunction"),
+        ("DeliverWebhooksErrorAlarm", "DeliverWebhooksFunction"),
+    ] {
+        let body = alarm(name);
+        assert!(body.contains("      Namespace: AWS/Lambda\n      MetricName: Errors\n"), "{name}: {body}");
+        assert!(body.contains(&format!("        - Name: FunctionName\n          Value: !Ref {function}\n")), "{name}");
+    }
+    let age = alarm("DepositQueueAgeAlarm");
+    assert!(age.contains("      Namespace: AWS/SQS\n      MetricName: ApproximateAgeOfOldestMessage\n"), "{age}");
+    assert!(age.contains("          Value: !GetAtt DepositQueue.QueueName\n"), "{age}");
+    let api = alarm("Api5xxRateAlarm");
+    assert!(api.contains("      Namespace: AWS/ApiGateway\n      MetricName: 5xx\n"), "{api}");
+    assert!(api.contains("        - Name: ApiId\n          Value: !Ref Api\n"), "{api}");
+    assert!(api.contains("      Statistic: Average\n"), "the rate is the average: {api}");
+}
+
+/// Every alarm notifies the operator's topic, when one is set.
+#[test]
+fn every_alarm_notifies_the_alarm_topic() {
+    let alarms = resources_of_type("AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 12, "{}", alarms.len());
+    for (name, body) in alarms {
+        for actions in ["AlarmActions", "OKActions"] {
+            let wired = format!("      {actions}: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]\n");
+            assert!(body.contains(&wired), "{name} has no {actions} to AlarmTopicArn");
+        }
+    }
+}
+
+/// The RPC URLs carry provider keys: no function gets them as a plain
+/// variable; exactly the functions that talk to chains get the secret's ARN
+/// and may read that one secret.
+#[test]
+fn only_the_chain_functions_may_read_the_rpc_urls_secret() {
+    let readers = ["CheckSessionFunction", "TokenOptionsFunction", "PollChainsFunction", "RouteDepositsFunction"];
+    let secret_arn = "!If [UseExistingRpcSecret, !Ref RpcUrlsSecretArn, !Ref RpcUrlsSecret]";
+    let variable = format!(
+        "          {}: !If [HasRpcSecret, {secret_arn}, !Ref AWS::NoValue]\n",
+        ferry_config::secrets::RPC_URLS_SECRET_ARN
+    );
+    let grant = format!(
+        "              - Effect: Allow\n                Action:\n                  - secretsmanager:GetSecretValue\n                Resource: {secret_arn}\n"
+    );
+    for (name, body) in resources_of_type("AWS::Serverless::Function") {
+        let reads = readers.contains(&name.as_str());
+        assert_eq!(body.contains(&variable), reads, "{name}: the secret's ARN");
+        assert_eq!(body.contains(&grant), reads, "{name}: GetSecretValue on the secret");
+        assert_eq!(body.matches("secretsmanager:").count(), usize::from(reads), "{name}: other secret permissions");
+        assert!(!body.contains(&format!("{}:", ferry_config::RPC_URLS)), "{name} gets the RPC URLs in plain text");
+    }
+    let secret = &resources()["RpcUrlsSecret"];
+    assert!(secret.starts_with("    Type: AWS::SecretsManager::Secret\n    Condition: CreateRpcSecret\n"), "{secret}");
+    assert!(secret.contains("      SecretString: !Ref RpcUrls\n"), "{secret}");
+}

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod request;
 pub mod routes;
