@@ -77,3 +77,182 @@ fn the_api_cors_configuration_is_the_one_ferry_serve_answers_with() {
     let variable = format!("        {}: !Ref CorsAllowedOrigins\n", cors::ALLOWED_ORIGINS_VAR);
     assert!(template.contains(&variable), "the functions get the list: {variable}");
 }
+
+/// The template's text.
+fn template() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).expect("template.yaml")
+}
+
+/// Each resource of the template's `Resources:` section: its logical id and
+/// its lines (indented by two spaces, as the template writes them).
+fn resources() -> std::collections::BTreeMap<String, String> {
+    let template = template();
+    let section = template.split_once("\nResources:\n").expect("Resources").1;
+    let section = section.split("\nOutputs:").next().unwrap_or(section);
+    let mut resources = std::collections::BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in section.lines() {
+        let is_key = line.starts_with("  ") && !line.starts_with("   ") && !line.trim_start().starts_with('#');
+        if let Some(name) = line.strip_suffix(':').filter(|_| is_key) {
+            if let Some((name, body)) = current.take() {
+                resources.insert(name, body);
+            }
+            current = Some((name.trim().to_string(), String::new()));
+        } else if let Some((_, body)) = current.as_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    if let Some((name, body)) = current {
+        resources.insert(name, body);
+    }
+    resources
+}
+
+fn resources_of_type(kind: &str) -> Vec<(String, String)> {
+    let type_line = format!("    Type: {kind}\n");
+    resources().into_iter().filter(|(_, body)| body.starts_with(&type_line)).collect()
+}
+
+/// Every function logs to its own group, created by the stack with the
+/// `LogRetentionDays` retention.
+#[test]
+fn every_function_has_a_log_group_with_the_retention_parameter() {
+    let resources = resources();
+    let functions = resources_of_type("AWS::Serverless::Function");
+    assert_eq!(functions.len(), 16, "{:?}", functions.iter().map(|(n, _)| n).collect::<Vec<_>>());
+    assert!(template().contains("  LogRetentionDays:\n    Type: Number\n"), "no LogRetentionDays parameter");
+    let mut groups = BTreeSet::new();
+    for (name, body) in functions {
+        let group = body
+            .split_once("      LoggingConfig:\n        LogGroup: !Ref ")
+            .and_then(|(_, rest)| rest.lines().next())
+            .unwrap_or_else(|| panic!("{name} has no LoggingConfig.LogGroup"))
+            .to_string();
+        let group_body = resources.get(&group).unwrap_or_else(|| panic!("{name}: no resource {group}"));
+        assert!(group_body.starts_with("    Type: AWS::Logs::LogGroup\n"), "{group} is not a log group");
+        assert!(group_body.contains("      RetentionInDays: !Ref LogRetentionDays\n"), "{group}: {group_body}");
+        assert!(groups.insert(group.clone()), "{group} is shared");
+    }
+}
+
+/// A flood on the public routes can never starve the workers: each has
+/// reserved concurrency; the stage throttles every route from parameters,
+/// and the `$default` route (unknown paths, the openapi function) far lower.
+#[test]
+fn the_workers_have_reserved_concurrency_and_the_api_is_throttled() {
+    let resources = resources();
+    for worker in ["PollChainsFunction", "RouteDepositsFunction", "ExpireSessionsFunction", "DeliverWebhooksFunction"] {
+        let body = &resources[worker];
+        assert!(body.contains("      ReservedConcurrentExecutions: "), "{worker} has no reserved concurrency");
+    }
+    assert!(resources["OpenApiFunction"].contains("      ReservedConcurrentExecutions: "));
+    let api = &resources["Api"];
+    assert!(api.contains(
+        "      DefaultRouteSettings:\n        ThrottlingBurstLimit: !Ref ApiThrottlingBurstLimit\n        ThrottlingRateLimit: !Ref ApiThrottlingRateLimit\n"
+    ), "{api}");
+    assert!(api.contains(
+        "        $default:\n          ThrottlingBurstLimit: !Ref DefaultRouteThrottlingBurstLimit\n          ThrottlingRateLimit: !Ref DefaultRouteThrottlingRateLimit\n"
+    ), "{api}");
+}
+
+/// The alarm `name`'s body.
+fn alarm(name: &str) -> String {
+    let resources = resources();
+    let body = resources.get(name).unwrap_or_else(|| panic!("template.yaml has no {name}"));
+    assert!(body.starts_with("    Type: AWS::CloudWatch::Alarm\n"), "{name} is not an alarm");
+    body.clone()
+}
+
+/// The alarms on metrics the workers print (EMF) name them as the code
+/// does, in the namespace the code prints them in; their descriptions name
+/// the per-chain metrics that say which chain.
+#[test]
+fn the_metric_alarms_name_the_metrics_the_workers_emit() {
+    use poll_chains::lambda::metrics as poll;
+    use route_deposits::funds::metrics as funds;
+    let namespace = format!("      Namespace: {}\n", ferry_http::metrics::NAMESPACE);
+    for (name, metric, per_chain) in [
+        (
+            "ChainCursorStalledAlarm",
+            poll::MAX_SECONDS_SINCE_CURSOR_ADVANCED,
+            vec![poll::SECONDS_SINCE_CURSOR_ADVANCED, poll::BLOCKS_BEHIND_HEAD],
+        ),
+        ("RelayerGasBalanceAlarm", funds::MIN_RELAYER_GAS_BALANCE, vec![funds::RELAYER_GAS_BALANCE]),
+        ("RelayerInventoryAlarm", funds::MIN_RELAYER_INVENTORY, vec![funds::RELAYER_INVENTORY]),
+    ] {
+        let body = alarm(name);
+        assert!(body.contains(&namespace), "{name}: {body}");
+        assert!(body.contains(&format!("      MetricName: {metric}\n")), "{name} does not watch {metric}: {body}");
+        for metric in per_chain {
+            let described = format!("Ferry/{metric}");
+            assert!(body.contains(&described), "{name} does not name {described}");
+        }
+    }
+    assert_eq!(poll::CHAIN_ID, funds::CHAIN_ID);
+    assert!(alarm("ChainCursorStalledAlarm").contains("      Threshold: !Ref CursorStallAlarmSeconds\n"));
+    assert!(alarm("RelayerGasBalanceAlarm").contains("      Threshold: !Ref RelayerGasBalanceAlarmThreshold\n"));
+    assert!(alarm("RelayerInventoryAlarm").contains("      Threshold: !Ref RelayerInventoryAlarmThreshold\n"));
+}
+
+/// Lambda's own error metric for every worker, the deposit queue's age and
+/// the HTTP API's 5xx rate.
+#[test]
+fn the_workers_errors_the_deposit_queue_age_and_the_api_5xx_rate_are_alarmed() {
+    for (name, function) in [
+        ("PollChainsErrorAlarm", "PollChainsFunction"),
+        ("RouteDepositsErrorAlarm", "RouteDepositsFunction"),
+        ("ExpireSessionsErrorAlarm", "ExpireSessionsFunction"),
+        ("DeliverWebhooksErrorAlarm", "DeliverWebhooksFunction"),
+    ] {
+        let body = alarm(name);
+        assert!(body.contains("      Namespace: AWS/Lambda\n      MetricName: Errors\n"), "{name}: {body}");
+        assert!(body.contains(&format!("        - Name: FunctionName\n          Value: !Ref {function}\n")), "{name}");
+    }
+    let age = alarm("DepositQueueAgeAlarm");
+    assert!(age.contains("      Namespace: AWS/SQS\n      MetricName: ApproximateAgeOfOldestMessage\n"), "{age}");
+    assert!(age.contains("          Value: !GetAtt DepositQueue.QueueName\n"), "{age}");
+    let api = alarm("Api5xxRateAlarm");
+    assert!(api.contains("      Namespace: AWS/ApiGateway\n      MetricName: 5xx\n"), "{api}");
+    assert!(api.contains("        - Name: ApiId\n          Value: !Ref Api\n"), "{api}");
+    assert!(api.contains("      Statistic: Average\n"), "the rate is the average: {api}");
+}
+
+/// Every alarm notifies the operator's topic, when one is set.
+#[test]
+fn every_alarm_notifies_the_alarm_topic() {
+    let alarms = resources_of_type("AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 12, "{}", alarms.len());
+    for (name, body) in alarms {
+        for actions in ["AlarmActions", "OKActions"] {
+            let wired = format!("      {actions}: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]\n");
+            assert!(body.contains(&wired), "{name} has no {actions} to AlarmTopicArn");
+        }
+    }
+}
+
+/// The RPC URLs carry provider keys: no function gets them as a plain
+/// variable; exactly the functions that talk to chains get the secret's ARN
+/// and may read that one secret.
+#[test]
+fn only_the_chain_functions_may_read_the_rpc_urls_secret() {
+    let readers = ["CheckSessionFunction", "TokenOptionsFunction", "PollChainsFunction", "RouteDepositsFunction"];
+    let secret_arn = "!If [UseExistingRpcSecret, !Ref RpcUrlsSecretArn, !Ref RpcUrlsSecret]";
+    let variable = format!(
+        "          {}: !If [HasRpcSecret, {secret_arn}, !Ref AWS::NoValue]\n",
+        ferry_config::secrets::RPC_URLS_SECRET_ARN
+    );
+    let grant = format!(
+        "              - Effect: Allow\n                Action:\n                  - secretsmanager:GetSecretValue\n                Resource: {secret_arn}\n"
+    );
+    for (name, body) in resources_of_type("AWS::Serverless::Function") {
+        let reads = readers.contains(&name.as_str());
+        assert_eq!(body.contains(&variable), reads, "{name}: the secret's ARN");
+        assert_eq!(body.contains(&grant), reads, "{name}: GetSecretValue on the secret");
+        assert_eq!(body.matches("secretsmanager:").count(), usize::from(reads), "{name}: other secret permissions");
+        assert!(!body.contains(&format!("{}:", ferry_config::RPC_URLS)), "{name} gets the RPC URLs in plain text");
+    }
+    let secret = &resources()["RpcUrlsSecret"];
+    assert!(secret.starts_with("    Type: AWS::SecretsManager::Secret\n    Condition: CreateRpcSecret\n"), "{secret}");
+    assert!(secret.contains("      SecretString: !Ref RpcUrls\n"), "{secret}");
+}

@@ -11,7 +11,9 @@ use ferry_watch::{ChainTxLookup, DepositDetector, WatchedChain};
 async fn main() -> Result<(), lambda_http::Error> {
     ferry_http::service::init_tracing();
     let config = Config::from_env()?;
-    let lookup = TxLookupConfig::from_env(&config.registry)?;
+    // The RPC URLs from Secrets Manager in deployments (FERRY_RPC_URLS_SECRET_ARN).
+    let env = ferry_config::secrets::Environment::load().await?;
+    let lookup = env.read(|lookup| TxLookupConfig::from_lookup(lookup, &config.registry))?;
     let store = DynamoStore::from_env(config.table_name).await;
     let mut function = CheckSession::new(store.clone());
     if let Some(lookup) = lookup {

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ferry_chains::evm::client::{ChainError, EvmClient, RetryPolicy};
 use ferry_config::{RpcUrls, WorkerConfig};
 use ferry_domain::{ChainId, Timestamp};
+use ferry_http::metrics::{MetricLine, Unit};
 use ferry_queue::Queue;
 use ferry_queue::sqs::SqsQueue;
 use ferry_store::ChainStore;
@@ -42,6 +43,22 @@ pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
 pub const SCAN_TIMEOUT: Duration = Duration::from_secs(20);
 /// At most this many distinct error messages go into a summary.
 const MAX_ERRORS: usize = 10;
+
+/// The metrics each invocation emits (EMF lines, [`ferry_http::metrics`]);
+/// the alarms in `template.yaml` name them.
+pub mod metrics {
+    /// Per chain (`ChainId`): confirmed blocks beyond the cursor after the
+    /// chain's last successful scan.
+    pub const BLOCKS_BEHIND_HEAD: &str = "BlocksBehindHead";
+    /// Per chain (`ChainId`): seconds since the chain's cursor last moved or
+    /// was found at the confirmed head (its last successful scan).
+    pub const SECONDS_SINCE_CURSOR_ADVANCED: &str = "SecondsSinceCursorAdvanced";
+    /// Without dimensions: the largest [`SECONDS_SINCE_CURSOR_ADVANCED`] of
+    /// all chains, one alarm for any number of chains.
+    pub const MAX_SECONDS_SINCE_CURSOR_ADVANCED: &str = "MaxSecondsSinceCursorAdvanced";
+    /// The dimension of the per-chain metrics.
+    pub const CHAIN_ID: &str = "ChainId";
+}
 
 /// What is known of one chain's node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +121,11 @@ pub struct ChainSummary {
     pub last_scanned_block: Option<u64>,
     pub transfers: u64,
     pub deposits_enqueued: u64,
+    /// Confirmed blocks beyond the cursor after the last successful scan.
+    pub blocks_behind: Option<u64>,
+    /// Seconds since the cursor last moved or was found at the confirmed
+    /// head, at the end of the invocation.
+    pub seconds_since_cursor_advanced: u64,
     /// Distinct failures (redacted), at most a few.
     pub errors: Vec<String>,
 }
@@ -124,6 +146,10 @@ pub struct ScheduledPoll<S, Q> {
     recovery: Option<RecoverDeposits<S, Q>>,
     /// Per chain of `poller.chains()`.
     nodes: Vec<Mutex<Node>>,
+    /// Per chain: when its cursor last moved or was found at the confirmed
+    /// head (the cold start, until the first successful scan). Kept across
+    /// invocations: the schedule keeps the instance warm.
+    progress: Vec<Mutex<Instant>>,
     redactor: RpcUrls,
     pub interval: Duration,
     pub safety_margin: Duration,
@@ -143,10 +169,13 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
     /// out of logs and results.
     pub fn new(poller: PollChains<S, Q>, redactor: RpcUrls, interval: Duration) -> Self {
         let nodes = poller.chains().iter().map(|_| Mutex::new(Node::Unverified)).collect();
+        let started = Instant::now();
+        let progress = poller.chains().iter().map(|_| Mutex::new(started)).collect();
         Self {
             poller,
             recovery: None,
             nodes,
+            progress,
             redactor,
             interval,
             safety_margin: SAFETY_MARGIN,
@@ -253,6 +282,7 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
         let loops =
             self.poller.chains().iter().enumerate().map(|(index, watched)| self.chain_loop(index, watched, stop_at));
         let chains = futures::future::join_all(loops).await;
+        emit_metrics(&chains);
         let summary = PollSummary {
             deposits_recovered,
             scans: chains.iter().map(|c| c.scans).sum(),
@@ -296,6 +326,9 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
                     if let Some((_from, to)) = report.scanned {
                         summary.last_scanned_block = Some(to);
                     }
+                    summary.blocks_behind = Some(report.blocks_behind);
+                    // Moved, or nothing new was confirmed: not stalled.
+                    *self.progress[index].lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
                 }
                 Ok(Err(message)) => {
                     summary.failed_scans += 1;
@@ -316,6 +349,8 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
             tokio::time::sleep_until(next.into()).await;
         }
         summary.verified = self.node(index) == Node::Verified;
+        let progress = *self.progress[index].lock().unwrap_or_else(PoisonError::into_inner);
+        summary.seconds_since_cursor_advanced = progress.elapsed().as_secs();
         summary
     }
 
@@ -345,6 +380,36 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
             Err(error) => tracing::error!(%error, "poll failed"),
         }
         outcome
+    }
+}
+
+/// The invocation's chain metrics: one EMF line per chain (`ChainId`) and
+/// one without dimensions with the largest stall, which the template's
+/// `ChainCursorStalledAlarm` watches whatever chains are configured.
+pub fn metric_lines(chains: &[ChainSummary]) -> Vec<MetricLine> {
+    let mut lines: Vec<MetricLine> = chains
+        .iter()
+        .map(|chain| {
+            let line = MetricLine::new().dimension(metrics::CHAIN_ID, chain.chain_id.to_string()).metric(
+                metrics::SECONDS_SINCE_CURSOR_ADVANCED,
+                chain.seconds_since_cursor_advanced as f64,
+                Unit::Seconds,
+            );
+            match chain.blocks_behind {
+                Some(behind) => line.metric(metrics::BLOCKS_BEHIND_HEAD, behind as f64, Unit::Count),
+                None => line,
+            }
+        })
+        .collect();
+    if let Some(max) = chains.iter().map(|chain| chain.seconds_since_cursor_advanced).max() {
+        lines.push(MetricLine::new().metric(metrics::MAX_SECONDS_SINCE_CURSOR_ADVANCED, max as f64, Unit::Seconds));
+    }
+    lines
+}
+
+fn emit_metrics(chains: &[ChainSummary]) {
+    for line in metric_lines(chains) {
+        line.emit();
     }
 }
 

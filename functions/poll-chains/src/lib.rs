@@ -34,6 +34,9 @@ pub struct ScanReport {
     pub scanned: Option<(u64, u64)>,
     pub transfers: usize,
     pub deposits_enqueued: usize,
+    /// Confirmed blocks still beyond the cursor after this scan (a cycle
+    /// scans at most `max_blocks_per_cycle`): how far the chain is behind.
+    pub blocks_behind: u64,
 }
 
 pub struct PollChains<S, Q> {
@@ -113,6 +116,11 @@ impl<S: ChainStore, Q: Queue> PollChains<S, Q> {
         let enqueued = self.detector.detect_watched(chain, &transfers, now, &self.receivers).await?;
         self.store.advance_cursor(cursor, ChainCursor { chain_id: chain.id, last_scanned_block: to }).await?;
         tracing::debug!(chain = %chain.id, from, to, transfers = transfers.len(), enqueued, "chain scanned");
-        Ok(ScanReport { scanned: Some((from, to)), transfers: transfers.len(), deposits_enqueued: enqueued })
+        Ok(ScanReport {
+            scanned: Some((from, to)),
+            transfers: transfers.len(),
+            deposits_enqueued: enqueued,
+            blocks_behind: confirmed - to,
+        })
     }
 }

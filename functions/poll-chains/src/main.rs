@@ -6,7 +6,9 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     ferry_http::service::init_tracing();
-    let config = WorkerConfig::from_env()?;
+    // The RPC URLs from Secrets Manager in deployments (FERRY_RPC_URLS_SECRET_ARN).
+    let env = ferry_config::secrets::Environment::load().await?;
+    let config = env.read(|lookup| WorkerConfig::from_lookup(lookup))?;
     let function = &ScheduledPoll::from_config(config).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         function.handle(&event.payload, event.context.deadline()).await

@@ -185,11 +185,58 @@ async fn scans_a_verified_chain_every_interval_until_the_deadline() {
         assert!((2..=3).contains(&chain.scans) && chain.failed_scans == 0, "{summary:?}");
         assert_eq!(chain.last_scanned_block, Some(confirmed));
         assert_eq!(summary.deposits_enqueued, 0);
+        // Caught up, and it just scanned: nothing stalls.
+        assert_eq!(chain.blocks_behind, Some(0));
+        assert_eq!(chain.seconds_since_cursor_advanced, 0, "{summary:?}");
         let cursor = store.get_cursor(BASE).await.expect("cursor").expect("a cursor");
         assert_eq!(cursor.last_scanned_block, confirmed);
         let asked = asked.lock().expect("lock").clone();
         assert_eq!(asked.iter().filter(|m| *m == "eth_chainId").count(), 1, "verified once: {asked:?}");
         assert!(asked.contains(&"eth_getLogs".to_string()), "{asked:?}");
+    })
+    .await;
+}
+
+/// A chain whose node never answers: its cursor does not move, and the
+/// metrics say for how long, per chain and as the maximum of all chains.
+#[tokio::test]
+async fn a_chain_that_cannot_be_scanned_shows_as_stalled_in_its_metrics() {
+    bounded(async {
+        let (url, _asked) = fake_node(8453, 1_000).await;
+        let store = MemoryStore::new();
+        let optimism = ChainRegistry::production().expect("registry").chain(ChainId::new(10)).expect("OP").clone();
+        let chains = vec![
+            WatchedChain { chain: base(), client: EvmClient::connect(BASE, &url).expect("client") },
+            // Nothing listens on port 9: every call is refused.
+            WatchedChain {
+                chain: optimism,
+                client: EvmClient::connect(ChainId::new(10), "http://127.0.0.1:9").expect("client"),
+            },
+        ];
+        let poller = PollChains::new(store, MemoryQueue::new(), chains);
+        let mut function = ScheduledPoll::new(poller, RpcUrls::default(), Duration::from_millis(500));
+        function.scan_timeout = Duration::from_millis(400);
+        function.safety_margin = Duration::ZERO;
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let deadline = SystemTime::now() + Duration::from_millis(1_300);
+        let summary = function.handle(&scheduled_event(), deadline).await.expect("one chain scanned");
+
+        let (working, stalled) = (&summary.chains[0], &summary.chains[1]);
+        assert_eq!((working.seconds_since_cursor_advanced, working.blocks_behind), (0, Some(0)), "{summary:?}");
+        assert!(stalled.seconds_since_cursor_advanced >= 1 && stalled.blocks_behind.is_none(), "{summary:?}");
+
+        let lines: Vec<Value> = poll_chains::lambda::metric_lines(&summary.chains)
+            .iter()
+            .map(|line| serde_json::from_str(&line.to_json(1)).expect("EMF JSON"))
+            .collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[1]["ChainId"], "10");
+        assert_eq!(lines[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["ChainId"]]));
+        assert_eq!(lines[1]["SecondsSinceCursorAdvanced"], stalled.seconds_since_cursor_advanced);
+        assert!(lines[1].get("BlocksBehindHead").is_none(), "{lines:?}");
+        assert_eq!(lines[0]["BlocksBehindHead"], 0);
+        assert_eq!(lines[2]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([[]]));
+        assert_eq!(lines[2]["MaxSecondsSinceCursorAdvanced"], stalled.seconds_since_cursor_advanced);
     })
     .await;
 }
@@ -212,15 +259,14 @@ fn function_env(endpoint: &str, table: &str, queue_url: &str, rpc_url: &str) -> 
 const BINARY_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn invoke(env: Vec<(&'static str, String)>) -> Result<Value, String> {
-    invoke_measured(env).await.map(|(answer, _peak)| answer)
+    invoke_capturing(env).await.result
 }
 
-/// [`invoke`], also answering the binary's peak resident memory (KiB).
-async fn invoke_measured(env: Vec<(&'static str, String)>) -> Result<(Value, Option<u64>), String> {
+async fn invoke_capturing(env: Vec<(&'static str, String)>) -> ferry_testing::Captured {
     let binary = env!("CARGO_BIN_EXE_poll-chains");
     let event = std::fs::read_to_string(FIXTURE).expect("fixture");
     let invocation =
-        tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke_measured(binary, &env, &event, BINARY_TIMEOUT));
+        tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke_capturing(binary, &env, &event, BINARY_TIMEOUT));
     invocation.await.expect("the invocation thread")
 }
 
@@ -228,6 +274,15 @@ async fn invoke_measured(env: Vec<(&'static str, String)>) -> Result<(Value, Opt
 /// the test build (unoptimised, with debug information) may peak at over
 /// a cold start and a whole invocation.
 const PEAK_MEMORY_BOUND_KIB: u64 = 64 * 1024;
+
+/// The EMF lines (JSON objects with `_aws`) among `stdout`'s lines.
+fn metric_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some())
+        .collect()
+}
 
 /// The real `poll-chains` binary, started as Lambda starts it: reads its
 /// configuration, verifies the node at cold start, scans until shortly
@@ -242,9 +297,9 @@ async fn answers_a_scheduled_event_through_its_lambda_entry_point() {
     let queue = bounded(ferry_queue::sqs::SqsQueue::local(&endpoint, &queue_name)).await.expect("queue");
     let (rpc_url, _asked) = fake_node(8453, 5_000).await;
 
-    let (response, peak_kib) = invoke_measured(function_env(&endpoint, store.table(), queue.url(), &rpc_url))
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let captured = invoke_capturing(function_env(&endpoint, store.table(), queue.url(), &rpc_url)).await;
+    let response = captured.result.unwrap_or_else(|error| panic!("{error}"));
+    let peak_kib = captured.peak_kib;
 
     // Measured, for the README's sizing: printed with `--no-capture`.
     let peak_kib = peak_kib.expect("Linux reports the peak resident memory");
@@ -259,6 +314,13 @@ async fn answers_a_scheduled_event_through_its_lambda_entry_point() {
     assert!(!response.to_string().contains("sEcReT"), "{response}");
     let cursor = bounded(store.get_cursor(BASE)).await.expect("read").expect("the cursor is stored");
     assert_eq!(cursor.last_scanned_block, confirmed);
+    // The invocation's metrics, as CloudWatch reads them from stdout.
+    let metrics = metric_lines(&captured.stdout);
+    let per_chain = metrics.iter().find(|line| line["ChainId"] == "8453").unwrap_or_else(|| panic!("{metrics:?}"));
+    assert_eq!(per_chain["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Ferry");
+    assert_eq!(per_chain["BlocksBehindHead"], 0, "{per_chain}");
+    let max = metrics.iter().find(|line| line.get("MaxSecondsSinceCursorAdvanced").is_some()).expect("the max");
+    assert_eq!(max["MaxSecondsSinceCursorAdvanced"], 0, "{max}");
 }
 
 /// With its only node unreachable, the binary starts (the node may come
@@ -280,4 +342,82 @@ async fn an_unreachable_node_fails_the_invocation_without_printing_its_url() {
     assert!(error.contains("no chain could be scanned"), "{error}");
     assert!(error.contains("eth_chainId on chain 8453 failed"), "{error}");
     assert!(!error.contains("sEcReT"), "the RPC URL was printed: {error}");
+}
+
+/// A secret in Secrets Manager (moto) holding `value`; returns its ARN.
+async fn create_secret(endpoint: &str, value: &str) -> String {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let created = client
+        .create_secret()
+        .name(ferry_testing::unique_table_name("ferry-rpc-urls"))
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap_or_else(|error| {
+            panic!("create the secret: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&error))
+        });
+    created.arn().expect("the secret's ARN").to_string()
+}
+
+/// Deployments keep the RPC URLs (with their provider keys) in Secrets
+/// Manager: the real binary, given only the secret's ARN, reads the URLs
+/// from it at cold start and watches the chain they name; nothing it prints
+/// (logs at trace, metrics, its answer) shows the URL's secret part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_its_rpc_urls_from_secrets_manager_and_never_prints_them() {
+    let endpoint = moto_endpoint();
+    let store = bounded(fresh_table(&endpoint, "ferry-poll-chains")).await;
+    let queue_name = ferry_testing::unique_table_name("ferry-deposits");
+    let queue = bounded(ferry_queue::sqs::SqsQueue::local(&endpoint, &queue_name)).await.expect("queue");
+    let (rpc_url, asked) = fake_node(8453, 5_000).await;
+    let arn = bounded(create_secret(&endpoint, &format!("8453={rpc_url}"))).await;
+    let mut env: Vec<(&'static str, String)> = function_env(&endpoint, store.table(), queue.url(), &rpc_url)
+        .into_iter()
+        .filter(|(name, _)| *name != "FERRY_RPC_URLS")
+        .collect();
+    env.push(("FERRY_RPC_URLS_SECRET_ARN", arn));
+    env.push(("RUST_LOG", "trace".to_string()));
+
+    let captured = invoke_capturing(env).await;
+    let response = captured.result.unwrap_or_else(|error| panic!("{error}"));
+
+    assert_eq!(response["chains"][0]["chainId"], 8453, "{response}");
+    assert_eq!(response["chains"][0]["verified"], true, "{response}");
+    assert_eq!(response["chains"][0]["lastScannedBlock"], 5_000 - base().confirmations, "{response}");
+    assert!(asked.lock().expect("lock").contains(&"eth_getLogs".to_string()), "the node from the secret was scanned");
+    for (what, text) in [("answer", response.to_string()), ("stdout", captured.stdout), ("stderr", captured.stderr)] {
+        assert!(!text.contains("sEcReT"), "the secret's value is in the {what}: {text}");
+    }
+}
+
+/// A secret that cannot be read fails the cold start, naming the variable
+/// that names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_secret_fails_the_cold_start_by_name() {
+    let endpoint = moto_endpoint();
+    let queue_url = format!("{endpoint}/123456789012/unused");
+    let mut env: Vec<(&'static str, String)> = function_env(&endpoint, "unused", &queue_url, "http://127.0.0.1:9")
+        .into_iter()
+        .filter(|(name, _)| *name != "FERRY_RPC_URLS")
+        .collect();
+    env.push((
+        "FERRY_RPC_URLS_SECRET_ARN",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent-AbCdEf".into(),
+    ));
+
+    let error = invoke(env).await.expect_err("no such secret");
+
+    assert!(error.contains("without answering the invocation"), "{error}");
+    assert!(
+        error.contains(r#"Invalid { name: "FERRY_RPC_URLS_SECRET_ARN", reason: "cannot read the secret: ResourceNotFoundException: "#),
+        "{error}"
+    );
 }

@@ -37,6 +37,8 @@ use ferry_store::dynamodb::DynamoStore;
 use crate::RouteDeposits;
 pub use crate::consumer::MIN_MESSAGE_BUDGET;
 use crate::consumer::{DepositConsumer, Outcome};
+use crate::funds::RelayerFunds;
+use ferry_chains::evm::client::{EvmClient, RetryPolicy};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -75,11 +77,37 @@ pub struct RouteFunction<S, Q> {
     pub consumer: DepositConsumer<S, Q>,
     redactor: RpcUrls,
     pub safety_margin: Duration,
+    /// The relayer's funds, read after a batch and emitted as metrics.
+    funds: Option<RelayerFunds>,
 }
+
+/// The longest the funds' read may take after a batch.
+pub const FUNDS_BUDGET: Duration = Duration::from_secs(10);
 
 impl<S: ChainStore, Q: Queue> RouteFunction<S, Q> {
     pub fn new(consumer: DepositConsumer<S, Q>, redactor: RpcUrls) -> Self {
-        Self { consumer, redactor, safety_margin: SAFETY_MARGIN }
+        Self { consumer, redactor, safety_margin: SAFETY_MARGIN, funds: None }
+    }
+
+    /// Also reads the relayer's funds after batches (at most once a minute)
+    /// and emits them as metrics.
+    pub fn with_funds(mut self, funds: RelayerFunds) -> Self {
+        self.funds = Some(funds);
+        self
+    }
+
+    /// The funds' metrics, if due and if the invocation has time left for
+    /// them; never fails the batch (a chain that cannot be read is logged).
+    async fn emit_funds(&self, stop_at: Instant) {
+        let Some(funds) = &self.funds else { return };
+        let budget = stop_at.saturating_duration_since(Instant::now()).min(FUNDS_BUDGET);
+        if budget < Duration::from_secs(1) {
+            return;
+        }
+        let read = funds.emit_if_due(|error| self.redactor.redact_chain(error));
+        if tokio::time::timeout(budget, read).await.is_err() {
+            tracing::warn!(?budget, "reading the relayer's funds took too long; read again after the next batch");
+        }
     }
 
     /// One invocation: the batch, handled before `deadline` (the Lambda
@@ -90,6 +118,7 @@ impl<S: ChainStore, Q: Queue> RouteFunction<S, Q> {
         let messages = event.records.len();
         let response = route_batch(&self.consumer, event, stop_at, &self.redactor).await;
         tracing::info!(messages, redelivered = response.batch_item_failures.len(), "batch handled");
+        self.emit_funds(stop_at).await;
         response
     }
 }
@@ -131,12 +160,27 @@ impl RouteFunction<DynamoStore, SqsQueue> {
                 }
             }
         }
+        let mut funds = None;
         if let Some(relayer) = relayers.first() {
             tracing::info!(relayer = %relayer.address(), chains = relayers.len(), "relayer ready");
+            let mut chains = Vec::new();
+            for (chain_id, url) in config.rpc_urls.iter() {
+                let chain = config.registry.chain(chain_id).ok_or("a configured chain left the registry")?.clone();
+                // No retries: a chain not read now is read after a later batch.
+                let client = EvmClient::connect_with_timeout(chain_id, url.expose(), FUNDS_BUDGET / 2)
+                    .map_err(|e| config.rpc_urls.redact_chain(&e))?
+                    .with_retry(RetryPolicy { attempts: 1, first_backoff: Duration::ZERO });
+                chains.push((chain, client));
+            }
+            funds = Some(RelayerFunds::new(relayer.address(), chains));
         }
         let mut router = RouteDeposits::new(store, relayers, config.treasury);
         router.tolerance = config.tolerance;
         router.call_gas = config.call_gas;
-        Ok(Self::new(DepositConsumer::new(router, queue, dead_letters), config.rpc_urls))
+        let function = Self::new(DepositConsumer::new(router, queue, dead_letters), config.rpc_urls);
+        Ok(match funds {
+            Some(funds) => function.with_funds(funds),
+            None => function,
+        })
     }
 }

@@ -23,6 +23,7 @@
 //! changes no status and emits no event.
 
 pub mod consumer;
+pub mod funds;
 pub mod lambda;
 
 use std::collections::HashMap;

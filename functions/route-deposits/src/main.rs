@@ -6,7 +6,9 @@ use route_deposits::lambda::RouteFunction;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     ferry_http::service::init_tracing();
-    let config = WorkerConfig::from_env()?;
+    // The RPC URLs from Secrets Manager in deployments (FERRY_RPC_URLS_SECRET_ARN).
+    let env = ferry_config::secrets::Environment::load().await?;
+    let config = env.read(|lookup| WorkerConfig::from_lookup(lookup))?;
     let function = &RouteFunction::from_config(config).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, lambda_runtime::Error>(function.handle(event.payload, event.context.deadline()).await)

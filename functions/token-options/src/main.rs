@@ -7,7 +7,9 @@ use token_options::{TokenOptions, connect_reader};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
-    let config = Config::from_env()?;
+    // The RPC URLs from Secrets Manager in deployments (FERRY_RPC_URLS_SECRET_ARN).
+    let env = ferry_config::secrets::Environment::load().await?;
+    let config = env.read(|lookup| Config::from_lookup(lookup))?;
     let readers = config
         .rpc_urls
         .iter()

@@ -7,6 +7,8 @@ use alloy_primitives::Address;
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_domain::{ChainRegistry, RegistryError};
 
+#[cfg(feature = "secrets")]
+pub mod secrets;
 mod webhook;
 mod worker;
 

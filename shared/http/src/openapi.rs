@@ -247,6 +247,14 @@ impl Modify for Security {
 )]
 struct ApiDoc;
 
+/// How a deployment refuses for rate. API Gateway's HTTP APIs answer their
+/// own throttling before Ferry runs, with a body they do not let anyone
+/// change: clients must recognise a 429 by its status, not its body.
+const RATE_LIMITS: &str = "\nRate limits: a deployment throttles requests at the HTTP API stage (and the \
+     unknown-route fallback far lower). Over the limit, API Gateway answers `429` with its own body \
+     `{\"message\":\"Too Many Requests\"}`, not the envelope above; retry after a backoff. Wherever Ferry itself \
+     refuses for rate, it answers `429` with code `rate_limited` in the envelope.\n";
+
 /// The document, with the table of error codes in its description.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
@@ -266,6 +274,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
             code.status().as_u16()
         ));
     }
+    description.push_str(RATE_LIMITS);
     document.info.description = Some(description);
     document.info.version = env!("CARGO_PKG_VERSION").to_string();
     document
@@ -349,6 +358,7 @@ mod tests {
         for code in ErrorCode::ALL {
             assert!(description.contains(&format!("`{}`", code.as_str())), "{code:?} undocumented");
         }
+        assert!(description.contains("`429` with its own body"), "{description}");
         let codes = &json["components"]["schemas"]["ErrorCode"]["enum"];
         assert_eq!(codes.as_array().map(Vec::len), Some(ErrorCode::ALL.len()));
     }

@@ -21,12 +21,14 @@ use ferry_store::dynamodb::DynamoStore;
 use ferry_store::{ApiKeyRecord, MerchantStore, SessionChange, SessionStore};
 use lambda_http::{Body, Response};
 
+mod anvil;
 mod receiver;
 mod runtime;
 mod silent_node;
 
+pub use anvil::Anvil;
 pub use receiver::{ReceivedRequest, Reply, WebhookReceiver};
-pub use runtime::{FakeRuntimeApi, Outcome};
+pub use runtime::{Captured, FakeRuntimeApi, Outcome};
 pub use silent_node::SilentNode;
 
 /// How long one test may take before it fails.

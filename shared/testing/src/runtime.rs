@@ -165,7 +165,7 @@ impl FakeRuntimeApi {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
-        Self::invoke_measured(binary, env, event_json, timeout).map(|(answer, _peak)| answer)
+        Self::invoke_capturing(binary, env, event_json, timeout).result
     }
 
     /// [`Self::invoke`], also answering the child's peak resident memory in
@@ -182,11 +182,36 @@ impl FakeRuntimeApi {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
+        let captured = Self::invoke_capturing(binary, env, event_json, timeout);
+        captured.result.map(|answer| (answer, captured.peak_kib))
+    }
+
+    /// [`Self::invoke`], also handing back everything the child printed,
+    /// whatever the outcome (for tests of what a function logs — metric
+    /// lines — or must never log — secrets), and its peak memory.
+    pub fn invoke_capturing<K, V>(
+        binary: impl AsRef<Path>,
+        env: &[(K, V)],
+        event_json: &str,
+        timeout: Duration,
+    ) -> Captured
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        let failed = |message: String| Captured {
+            result: Err(message),
+            stdout: String::new(),
+            stderr: String::new(),
+            peak_kib: None,
+        };
         let binary = binary.as_ref();
         let function_name =
             binary.file_name().and_then(OsStr::to_str).unwrap_or("ferry-function").trim_end_matches(".exe").to_string();
-        let api = Self::start(&function_name, event_json)
-            .map_err(|error| format!("cannot start the fake Lambda Runtime API: {error}"))?;
+        let api = match Self::start(&function_name, event_json) {
+            Ok(api) => api,
+            Err(error) => return failed(format!("cannot start the fake Lambda Runtime API: {error}")),
+        };
 
         let mut command = Command::new(binary);
         command.env_clear();
@@ -209,7 +234,10 @@ impl FakeRuntimeApi {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let child = command.spawn().map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
+        let child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => return failed(format!("cannot start {}: {error}", binary.display())),
+        };
         let mut child = Reaped(child);
         let stdout = drain(child.0.stdout.take());
         let stderr = drain(child.0.stderr.take());
@@ -237,17 +265,28 @@ impl FakeRuntimeApi {
         drop(api);
         let (stderr, stdout) = (collected(stderr), collected(stdout));
         let output = |verdict: String| format!("{verdict}\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}");
-        match verdict.map_err(&output)? {
+        let result = verdict.map_err(&output).and_then(|outcome| match outcome {
             Outcome::Response(body) => serde_json::from_str(&body)
-                .map(|answer| (answer, peak_kib))
                 .map_err(|error| output(format!("{function_name} answered with something not JSON ({error}): {body}"))),
             Outcome::InvocationError(body) => {
                 Err(output(format!("{function_name} reported an invocation error: {body}")))
             }
             Outcome::InitError(body) => Err(output(format!("{function_name} failed to initialise: {body}"))),
             Outcome::Unexpected(what) => Err(output(format!("{function_name} made an unexpected request: {what}"))),
-        }
+        });
+        Captured { result, stdout, stderr, peak_kib }
     }
+}
+
+/// What [`FakeRuntimeApi::invoke_capturing`] saw: the answer (as
+/// [`FakeRuntimeApi::invoke`] returns it) and the child's output.
+#[derive(Debug)]
+pub struct Captured {
+    pub result: Result<serde_json::Value, String>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The child's peak resident memory in KiB (see [`FakeRuntimeApi::invoke_measured`]).
+    pub peak_kib: Option<u64>,
 }
 
 impl Drop for FakeRuntimeApi {

@@ -198,6 +198,12 @@ impl EvmClient {
         self.call("eth_blockNumber", || self.provider.get_block_number()).await
     }
 
+    /// `owner`'s balance of the chain's native (gas) token, in wei, at the
+    /// latest block.
+    pub async fn native_balance(&self, owner: Address) -> Result<U256, ChainError> {
+        self.call("eth_getBalance", || self.provider.get_balance(owner).into_future()).await
+    }
+
     /// `Transfer` logs of `tokens` in blocks `from..=to`, in chain order,
     /// asking for at most `max_block_range` blocks at a time.
     pub async fn transfers(&self, tokens: &[Address], from: u64, to: u64) -> Result<Vec<TokenTransfer>, ChainError> {
