@@ -256,3 +256,13 @@ fn only_the_chain_functions_may_read_the_rpc_urls_secret() {
     assert!(secret.starts_with("    Type: AWS::SecretsManager::Secret\n    Condition: CreateRpcSecret\n"), "{secret}");
     assert!(secret.contains("      SecretString: !Ref RpcUrls\n"), "{secret}");
 }
+
+/// The two always-on workers run at Lambda's smallest size: their binary
+/// tests bound their peak memory at half of it (64 MiB).
+#[test]
+fn the_always_on_workers_run_at_the_smallest_memory_size() {
+    let resources = resources();
+    for worker in ["PollChainsFunction", "DeliverWebhooksFunction"] {
+        assert!(resources[worker].contains("      MemorySize: 128\n"), "{worker} is not at 128 MB");
+    }
+}
