@@ -170,6 +170,10 @@ async fn payment_method_requests_are_validated() {
     for method in [
         json!({"type": "tron", "amountUsd": 10}),
         json!({"type": "solana", "walletAddress": "x", "inputTokenMint": "y", "amountUsd": 10}),
+        // Types the published client knows that Ferry does not offer.
+        json!({"type": "exchange", "exchangeId": "coinbase"}),
+        json!({"type": "stripe"}),
+        json!({"type": "fiat", "amountUsd": 10}),
     ] {
         let answer = app.set_payment_method(&id, &json!({"clientSecret": secret, "paymentMethod": method})).await;
         answer

@@ -6,12 +6,34 @@
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_domain::Locale;
 use ferry_http::auth::check_client_secret;
-use ferry_http::request::json_body;
+use ferry_http::request::{body_bytes, json_body};
 use ferry_http::sessions::{self, Write};
 use ferry_http::wire::{CreatePaymentMethodRequest, PaymentMethodRequest, PublicSessionResponse};
 use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
 use ferry_store::SessionStore;
 use http::StatusCode;
+
+/// Payment method types of the followed API that Ferry does not offer (its
+/// published client sends them): refused as unsupported, whatever else their
+/// body holds, rather than as malformed. Any other unknown type is a
+/// malformed request (`invalid_parameter`).
+const NOT_OFFERED: [&str; 3] = ["exchange", "stripe", "fiat"];
+
+fn unsupported(kind: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::UnsupportedPaymentMethod,
+        format!("`{kind}` payment methods are not available on this deployment; use `evm`."),
+    )
+    .with_param("paymentMethod.type")
+}
+
+/// The unsupported-method error, when the body asks for a type of
+/// [`NOT_OFFERED`].
+fn not_offered(request: &Request) -> Option<ApiError> {
+    let body: serde_json::Value = serde_json::from_slice(body_bytes(request.body())).ok()?;
+    let kind = body.pointer("/paymentMethod/type")?.as_str()?;
+    NOT_OFFERED.contains(&kind).then(|| unsupported(kind))
+}
 
 pub struct CreatePaymentMethod<S> {
     store: S,
@@ -26,7 +48,8 @@ impl<S: SessionStore> CreatePaymentMethod<S> {
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
         let id = sessions::session_id(&request)?;
-        let body: CreatePaymentMethodRequest = json_body(&request)?;
+        let body: CreatePaymentMethodRequest =
+            json_body(&request).map_err(|malformed| not_offered(&request).unwrap_or(malformed))?;
         // The language is checked so a malformed one is a clear 400, then
         // not used: nothing Ferry answers is localized.
         if let Some(locale) = &body.locale {
@@ -38,13 +61,8 @@ impl<S: SessionStore> CreatePaymentMethod<S> {
             check_client_secret(current, body.client_secret.as_deref())?;
             match &body.payment_method {
                 PaymentMethodRequest::Evm {} => {}
-                PaymentMethodRequest::Tron { .. } | PaymentMethodRequest::Solana { .. } => {
-                    return Err(ApiError::new(
-                        ErrorCode::UnsupportedPaymentMethod,
-                        "Only `evm` payment methods are available on this deployment.",
-                    )
-                    .with_param("paymentMethod.type"));
-                }
+                PaymentMethodRequest::Tron { .. } => return Err(unsupported("tron")),
+                PaymentMethodRequest::Solana { .. } => return Err(unsupported("solana")),
             }
             let next = current.set_evm_payment_method(receiver, now)?;
             Ok(next.map(|next| Write { next, claim_receiver: Some(receiver) }))
