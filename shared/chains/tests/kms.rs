@@ -14,10 +14,8 @@
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -38,13 +36,12 @@ use ferry_chains::evm::contracts::{FerryFactory, IERC20, TestStablecoin};
 use ferry_chains::evm::local;
 use ferry_chains::evm::relayer::{Relayer, kms_signer};
 use ferry_domain::{ChainId, SessionId};
+use ferry_testing::Anvil;
 use serde_json::{Value, json};
 
 const CHAIN: u64 = 31337;
 /// The whole end-to-end test, anvil's start included.
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long anvil gets to start listening.
-const ANVIL_TIMEOUT: Duration = Duration::from_secs(30);
 const KEY_ID: &str = "6f1c2a4e-0b7d-4c1e-9a53-7e2d8c0f4b11";
 const ACCOUNT: &str = "000000000000";
 
@@ -331,59 +328,6 @@ fn kms_client(kms: &FakeKms) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::from_conf(config)
 }
 
-/// An anvil of the test's own (chain 31337, a block a second, a port the OS
-/// picks); dropping it kills and reaps it.
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Anvil {
-    fn start() -> Anvil {
-        let binary = std::env::var_os("FERRY_TEST_ANVIL")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| panic!("FERRY_TEST_ANVIL is not set: run `cargo xtask test`, which installs anvil"));
-        assert!(binary.is_file(), "FERRY_TEST_ANVIL={} is not a file: run `cargo xtask test`", binary.display());
-        let mut child = Command::new(&binary)
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .args(["--chain-id", &CHAIN.to_string(), "--block-time", "1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        // Reads anvil's output to its end (so anvil never blocks on a full
-        // pipe), reporting the address it listens on.
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(address) = line.trim().strip_prefix("Listening on ") {
-                    let _ = tx.send(address.trim().to_string());
-                }
-            }
-        });
-        let mut anvil = Anvil { child, url: String::new() };
-        match rx.recv_timeout(ANVIL_TIMEOUT) {
-            Ok(address) => anvil.url = format!("http://{address}"),
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("anvil did not listen within {ANVIL_TIMEOUT:?}"),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let status = anvil.child.wait().ok();
-                panic!("anvil exited before listening ({status:?})")
-            }
-        }
-        anvil
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The tests.
 
@@ -407,15 +351,15 @@ async fn relayer_sweeps_through_kms() {
     assert_eq!(signer.chain_id(), Some(CHAIN));
     assert_ne!(kms_address, local::signer(local::RELAYER_KEY).address());
 
-    let anvil = Anvil::start();
-    tokio::time::timeout(Duration::from_secs(60), local::deploy(chain, &anvil.url))
+    let anvil = Anvil::start(CHAIN);
+    tokio::time::timeout(Duration::from_secs(60), local::deploy(chain, anvil.url()))
         .await
         .expect("deploy within a minute")
         .expect("deploy Ferry's contracts");
 
     // The deployer (the factory's owner) makes the KMS key the relayer and
     // gives it gas money.
-    let url = anvil.url.parse().expect("anvil URL");
+    let url = anvil.url().parse().expect("anvil URL");
     let owner =
         ProviderBuilder::new().wallet(EthereumWallet::from(local::signer(local::DEPLOYER_KEY))).connect_http(url);
     let factory = FerryFactory::new(local::FACTORY, &owner);
@@ -456,7 +400,7 @@ async fn relayer_sweeps_through_kms() {
 
     // The relayer, signing with KMS, has the factory sweep it.
     let signatures_before = kms.signatures();
-    let relayer = Relayer::connect(chain, &anvil.url, EthereumWallet::from(signer), local::FACTORY).expect("relayer");
+    let relayer = Relayer::connect(chain, anvil.url(), EthereumWallet::from(signer), local::FACTORY).expect("relayer");
     assert_eq!(relayer.address(), kms_address);
     let id = keccak256("ferry kms test sweep");
     let moved = relayer

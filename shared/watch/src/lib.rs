@@ -11,6 +11,7 @@
 //! not recorded: it is logged at `warn` and stays at the receiver, which
 //! only the factory can sweep.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use ferry_chains::evm::client::{ChainError, EvmClient, TokenTransfer};
@@ -40,6 +41,11 @@ pub enum WatchError {
 pub struct WatchedChain {
     pub chain: Chain,
     pub client: EvmClient,
+}
+
+/// The recipients of the transfers that move anything (addresses may repeat).
+fn paid_receivers(transfers: &[TokenTransfer]) -> Vec<EvmAddress> {
+    transfers.iter().filter(|transfer| !transfer.value.is_zero()).map(|transfer| EvmAddress::new(transfer.to)).collect()
 }
 
 /// Records transfers into receivers as deposits and enqueues them.
@@ -87,21 +93,8 @@ impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
         transfers: &[TokenTransfer],
         now: Timestamp,
     ) -> Result<usize, WatchError> {
-        let receivers: Vec<EvmAddress> = transfers
-            .iter()
-            .filter(|transfer| !transfer.value.is_zero())
-            .map(|transfer| EvmAddress::new(transfer.to))
-            .collect();
-        let sessions = self.store.find_sessions_by_receivers(&receivers).await?;
-        let mut enqueued = 0;
-        for transfer in transfers {
-            if let Some(session_id) = sessions.get(&EvmAddress::new(transfer.to))
-                && self.detect_for(chain, transfer, *session_id, now).await?
-            {
-                enqueued += 1;
-            }
-        }
-        Ok(enqueued)
+        let sessions = self.store.find_sessions_by_receivers(&paid_receivers(transfers)).await?;
+        self.detect_matched(chain, transfers, &sessions, now).await
     }
 
     /// [`Self::detect_all`] with the receivers kept in memory (`watched`):
@@ -121,11 +114,7 @@ impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
     where
         S: ReceiverLog,
     {
-        let mut receivers: Vec<EvmAddress> = transfers
-            .iter()
-            .filter(|transfer| !transfer.value.is_zero())
-            .map(|transfer| EvmAddress::new(transfer.to))
-            .collect();
+        let mut receivers = paid_receivers(transfers);
         receivers.sort_unstable();
         receivers.dedup();
         if receivers.is_empty() {
@@ -137,6 +126,18 @@ impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
             // Only while the log may lack receivers claimed before it began.
             sessions.extend(self.store.find_sessions_by_receivers(&unknown).await?);
         }
+        self.detect_matched(chain, transfers, &sessions, now).await
+    }
+
+    /// [`Self::detect_for`] each of `transfers` whose recipient is in
+    /// `sessions`; returns how many deposits were enqueued.
+    async fn detect_matched(
+        &self,
+        chain: &Chain,
+        transfers: &[TokenTransfer],
+        sessions: &HashMap<EvmAddress, SessionId>,
+        now: Timestamp,
+    ) -> Result<usize, WatchError> {
         let mut enqueued = 0;
         for transfer in transfers {
             if let Some(session_id) = sessions.get(&EvmAddress::new(transfer.to))
