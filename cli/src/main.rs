@@ -282,7 +282,7 @@ async fn serve_with<S: Store + ChainStore + ExpiryStore + DeliveryStore>(
     // state change's event goes to the merchant's endpoints.
     // Durable queues beside the embedded store: a restart loses no message.
     let queues = ferry_cli::workers::LocalQueues::open(&args.store.database_path()?)?;
-    let _expiry = ferry_cli::workers::start_expiry(store.clone());
+    let _expiry = ferry_cli::workers::start_expiry(store.clone(), queues.webhooks.clone());
     let _webhooks = ferry_cli::workers::start_webhooks(store.clone(), queues.webhooks.clone(), webhook_policy)?;
     let _workers = if args.rpc.is_empty() {
         None

@@ -1,9 +1,9 @@
 //! The workers in-process, as the deployment runs them on schedules and
 //! SQS: `poll-chains` every second (and the deposit recovery sweep every
 //! 10 s), `route-deposits` on a durable queue; `expire-sessions` every 5
-//! seconds; `deliver-webhooks` fanning events out every second and
-//! delivering from a durable queue. What `sam local` would do, without
-//! Docker.
+//! seconds; `deliver-webhooks` on a durable queue, where the router and the
+//! expiry worker announce each event they commit, and sweeping every 30 s.
+//! What `sam local` would do, without Docker.
 //!
 //! The queues are [`SqliteQueue`]s in the embedded store's file: a process
 //! killed at any instruction finds its queued deposits and deliveries there
@@ -18,7 +18,7 @@ use ferry_chains::evm::local;
 use ferry_chains::evm::relayer::{EthereumWallet, Relayer};
 use ferry_domain::{ChainId, ChainRegistry, EvmAddress, RetryPolicy, RouteDeposit, UrlPolicy};
 use ferry_notify::sender::SenderError;
-use ferry_notify::{DeliverWebhooks, DeliveryMessage, WebhookSender};
+use ferry_notify::{Announcer, DeliverWebhooks, WebhookMessage, WebhookSender};
 use ferry_queue::sqlite::SqliteQueue;
 use ferry_queue::{Queue, QueueResult, TypedQueue};
 use ferry_store::{ChainStore, DeliveryStore, ExpiryStore, WebhookStore};
@@ -120,7 +120,8 @@ pub async fn start_local<S: ChainStore>(
     let tx_lookup = Arc::new(ChainTxLookup::new(detector, lookup_chains));
     let poller = PollChains::new(store.clone(), queue.clone(), watched).with_recovery(LOCAL_RECOVERY);
     let recovery = RecoverDeposits::new(store.clone(), queue.clone(), LOCAL_RECOVERY);
-    let router = RouteDeposits::new(store, relayers, EvmAddress::new(local::TREASURY));
+    let router = RouteDeposits::new(store, relayers, EvmAddress::new(local::TREASURY))
+        .announcing(Announcer::to_queue(queues.webhooks.clone()));
     let consumer = DepositConsumer::new(router, queue.clone(), queues.dead_deposits.clone());
     let tasks = vec![
         tokio::spawn(poll_forever(poller)),
@@ -155,10 +156,11 @@ async fn deploy_with_retries(chain_id: ChainId, url: &str) -> Result<(), ferry_c
 const EXPIRY_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Starts the expiry worker in-process: every [`EXPIRY_INTERVAL`] the open
-/// sessions past their `expiresAt` become `expired`. It needs no chain, so
-/// it runs whether or not the chain workers do.
-pub fn start_expiry<S: ExpiryStore + Clone + 'static>(store: S) -> JoinHandle<()> {
-    tokio::spawn(expire_forever(ExpireSessions::new(store)))
+/// sessions past their `expiresAt` become `expired`, each event announced
+/// on `webhooks`. It needs no chain, so it runs whether or not the chain
+/// workers do.
+pub fn start_expiry<S: ExpiryStore + Clone + 'static>(store: S, webhooks: SqliteQueue) -> JoinHandle<()> {
+    tokio::spawn(expire_forever(ExpireSessions::new(store).announcing(Announcer::to_queue(webhooks))))
 }
 
 async fn expire_forever<S: ExpiryStore>(worker: ExpireSessions<S>) {
@@ -176,15 +178,11 @@ async fn expire_forever<S: ExpiryStore>(worker: ExpireSessions<S>) {
     }
 }
 
-/// How often the local webhook worker fans pending events out and sweeps
-/// overdue deliveries (deployments: every 2 s of each scheduled minute).
-const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Starts the webhook worker in-process: pending events fan out to their
-/// endpoints every [`DISPATCH_INTERVAL`], and each delivery is sent (and
-/// retried with the standard backoff) from an in-process queue. Deliveries
-/// left unfinished by a restart are found again by the sweep (every
-/// [`ferry_notify::SWEEP_INTERVAL`]).
+/// Starts the webhook worker in-process: announced events fan out to their
+/// endpoints and each delivery is sent (and retried with the standard
+/// backoff) from the durable `queue`; every [`ferry_notify::SWEEP_INTERVAL`]
+/// a sweep fans out events nobody announced (a writer killed between its
+/// commit and its announcement) and queues deliveries left unfinished.
 pub fn start_webhooks<S: DeliveryStore + WebhookStore + Clone + 'static>(
     store: S,
     queue: SqliteQueue,
@@ -192,23 +190,19 @@ pub fn start_webhooks<S: DeliveryStore + WebhookStore + Clone + 'static>(
 ) -> Result<Vec<JoinHandle<()>>, SenderError> {
     let worker =
         Arc::new(DeliverWebhooks::new(store, queue.clone(), WebhookSender::new(policy)?, RetryPolicy::STANDARD));
-    Ok(vec![tokio::spawn(dispatch_forever(Arc::clone(&worker))), tokio::spawn(deliver_forever(worker, queue))])
+    Ok(vec![tokio::spawn(sweep_forever(Arc::clone(&worker))), tokio::spawn(deliver_forever(worker, queue))])
 }
 
-async fn dispatch_forever<S: DeliveryStore + WebhookStore, Q: Queue>(worker: Arc<DeliverWebhooks<S, Q>>) {
-    let mut tick = tokio::time::interval(DISPATCH_INTERVAL);
-    let mut last_sweep: Option<std::time::Instant> = None;
+async fn sweep_forever<S: DeliveryStore + WebhookStore, Q: Queue>(worker: Arc<DeliverWebhooks<S, Q>>) {
+    let mut tick = tokio::time::interval(ferry_notify::SWEEP_INTERVAL);
     loop {
         tick.tick().await;
         let now = ferry_http::now();
         if let Err(error) = worker.dispatch(now).await {
-            tracing::error!(%error, "fanning webhook events out failed; the next tick retries");
+            tracing::error!(%error, "fanning pending webhook events out failed; the next sweep retries");
         }
-        if last_sweep.is_none_or(|at| at.elapsed() >= ferry_notify::SWEEP_INTERVAL) {
-            last_sweep = Some(std::time::Instant::now());
-            if let Err(error) = worker.sweep(now).await {
-                tracing::error!(%error, "sweeping overdue webhook deliveries failed; the next sweep retries");
-            }
+        if let Err(error) = worker.sweep(now).await {
+            tracing::error!(%error, "sweeping overdue webhook deliveries failed; the next sweep retries");
         }
     }
 }
@@ -219,13 +213,13 @@ async fn deliver_forever<S: DeliveryStore + WebhookStore + 'static>(
     worker: Arc<DeliverWebhooks<S, SqliteQueue>>,
     queue: SqliteQueue,
 ) {
-    let queue: TypedQueue<SqliteQueue, DeliveryMessage> = TypedQueue::new(queue);
+    let queue: TypedQueue<SqliteQueue, WebhookMessage> = TypedQueue::new(queue);
     loop {
         let received = match queue.receive(10, Duration::from_secs(1), VISIBILITY).await {
             Ok(received) => received,
             Err(error) => {
                 tracing::error!(%error, "receiving webhook deliveries failed");
-                tokio::time::sleep(DISPATCH_INTERVAL).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
@@ -233,11 +227,11 @@ async fn deliver_forever<S: DeliveryStore + WebhookStore + 'static>(
             let (worker, queue) = (Arc::clone(&worker), queue.clone());
             tokio::spawn(async move {
                 let Ok(message) = delivery.message else {
-                    tracing::error!("a malformed webhook delivery message is dropped");
+                    tracing::error!("a malformed webhook message is dropped");
                     let _ = queue.ack(&delivery.receipt).await;
                     return;
                 };
-                match worker.deliver(&message, ferry_http::now()).await {
+                match worker.handle(&message, ferry_http::now()).await {
                     Ok(_outcome) => {
                         if let Err(error) = queue.ack(&delivery.receipt).await {
                             tracing::error!(%error, "acknowledging a webhook delivery failed");
@@ -245,7 +239,7 @@ async fn deliver_forever<S: DeliveryStore + WebhookStore + 'static>(
                     }
                     // The message reappears after its visibility timeout.
                     Err(error) => {
-                        tracing::error!(event_id = %message.event_id, %error, "delivering failed; will retry")
+                        tracing::error!(?message, %error, "handling a webhook message failed; will retry")
                     }
                 }
             });

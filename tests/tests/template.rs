@@ -257,10 +257,29 @@ fn only_the_chain_functions_may_read_the_rpc_urls_secret() {
     assert!(secret.contains("      SecretString: !Ref RpcUrls\n"), "{secret}");
 }
 
-/// The two always-on workers run at Lambda's smallest size: their binary
-/// tests bound their peak memory at half of it (64 MiB).
+/// The writers of events announce them on the webhook queue (so webhooks
+/// go out event-driven) with the permission to send there; the
+/// webhook function's schedule is the sweep, and no other function is told
+/// the webhook queue.
 #[test]
-fn the_always_on_workers_run_at_the_smallest_memory_size() {
+fn the_writers_of_events_announce_them_on_the_webhook_queue() {
+    let resources = resources();
+    let variable = format!("          {}: !Ref WebhookQueue\n", ferry_config::WEBHOOK_QUEUE_URL);
+    let writers = ["RouteDepositsFunction", "ExpireSessionsFunction"];
+    for (name, body) in resources.iter().filter(|(_, body)| body.contains("Type: AWS::Serverless::Function")) {
+        let told = body.contains(&variable);
+        let expected = writers.contains(&name.as_str()) || name == "DeliverWebhooksFunction";
+        assert_eq!(told, expected, "{name}: {}", ferry_config::WEBHOOK_QUEUE_URL);
+        if told {
+            assert!(body.contains("!GetAtt WebhookQueue.Arn"), "{name} may not send to the webhook queue");
+        }
+    }
+}
+
+/// The always-on watcher and the webhook worker run at Lambda's smallest
+/// size: their binary tests bound their peak memory at half of it (64 MiB).
+#[test]
+fn the_watcher_and_the_webhook_worker_run_at_the_smallest_memory_size() {
     let resources = resources();
     for worker in ["PollChainsFunction", "DeliverWebhooksFunction"] {
         assert!(resources[worker].contains("      MemorySize: 128\n"), "{worker} is not at 128 MB");

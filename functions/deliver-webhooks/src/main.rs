@@ -14,9 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = DynamoStore::from_env(config.webhooks.table_name).await;
     let queue = SqsQueue::from_env(config.queue_url).await;
     let sender = WebhookSender::new(config.webhooks.url_policy)?;
-    let mut function = DeliverFunction::new(DeliverWebhooks::new(store, queue, sender, RetryPolicy::STANDARD));
-    function.max_dispatch_loop = config.dispatch_loop;
-    let function = &function;
+    let function = &DeliverFunction::new(DeliverWebhooks::new(store, queue, sender, RetryPolicy::STANDARD));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Boxed: the future nests the AWS SDK's, the HTTP client's and the
         // worker's, too deep for the compiler to lay out inline.

@@ -1,14 +1,15 @@
-//! `deliver-webhooks` as its two triggers drive it: a scheduled invocation
-//! fans pending events out onto the queue, and the queue's batches deliver
-//! them, over the in-memory store and queue and through the real binary
-//! against DynamoDB and SQS (moto), to a receiver on loopback.
+//! `deliver-webhooks` as its two triggers drive it: the queue's batches fan
+//! announced events out and deliver them, and the scheduled sweep fans out
+//! what nobody announced and queues what is overdue — over the in-memory
+//! store and queue and through the real binary against DynamoDB and SQS
+//! (moto), to a receiver on loopback.
 
 use std::time::{Duration, SystemTime};
 
 use deliver_webhooks::DeliverFunction;
 use ferry_domain::webhook::{SIGNATURE_TOLERANCE_SECONDS, verify};
 use ferry_domain::{DeliveryState, RetryPolicy, UrlPolicy, WebhookDelivery};
-use ferry_notify::{DeliverWebhooks, WebhookSender};
+use ferry_notify::{Announcer, DeliverWebhooks, WebhookSender};
 use ferry_queue::memory::MemoryQueue;
 use ferry_queue::sqs::SqsQueue;
 use ferry_queue::{Queue, Received};
@@ -16,7 +17,7 @@ use ferry_store::DeliveryStore;
 use ferry_store::memory::MemoryStore;
 use ferry_testing::{
     FakeRuntimeApi, TEST_TIMEOUT, WebhookReceiver, bounded, fresh_table, moto_endpoint, seed_event, seed_merchant,
-    seed_webhook_at, unique_table_name,
+    seed_webhook_at, sqs_event, unique_table_name,
 };
 use serde_json::{Value, json};
 
@@ -28,36 +29,13 @@ fn scheduled_event() -> Value {
     serde_json::from_str(&std::fs::read_to_string(SCHEDULED).expect("fixture")).expect("JSON")
 }
 
-/// An SQS event as the event source mapping builds it from `messages`.
-fn sqs_event(messages: &[Received]) -> Value {
-    let records: Vec<Value> = messages
-        .iter()
-        .enumerate()
-        .map(|(index, message)| {
-            json!({
-                "messageId": format!("00000000-0000-4000-8000-00000000000{index}"),
-                "receiptHandle": message.receipt.as_str(),
-                "body": message.body,
-                "attributes": { "ApproximateReceiveCount": message.receive_count.to_string() },
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ferry-WebhookQueue",
-                "awsRegion": "us-east-1",
-            })
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
 fn in_a_minute() -> SystemTime {
     SystemTime::now() + Duration::from_secs(60)
 }
 
 fn function(store: MemoryStore, queue: MemoryQueue) -> DeliverFunction<MemoryStore, MemoryQueue> {
     let sender = WebhookSender::new(DEV).expect("sender");
-    let mut function = DeliverFunction::new(DeliverWebhooks::new(store, queue, sender, RetryPolicy::STANDARD));
-    function.max_dispatch_loop = Duration::ZERO;
-    function
+    DeliverFunction::new(DeliverWebhooks::new(store, queue, sender, RetryPolicy::STANDARD))
 }
 
 #[tokio::test]
@@ -71,7 +49,7 @@ async fn a_schedule_queues_pending_events_and_a_batch_delivers_them() {
         let function = function(store.clone(), queue.clone());
 
         let summary = function.handle(scheduled_event(), in_a_minute()).await.expect("scheduled invocation");
-        assert_eq!(summary, json!({ "cycles": 1, "failedCycles": 0, "events": 1, "deliveries": 1, "swept": 0 }));
+        assert_eq!(summary, json!({ "events": 1, "deliveries": 1, "swept": 0, "cutShort": false }));
         assert!(receiver.received().is_empty(), "the schedule only queues");
 
         let mut messages = queue.receive(10, Duration::ZERO, Duration::from_secs(30)).await.expect("receive");
@@ -94,36 +72,65 @@ async fn a_schedule_queues_pending_events_and_a_batch_delivers_them() {
     .await;
 }
 
+/// The event-driven path: a writer announces the event it committed, the
+/// queue's batch fans it out, and the next batch delivers it — no schedule
+/// involved. A second announcement of the same event changes nothing.
 #[tokio::test]
-async fn a_scheduled_invocation_keeps_dispatching_until_its_loop_ends() {
+async fn an_announced_event_is_fanned_out_and_delivered_by_the_queue_alone() {
     bounded(async {
         let receiver = WebhookReceiver::accepting().await;
         let (store, queue) = (MemoryStore::new(), MemoryQueue::new());
         let merchant = seed_merchant(&store).await;
         seed_webhook_at(&store, merchant.id, &receiver.url(), &["*"]).await;
-        let mut function = function(store.clone(), queue.clone());
-        function.max_dispatch_loop = Duration::from_millis(1500);
-        function.dispatch_interval = Duration::from_millis(200);
+        let (_, event) = seed_event(&store, merchant.id).await;
+        let function = function(store.clone(), queue.clone());
+        let announcer = Announcer::to_queue(queue.clone());
+        announcer.committed(&event).await;
+        announcer.committed(&event).await;
 
-        // An event committed while the invocation runs is picked up by it.
-        let late = async {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            seed_event(&store, merchant.id).await
-        };
-        // A delivery whose message was lost two minutes ago: the sweep queues it, once.
+        let announced = queue.receive(10, Duration::ZERO, Duration::from_secs(30)).await.expect("receive");
+        assert_eq!(announced.len(), 2);
+        assert_eq!(announced[0].body, json!({ "fanOut": event.id.to_string() }).to_string());
+        let response = function.handle(sqs_event(&announced), in_a_minute()).await.expect("batch");
+        assert_eq!(response, json!({ "batchItemFailures": [] }));
+        assert!(receiver.received().is_empty(), "a fan-out only queues");
+
+        let deliveries = queue.receive(10, Duration::ZERO, Duration::from_secs(30)).await.expect("receive");
+        assert_eq!(deliveries.len(), 1, "one delivery for the one endpoint, however often announced");
+        let response = function.handle(sqs_event(&deliveries), in_a_minute()).await.expect("batch");
+        assert_eq!(response, json!({ "batchItemFailures": [] }));
+        let [request] = <[_; 1]>::try_from(receiver.received()).expect("one delivery");
+        assert_eq!(request.json()["id"], event.id.to_string());
+        assert!(store.pending_events(10).await.expect("pending").is_empty(), "nothing left for the sweep");
+    })
+    .await;
+}
+
+/// The schedule is only the sweep: one pass over what was not announced
+/// and what is overdue, then it returns, long before its deadline.
+#[tokio::test]
+async fn a_scheduled_invocation_sweeps_once_and_returns() {
+    bounded(async {
+        let receiver = WebhookReceiver::accepting().await;
+        let (store, queue) = (MemoryStore::new(), MemoryQueue::new());
+        let merchant = seed_merchant(&store).await;
+        seed_webhook_at(&store, merchant.id, &receiver.url(), &["*"]).await;
+        let function = function(store.clone(), queue.clone());
+        // An event whose writer died before announcing it.
+        seed_event(&store, merchant.id).await;
+        // A delivery whose message was lost two minutes ago.
         let endpoint = seed_webhook_at(&store, merchant.id, &receiver.url(), &["session.expired"]).await;
         let (_, old_event) = seed_event(&store, merchant.id).await;
         let long_ago = ferry_domain::Timestamp::from_unix_seconds(ferry_http::now().unix_seconds() - 120);
         let lost = WebhookDelivery::new(old_event.id, endpoint.id, merchant.id, long_ago);
         store.fan_out(&old_event.id, std::slice::from_ref(&lost)).await.expect("fan out");
 
-        let (summary, _) = tokio::join!(function.handle(scheduled_event(), in_a_minute()), late);
-        let summary = summary.expect("scheduled invocation");
-        assert!(summary["cycles"].as_u64().expect("cycles") >= 3, "{summary}");
-        assert_eq!(summary["events"], 1, "{summary}");
-        assert_eq!(summary["swept"], 1, "swept on the first cycle only, not on every one: {summary}");
+        let started = std::time::Instant::now();
+        let summary = function.handle(scheduled_event(), in_a_minute()).await.expect("scheduled invocation");
+        assert_eq!(summary, json!({ "events": 1, "deliveries": 1, "swept": 1, "cutShort": false }));
+        assert!(started.elapsed() < Duration::from_secs(10), "one pass, not a loop until the deadline");
         let queued = queue.receive(10, Duration::ZERO, Duration::from_secs(30)).await.expect("receive");
-        assert_eq!(queued.len(), 2, "the new event's delivery and the swept one");
+        assert_eq!(queued.len(), 2, "the unannounced event's delivery and the swept one");
     })
     .await;
 }
@@ -173,7 +180,6 @@ async fn the_binary_fans_out_on_schedule_and_delivers_from_sqs() {
         ("FERRY_TABLE_NAME", store.table().to_string()),
         ("FERRY_WEBHOOK_QUEUE_URL", queue.url().to_string()),
         ("FERRY_ALLOW_INSECURE_WEBHOOKS", "true".to_string()),
-        ("FERRY_DISPATCH_LOOP_SECONDS", "0".to_string()),
     ];
 
     let summary = invoke(&env, scheduled_event()).await;

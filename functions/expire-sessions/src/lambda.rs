@@ -6,6 +6,8 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ferry_config::Config;
+use ferry_notify::Announcer;
+use ferry_queue::sqs::SqsQueue;
 use ferry_store::dynamodb::DynamoStore;
 use ferry_store::{ExpiryStore, StoreError};
 
@@ -91,8 +93,13 @@ impl<S: ExpiryStore> ScheduledExpiry<S> {
 }
 
 impl ScheduledExpiry<DynamoStore> {
-    /// The cold start: the table.
-    pub async fn from_config(config: Config) -> Self {
-        Self::new(ExpireSessions::new(DynamoStore::from_env(config.table_name).await))
+    /// The cold start: the table, and the webhook queue its events are
+    /// announced on (`announce_queue`, [`ferry_config::announce_queue_url`]).
+    pub async fn from_config(config: Config, announce_queue: Option<String>) -> Self {
+        let announcer = match announce_queue {
+            Some(url) => Announcer::to_queue(SqsQueue::from_env(url).await),
+            None => Announcer::none(),
+        };
+        Self::new(ExpireSessions::new(DynamoStore::from_env(config.table_name).await).announcing(announcer))
     }
 }

@@ -10,7 +10,9 @@
 //! left alone: that commit loses and the run moves on.
 //!
 //! Each expiry is committed with its `session.expired` event in the same
-//! conditional write (the outbox): a lost race stores neither.
+//! conditional write (the outbox): a lost race stores neither. The event is
+//! then announced on the webhook queue, so it goes out at once
+//! ([`ferry_notify::announce`]).
 
 pub mod lambda;
 
@@ -18,6 +20,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use ferry_domain::{Session, SessionEvent, SessionId, Timestamp};
+use ferry_notify::Announcer;
 use ferry_store::{ExpiryStore, SessionChange, StoreError};
 use serde::Serialize;
 
@@ -49,11 +52,20 @@ pub struct ExpireSessions<S> {
     store: S,
     /// Sessions per batch (at least 1).
     pub batch_size: usize,
+    /// Where each `session.expired` event is announced after its commit.
+    announcer: Announcer,
 }
 
 impl<S: ExpiryStore> ExpireSessions<S> {
     pub fn new(store: S) -> Self {
-        Self { store, batch_size: BATCH_SIZE }
+        Self { store, batch_size: BATCH_SIZE, announcer: Announcer::none() }
+    }
+
+    /// Announces each event right after its commit, so its webhooks go out
+    /// at once (without, they wait for the webhook sweep).
+    pub fn announcing(mut self, announcer: Announcer) -> Self {
+        self.announcer = announcer;
+        self
     }
 
     pub fn store(&self) -> &S {
@@ -120,6 +132,7 @@ impl<S: ExpiryStore> ExpireSessions<S> {
         match self.store.commit(SessionChange::new(&expired).emitting(&event)).await {
             Ok(()) => {
                 tracing::info!(session = %session.id, expires_at = %session.expires_at, event_id = %event.id, "session expired");
+                self.announcer.committed(&event).await;
                 Ok(Outcome::Expired)
             }
             Err(StoreError::Conflict(reason)) => {

@@ -7,7 +7,8 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     ferry_http::service::init_tracing();
     let config = Config::from_env()?;
-    let function = &ScheduledExpiry::from_config(config).await;
+    let announce_queue = ferry_config::announce_queue_url(|name| std::env::var(name).ok());
+    let function = &ScheduledExpiry::from_config(config, announce_queue).await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Boxed: the store's sharded reads nested in the invocation's future
         // are deeper than the compiler's layout limit.

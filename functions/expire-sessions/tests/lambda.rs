@@ -1,16 +1,27 @@
 //! `expire-sessions` as its EventBridge schedule drives it: the function's
 //! entry on the scheduled-event fixture over the in-memory store, and the
 //! real binary through its Lambda entry point against DynamoDB (moto),
-//! where due sessions are found through the sparse `open-sessions` index.
+//! where due sessions are found through the sparse `open-sessions` index
+//! and each `session.expired` event is announced on the webhook queue (SQS),
+//! whose batches alone get it to the merchant's endpoint.
 
 use std::time::{Duration, SystemTime};
 
+use deliver_webhooks::DeliverFunction;
 use expire_sessions::ExpireSessions;
 use expire_sessions::lambda::ScheduledExpiry;
+use ferry_domain::{RetryPolicy, UrlPolicy};
 use ferry_domain::{Session, SessionStatus, Timestamp};
+use ferry_notify::{DeliverWebhooks, FanOutMessage, WebhookMessage, WebhookSender};
+use ferry_queue::Queue;
+use ferry_queue::sqs::SqsQueue;
+use ferry_store::DeliveryStore;
 use ferry_store::memory::MemoryStore;
 use ferry_store::{ExpiryStore, SessionChange, SessionStore};
-use ferry_testing::{FakeRuntimeApi, bounded, fresh_table, moto_endpoint, session_function_env};
+use ferry_testing::{
+    FakeRuntimeApi, WebhookReceiver, bounded, fresh_table, moto_endpoint, seed_merchant, seed_webhook_at,
+    session_function_env, sqs_event, unique_table_name,
+};
 use serde_json::Value;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testing/fixtures/eventbridge/scheduled.json");
@@ -96,6 +107,73 @@ async fn the_binary_expires_due_sessions_in_dynamodb() {
         assert_eq!(status(&store, &not_yet).await, SessionStatus::RequiresPaymentMethod);
         assert_eq!(status(&store, &processing).await, SessionStatus::Processing);
         assert!(store.due_sessions(ferry_http::now(), 100).await.expect("due").is_empty());
+    })
+    .await;
+}
+
+/// Event-driven webhooks on DynamoDB and SQS (moto): the real binary
+/// expires a session and announces its event on the webhook queue; that
+/// queue's batch, handed to `deliver-webhooks`, fans the event out, and the
+/// next batch delivers it to the merchant's endpoint. No schedule of
+/// `deliver-webhooks` runs: the event needs none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_announces_each_expiry_and_the_webhook_goes_out_from_the_queue() {
+    let receiver = WebhookReceiver::accepting().await;
+    let endpoint = moto_endpoint();
+    let sqs = std::env::var("FERRY_TEST_SQS_ENDPOINT")
+        .expect("FERRY_TEST_SQS_ENDPOINT is not set: run the tests with `cargo xtask test`, which starts moto_server");
+    let store = bounded(fresh_table(&endpoint, "ferry-expire-announce")).await;
+    let queue = bounded(SqsQueue::local(&sqs, &unique_table_name("webhooks"))).await.expect("queue");
+    let (merchant, session) = bounded(async {
+        let merchant = seed_merchant(&store).await;
+        seed_webhook_at(&store, merchant.id, &receiver.url(), &["session.expired"]).await;
+        let mut session = ferry_store::conformance::sample_session(merchant.id);
+        session.expires_at = Timestamp::from_unix_seconds(ferry_http::now().unix_seconds() - 60);
+        session.created_at = Timestamp::from_unix_seconds(session.expires_at.unix_seconds() - 3_600);
+        store.create_session(&session, None).await.expect("create");
+        (merchant, session)
+    })
+    .await;
+
+    let binary = env!("CARGO_BIN_EXE_expire-sessions");
+    let mut env = session_function_env(&endpoint, store.table());
+    env.push(("AWS_ENDPOINT_URL_SQS", sqs.clone()));
+    env.push(("FERRY_WEBHOOK_QUEUE_URL", queue.url().to_string()));
+    let event = scheduled_event();
+    let invocation =
+        tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, Duration::from_secs(30)));
+    let response = invocation.await.expect("the invocation thread").unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(response["expired"], 1, "{response}");
+
+    let deliver = DeliverFunction::new(DeliverWebhooks::new(
+        store.clone(),
+        queue.clone(),
+        WebhookSender::new(UrlPolicy::DEVELOPMENT).expect("sender"),
+        RetryPolicy::STANDARD,
+    ));
+    let deadline = SystemTime::now() + Duration::from_secs(60);
+    bounded(async {
+        let announced = queue.receive(10, Duration::from_secs(5), Duration::from_secs(30)).await.expect("receive");
+        let [announcement] = <[_; 1]>::try_from(announced.clone()).expect("one announcement");
+        let message: WebhookMessage = serde_json::from_str(&announcement.body).expect("a webhook message");
+        let WebhookMessage::FanOut(FanOutMessage { fan_out: event_id }) = message else {
+            panic!("not an announcement: {message:?}")
+        };
+        let answer = deliver.handle(sqs_event(&announced), deadline).await.expect("the announcement's batch");
+        assert_eq!(answer, serde_json::json!({ "batchItemFailures": [] }));
+
+        let deliveries = queue.receive(10, Duration::from_secs(5), Duration::from_secs(30)).await.expect("receive");
+        assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+        let answer = deliver.handle(sqs_event(&deliveries), deadline).await.expect("the delivery's batch");
+        assert_eq!(answer, serde_json::json!({ "batchItemFailures": [] }));
+
+        let [request] = <[_; 1]>::try_from(receiver.received()).expect("one webhook");
+        let body = request.json();
+        assert_eq!(body["id"], event_id.to_string());
+        assert_eq!(body["type"], "session.expired");
+        assert_eq!(body["data"]["session"]["sessionId"], session.id.to_string(), "{body}");
+        assert!(store.pending_events(10).await.expect("pending").is_empty(), "nothing left for the sweep");
+        let _ = merchant;
     })
     .await;
 }

@@ -28,6 +28,7 @@ use alloy::signers::Signer;
 use ferry_chains::evm::relayer::{EthereumWallet, Relayer, kms_signer, local_wallet};
 use ferry_config::{RelayerSigner, RpcUrls, WorkerConfig};
 use ferry_domain::{RouteDeposit, Timestamp};
+use ferry_notify::Announcer;
 use ferry_queue::lambda::{SqsBatchResponse, SqsEvent, process_typed_batch};
 use ferry_queue::sqs::SqsQueue;
 use ferry_queue::{Queue, QueueError};
@@ -174,7 +175,11 @@ impl RouteFunction<DynamoStore, SqsQueue> {
             }
             funds = Some(RelayerFunds::new(relayer.address(), chains));
         }
-        let mut router = RouteDeposits::new(store, relayers, config.treasury);
+        let announcer = match &config.webhook_queue_url {
+            Some(url) => Announcer::to_queue(SqsQueue::new(queue.client().clone(), url.clone())),
+            None => Announcer::none(),
+        };
+        let mut router = RouteDeposits::new(store, relayers, config.treasury).announcing(announcer);
         router.tolerance = config.tolerance;
         router.call_gas = config.call_gas;
         let function = Self::new(DepositConsumer::new(router, queue, dead_letters), config.rpc_urls);

@@ -36,6 +36,7 @@ use ferry_domain::{
     BaseUnits, ChainId, Delivery, DepositId, EventKind, EvmAddress, Plan, RefundReason, Session, SessionEvent,
     SessionRefund, SessionStatus, Timestamp, Tolerance, TxHash,
 };
+use ferry_notify::Announcer;
 use ferry_store::{ChainStore, DepositRecord, DepositState, PayoutIntent, SessionChange, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +65,8 @@ pub struct RouteDeposits<S> {
     pub tolerance: Tolerance,
     /// Gas given to a destination contract call.
     pub call_gas: u64,
+    /// Where the events this router commits are announced.
+    announcer: Announcer,
 }
 
 /// What a relayer transaction does with a deposit; each deposit gets each
@@ -101,7 +104,21 @@ fn units(amount: U256) -> BaseUnits {
 impl<S: ChainStore> RouteDeposits<S> {
     pub fn new(store: S, relayers: Vec<Arc<Relayer>>, treasury: EvmAddress) -> Self {
         let relayers = relayers.into_iter().map(|relayer| (relayer.chain_id(), relayer)).collect();
-        Self { store, relayers, treasury, tolerance: Tolerance::default(), call_gas: 500_000 }
+        Self {
+            store,
+            relayers,
+            treasury,
+            tolerance: Tolerance::default(),
+            call_gas: 500_000,
+            announcer: Announcer::none(),
+        }
+    }
+
+    /// Announces each event right after its commit, so its webhooks go out
+    /// at once (without, they wait for the webhook sweep).
+    pub fn announcing(mut self, announcer: Announcer) -> Self {
+        self.announcer = announcer;
+        self
     }
 
     fn relayer(&self, chain: ChainId) -> Result<&Relayer, RouteError> {
@@ -211,6 +228,7 @@ impl<S: ChainStore> RouteDeposits<S> {
             match self.store.commit(SessionChange::new(&next).emitting(&event)).await {
                 Ok(()) => {
                     tracing::info!(session_id = %next.id, "session processing");
+                    self.announcer.committed(&event).await;
                     return Ok(plan);
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -379,6 +397,7 @@ impl<S: ChainStore> RouteDeposits<S> {
             match self.store.commit(SessionChange::new(&next).emitting(&event)).await {
                 Ok(()) => {
                     tracing::info!(session_id = %next.id, status = %next.status, event = kind.as_str(), event_id = %event.id, "session settled");
+                    self.announcer.committed(&event).await;
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) => continue,

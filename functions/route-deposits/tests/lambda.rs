@@ -305,15 +305,7 @@ async fn ten_deferrals_in_a_row_do_not_dead_letter_a_deposit() {
 
 /// An SQS event as the event source mapping builds it from one message.
 fn sqs_event(received: &ferry_queue::Received) -> SqsEvent {
-    serde_json::from_value(serde_json::json!({ "Records": [{
-        "messageId": format!("m-{}", received.receive_count),
-        "receiptHandle": received.receipt.as_str(),
-        "body": received.body,
-        "attributes": { "ApproximateReceiveCount": received.receive_count.to_string() },
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-    }]}))
-    .expect("an SQS event")
+    serde_json::from_value(ferry_testing::sqs_event(std::slice::from_ref(received))).expect("an SQS event")
 }
 
 /// A configuration error stops the cold start with the variable's name,

@@ -13,8 +13,7 @@ mod webhook;
 mod worker;
 
 pub use webhook::{
-    ALLOW_INSECURE_WEBHOOKS, ALLOW_WEBHOOK_PORTS, DEFAULT_DISPATCH_LOOP, DISPATCH_LOOP_SECONDS, DeliveryConfig,
-    WEBHOOK_QUEUE_URL, WebhookConfig,
+    ALLOW_INSECURE_WEBHOOKS, ALLOW_WEBHOOK_PORTS, DeliveryConfig, WEBHOOK_QUEUE_URL, WebhookConfig, announce_queue_url,
 };
 
 pub use worker::{

@@ -15,15 +15,17 @@ pub const ALLOW_INSECURE_WEBHOOKS: &str = "FERRY_ALLOW_INSECURE_WEBHOOKS";
 /// lets deliveries go to them). Unset, empty or `false`: port 443 only.
 pub const ALLOW_WEBHOOK_PORTS: &str = "FERRY_ALLOW_WEBHOOK_PORTS";
 
-/// The queue of deliveries to attempt (`deliver-webhooks` sends to it and
-/// consumes it).
+/// The webhook queue: deliveries to attempt and committed events to fan out
+/// (`deliver-webhooks` consumes it; it and the writers of events send to
+/// it).
 pub const WEBHOOK_QUEUE_URL: &str = "FERRY_WEBHOOK_QUEUE_URL";
-/// How long one scheduled `deliver-webhooks` invocation keeps dispatching,
-/// in seconds (default 55: until the next one starts; 0: one pass).
-pub const DISPATCH_LOOP_SECONDS: &str = "FERRY_DISPATCH_LOOP_SECONDS";
-/// The default of [`DISPATCH_LOOP_SECONDS`], and its maximum: schedules
-/// start an invocation every minute.
-pub const DEFAULT_DISPATCH_LOOP: std::time::Duration = std::time::Duration::from_secs(55);
+/// Where the writers of events (`route-deposits`, `expire-sessions`)
+/// announce each one after its commit: [`WEBHOOK_QUEUE_URL`], optional
+/// (unset or empty, their events wait for the webhook sweep, at most a
+/// minute).
+pub fn announce_queue_url(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    lookup(WEBHOOK_QUEUE_URL).filter(|v| !v.trim().is_empty())
+}
 
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
@@ -59,7 +61,6 @@ fn flag(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<
 pub struct DeliveryConfig {
     pub webhooks: WebhookConfig,
     pub queue_url: String,
-    pub dispatch_loop: std::time::Duration,
 }
 
 impl DeliveryConfig {
@@ -70,19 +71,7 @@ impl DeliveryConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let queue_url =
             lookup(WEBHOOK_QUEUE_URL).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(WEBHOOK_QUEUE_URL))?;
-        let dispatch_loop = match lookup(DISPATCH_LOOP_SECONDS).as_deref().map(str::trim) {
-            None | Some("") => DEFAULT_DISPATCH_LOOP,
-            Some(text) => match text.parse::<u64>() {
-                Ok(seconds) if seconds <= DEFAULT_DISPATCH_LOOP.as_secs() => std::time::Duration::from_secs(seconds),
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: DISPATCH_LOOP_SECONDS,
-                        reason: format!("expected whole seconds from 0 to 55, got `{text}`"),
-                    });
-                }
-            },
-        };
-        Ok(Self { webhooks: WebhookConfig::from_lookup(lookup)?, queue_url, dispatch_loop })
+        Ok(Self { webhooks: WebhookConfig::from_lookup(lookup)?, queue_url })
     }
 }
 
@@ -137,18 +126,7 @@ mod tests {
         let config = DeliveryConfig::from_lookup(full).expect("config");
         assert_eq!(config.queue_url, "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks");
         assert_eq!(config.webhooks.table_name, "ferry");
-        assert_eq!(config.dispatch_loop, DEFAULT_DISPATCH_LOOP);
         let without_queue = DeliveryConfig::from_lookup(|name| full(name).filter(|_| name != WEBHOOK_QUEUE_URL));
         assert!(matches!(without_queue, Err(ConfigError::Missing(WEBHOOK_QUEUE_URL))));
-        let with_loop = |value: &'static str| {
-            DeliveryConfig::from_lookup(
-                move |name| if name == DISPATCH_LOOP_SECONDS { Some(value.into()) } else { full(name) },
-            )
-        };
-        assert_eq!(with_loop("0").expect("one pass").dispatch_loop, std::time::Duration::ZERO);
-        for bad in ["56", "-1", "1.5", "soon"] {
-            let error = with_loop(bad).expect_err(bad).to_string();
-            assert!(error.contains(DISPATCH_LOOP_SECONDS), "{error}");
-        }
     }
 }

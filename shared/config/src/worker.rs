@@ -237,6 +237,9 @@ pub struct WorkerConfig {
     pub receivers: ReceiverDerivation,
     pub rpc_urls: RpcUrls,
     pub deposit_queue_url: String,
+    /// Where `route-deposits` announces the events it commits
+    /// ([`crate::announce_queue_url`]).
+    pub webhook_queue_url: Option<String>,
     /// Collects deposits that were paid out from inventory on another chain.
     pub treasury: EvmAddress,
     pub relayer: RelayerSigner,
@@ -313,6 +316,7 @@ impl WorkerConfig {
             receivers,
             rpc_urls,
             deposit_queue_url,
+            webhook_queue_url: crate::announce_queue_url(&lookup),
             treasury,
             relayer,
             // At most 10 000, checked above.

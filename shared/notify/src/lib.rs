@@ -4,7 +4,10 @@
 //!
 //! - [`sender`]: one signed POST, with the SSRF rules applied to every
 //!   address a host name resolves to.
-//! - [`worker`]: fan-out of pending events, attempts claimed before they are
+//! - [`announce`]: writers announce each event right after its commit, so
+//!   the worker fans it out at once; the outbox stays the record.
+//! - [`message`]: what the webhook queue carries.
+//! - [`worker`]: fan-out of announced and pending events, attempts claimed before they are
 //!   sent (so a duplicate message never sends twice), retries queued with a
 //!   delay when near and found by a sweep when far, replay.
 //!
@@ -12,11 +15,15 @@
 //! dies but before the attempt is logged gets the event again, with the
 //! same `id`.
 
+pub mod announce;
+pub mod message;
 pub mod sender;
 pub mod worker;
 
+pub use announce::Announcer;
+pub use message::{DeliveryMessage, FanOutMessage, WebhookMessage};
 pub use sender::{DELIVERY_TIMEOUT, GuardedResolver, HostLookup, RefusedHost, ResolveError, WebhookSender};
 pub use worker::{
-    BATCH, DeliverWebhooks, Delivered, DeliveryMessage, DispatchReport, LEASE_SECONDS, NotifyError, PARKED_LOG_MESSAGE,
-    ReplayScope, SWEEP_GRACE_SECONDS, SWEEP_INTERVAL, event_body, replay_parked,
+    BATCH, DeliverWebhooks, Delivered, DispatchReport, LEASE_SECONDS, NotifyError, PARKED_LOG_MESSAGE, ReplayScope,
+    SWEEP_GRACE_SECONDS, SWEEP_INTERVAL, event_body, replay_parked,
 };

@@ -3,29 +3,13 @@
 
 use std::time::Duration;
 
-use ferry_domain::{
-    ClaimError, DeliveryState, EventId, RetryPolicy, SessionEvent, Timestamp, WebhookDelivery, WebhookId,
-};
+use ferry_domain::{ClaimError, DeliveryState, EventId, RetryPolicy, SessionEvent, Timestamp, WebhookDelivery};
 use ferry_http::wire::EventPayload;
 use ferry_queue::{MAX_DELAY, Queue, QueueError, TypedQueue};
 use ferry_store::{DeliveryStore, StoreError, WebhookStore};
-use serde::{Deserialize, Serialize};
 
+use crate::message::{DeliveryMessage, WebhookMessage};
 use crate::sender::{DELIVERY_TIMEOUT, WebhookSender};
-
-/// One delivery to attempt: what the webhook queue carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeliveryMessage {
-    pub event_id: EventId,
-    pub webhook_id: WebhookId,
-}
-
-impl From<&WebhookDelivery> for DeliveryMessage {
-    fn from(delivery: &WebhookDelivery) -> Self {
-        Self { event_id: delivery.event_id, webhook_id: delivery.webhook_id }
-    }
-}
 
 /// How long a claim holds: longer than an attempt can take.
 pub const LEASE_SECONDS: u64 = DELIVERY_TIMEOUT.as_secs() * 6;
@@ -66,6 +50,8 @@ pub enum Delivered {
     NotDue { at: Timestamp },
     /// Nothing to do: it is finished, unknown, or another worker claimed it.
     Skipped,
+    /// An announced event was fanned out into this many deliveries.
+    FannedOut { deliveries: usize },
 }
 
 /// What one dispatch did.
@@ -77,7 +63,7 @@ pub struct DispatchReport {
 
 pub struct DeliverWebhooks<S, Q> {
     store: S,
-    queue: TypedQueue<Q, DeliveryMessage>,
+    queue: TypedQueue<Q, WebhookMessage>,
     sender: WebhookSender,
     policy: RetryPolicy,
 }
@@ -87,35 +73,61 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverWebhooks<S, Q> {
         Self { store, queue: TypedQueue::new(queue), sender, policy }
     }
 
-    /// Fans every pending event out to the merchant's endpoints that
-    /// subscribe to it, and queues the deliveries. An event another worker
-    /// fanned out first is skipped; a delivery whose message is lost is
-    /// found by [`Self::sweep`].
+    /// One message of the webhook queue: an announced event to fan out, or
+    /// a delivery to attempt.
+    pub async fn handle(&self, message: &WebhookMessage, now: Timestamp) -> Result<Delivered, NotifyError> {
+        match message {
+            WebhookMessage::Deliver(delivery) => self.deliver(delivery, now).await,
+            WebhookMessage::FanOut(announced) => {
+                let Some(event) = self.store.get_event(&announced.fan_out).await? else {
+                    tracing::warn!(event_id = %announced.fan_out, "an announced event does not exist");
+                    return Ok(Delivered::Skipped);
+                };
+                Ok(match self.fan_out(&event, now).await? {
+                    Some(deliveries) => Delivered::FannedOut { deliveries },
+                    None => Delivered::Skipped,
+                })
+            }
+        }
+    }
+
+    /// Fans every pending event out (the sweep of events whose announcement
+    /// was lost, or that nobody announced) and queues the deliveries.
     pub async fn dispatch(&self, now: Timestamp) -> Result<DispatchReport, NotifyError> {
         let mut report = DispatchReport::default();
         for event in self.store.pending_events(BATCH).await? {
-            let endpoints = self.store.list_webhooks(&event.merchant_id).await?;
-            let deliveries: Vec<WebhookDelivery> = endpoints
-                .iter()
-                .filter(|endpoint| endpoint.events.includes(event.kind))
-                .map(|endpoint| WebhookDelivery::new(event.id, endpoint.id, event.merchant_id, now))
-                .collect();
-            match self.store.fan_out(&event.id, &deliveries).await {
-                Ok(()) => {}
-                Err(StoreError::Conflict(why)) => {
-                    tracing::debug!(event_id = %event.id, %why, "event already fanned out");
-                    continue;
-                }
-                Err(other) => return Err(other.into()),
-            }
-            tracing::info!(event_id = %event.id, kind = event.kind.as_str(), endpoints = deliveries.len(), "event fanned out");
-            report.events += 1;
-            for delivery in &deliveries {
-                self.queue.send(&delivery.into()).await?;
-                report.deliveries += 1;
+            if let Some(deliveries) = self.fan_out(&event, now).await? {
+                report.events += 1;
+                report.deliveries += deliveries;
             }
         }
         Ok(report)
+    }
+
+    /// Fans `event` out to the merchant's endpoints that subscribe to it and
+    /// queues the deliveries; returns how many, or `None` when the event was
+    /// fanned out before (by another worker, or an earlier message). A
+    /// delivery whose message is lost is found by [`Self::sweep`].
+    async fn fan_out(&self, event: &SessionEvent, now: Timestamp) -> Result<Option<usize>, NotifyError> {
+        let endpoints = self.store.list_webhooks(&event.merchant_id).await?;
+        let deliveries: Vec<WebhookDelivery> = endpoints
+            .iter()
+            .filter(|endpoint| endpoint.events.includes(event.kind))
+            .map(|endpoint| WebhookDelivery::new(event.id, endpoint.id, event.merchant_id, now))
+            .collect();
+        match self.store.fan_out(&event.id, &deliveries).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(why)) => {
+                tracing::debug!(event_id = %event.id, %why, "event already fanned out");
+                return Ok(None);
+            }
+            Err(other) => return Err(other.into()),
+        }
+        tracing::info!(event_id = %event.id, kind = event.kind.as_str(), endpoints = deliveries.len(), "event fanned out");
+        for delivery in &deliveries {
+            self.queue.send(&delivery.into()).await?;
+        }
+        Ok(Some(deliveries.len()))
     }
 
     /// Queues the deliveries whose time came more than
@@ -197,7 +209,7 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverWebhooks<S, Q> {
                 attempts = recorded.attempts.len(),
                 "{PARKED_LOG_MESSAGE}"
             ),
-            Delivered::Succeeded | Delivered::NotDue { .. } | Delivered::Skipped => {}
+            Delivered::Succeeded | Delivered::NotDue { .. } | Delivered::Skipped | Delivered::FannedOut { .. } => {}
         }
         Ok(outcome)
     }
@@ -207,7 +219,7 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverWebhooks<S, Q> {
     async fn requeue(&self, message: &DeliveryMessage, at: Timestamp, now: Timestamp) -> Result<(), NotifyError> {
         let wait = Duration::from_secs(at.unix_seconds().saturating_sub(now.unix_seconds()));
         if wait <= MAX_DELAY {
-            self.queue.send_delayed(message, wait).await?;
+            self.queue.send_delayed(&(*message).into(), wait).await?;
         }
         Ok(())
     }

@@ -307,6 +307,28 @@ pub fn sqlite() -> ferry_store::sqlite::SqliteStore {
     ferry_store::sqlite::SqliteStore::in_memory().expect("in-memory SQLite store")
 }
 
+/// An SQS event as the event source mapping builds it from `messages`
+/// (received from a real queue, so their receipts can be acked).
+pub fn sqs_event(messages: &[ferry_queue::Received]) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(index, message)| {
+            serde_json::json!({
+                "messageId": format!("00000000-0000-4000-8000-{index:012}"),
+                "receiptHandle": message.receipt.as_str(),
+                "body": message.body,
+                "attributes": { "ApproximateReceiveCount": message.receive_count.to_string() },
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ferry-queue",
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
 #[doc(hidden)]
 pub use ferry_store as __ferry_store;
 

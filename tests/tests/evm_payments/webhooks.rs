@@ -3,11 +3,17 @@
 //! with its secret, from the webhook worker the local stack runs; and the
 //! event's delivery log is readable through the API.
 
+use std::time::Duration;
+
 use ferry_chains::evm::local;
 use ferry_domain::WebhookSecret;
 use ferry_domain::webhook::{SIGNATURE_TOLERANCE_SECONDS, verify};
 use ferry_e2e::chains::{CHAIN_A, CHAIN_B};
-use ferry_e2e::evm::{SessionRequest, eventually, spawn_app_with_chains};
+use ferry_e2e::evm::{SessionRequest, eventually, spawn_app_with_chains, spawn_app_with_chains_and_manual_workers};
+use ferry_notify::{Announcer, FanOutMessage, WebhookMessage};
+use ferry_queue::TypedQueue;
+use ferry_queue::memory::MemoryQueue;
+use ferry_store::EventStore;
 use ferry_testing::WebhookReceiver;
 use serde_json::json;
 
@@ -54,4 +60,33 @@ async fn a_paid_session_is_announced_to_the_merchant_endpoint_signed() {
     let other =
         app.send(app.client.get(app.url(&format!("/v1/events/{event_id}"))).bearer_auth(&app.other_api_key)).await;
     other.assert_error(404, "invalid_request_error", "event_not_found");
+}
+
+/// The router announces each event it commits on the webhook queue, right
+/// after the commit: `session.processing` when the deposit claims the
+/// session, `session.succeeded` when the payout lands. `deliver-webhooks`
+/// fans each out from there, without waiting for its sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_announces_each_event_it_commits() {
+    let app = spawn_app_with_chains_and_manual_workers().await;
+    let session = app.open_session(&SessionRequest::to(local::DESTINATION, CHAIN_A).amount("10.00")).await;
+    let payment = app.pay(CHAIN_B, session.receiver, "10.00").await;
+    app.watch_until_recorded(&payment.deposit_id()).await;
+
+    let webhooks = MemoryQueue::new();
+    let router = app.router(app.store.clone()).announcing(Announcer::to_queue(webhooks.clone()));
+    router.route(&payment.deposit_id(), ferry_http::now()).await.expect("routed");
+
+    let queue: TypedQueue<MemoryQueue, WebhookMessage> = TypedQueue::new(webhooks);
+    let announced = queue.receive(10, Duration::ZERO, Duration::from_secs(30)).await.expect("receive");
+    let mut kinds = Vec::new();
+    for received in announced {
+        let Ok(WebhookMessage::FanOut(FanOutMessage { fan_out })) = received.message else {
+            panic!("not an announcement: {:?}", received.message)
+        };
+        let event = app.store.get_event(&fan_out).await.expect("read").expect("the announced event is committed");
+        assert_eq!(event.session_id.to_string(), session.id);
+        kinds.push(event.kind.as_str());
+    }
+    assert_eq!(kinds, ["session.processing", "session.succeeded"]);
 }
