@@ -104,25 +104,40 @@ impl Chains {
 
     /// The chains as the watcher (`PollChains`) takes them.
     pub fn watched(&self) -> Vec<WatchedChain> {
+        self.watched_through(|chain| chain.url.clone())
+    }
+
+    /// [`Self::watched`], each chain reached at `url_of(chain)` (a proxy).
+    pub fn watched_through(&self, url_of: impl Fn(&LocalChain) -> String) -> Vec<WatchedChain> {
         let registry = ChainRegistry::local().expect("local registry");
         self.chains
             .iter()
             .map(|chain| WatchedChain {
                 chain: registry.chain(chain.id).expect("the local registry lists the chain").clone(),
-                client: EvmClient::connect(chain.id, &chain.url).expect("client"),
+                client: EvmClient::connect(chain.id, &url_of(chain)).expect("client"),
             })
             .collect()
     }
 
     /// A relayer on each chain, as the router (`RouteDeposits`) takes them.
     pub fn relayers(&self) -> Vec<Arc<Relayer>> {
+        self.relayers_through(|chain| chain.url.clone())
+    }
+
+    /// [`Self::relayers`], each chain reached at `url_of(chain)` (a proxy).
+    pub fn relayers_through(&self, url_of: impl Fn(&LocalChain) -> String) -> Vec<Arc<Relayer>> {
         self.chains
             .iter()
             .map(|chain| {
                 let wallet = EthereumWallet::from(local::signer(local::RELAYER_KEY));
-                Arc::new(Relayer::connect(chain.id, &chain.url, wallet, local::FACTORY).expect("relayer"))
+                Arc::new(Relayer::connect(chain.id, &url_of(chain), wallet, local::FACTORY).expect("relayer"))
             })
             .collect()
+    }
+
+    /// Every chain.
+    pub fn all(&self) -> &[LocalChain] {
+        &self.chains
     }
 }
 

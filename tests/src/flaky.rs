@@ -5,17 +5,13 @@
 //! a run can be repeated; the proxy counts what it did, so a test can show
 //! the faults really happened.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// How often each fault strikes, as fractions of all requests.
@@ -86,8 +82,6 @@ impl Dice {
 impl FlakyNode {
     /// A proxy on a free loopback port in front of `upstream`.
     pub async fn start(upstream: &str, profile: FaultProfile, seed: u64) -> FlakyNode {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let url = format!("http://{}", listener.local_addr().expect("local address"));
         let counts = Arc::new(FaultCounts::default());
         let shared = Arc::new(Shared {
             upstream: upstream.to_string(),
@@ -96,21 +90,11 @@ impl FlakyNode {
             dice: Dice(AtomicU64::new(seed | 1)),
             counts: Arc::clone(&counts),
         });
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _peer)) = listener.accept().await else { continue };
-                let shared = Arc::clone(&shared);
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| {
-                        let shared = Arc::clone(&shared);
-                        async move { Ok::<_, Infallible>(shared.handle(request).await) }
-                    });
-                    let _closed = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let (url, task) = crate::loopback::serve(Arc::new(move |request| {
+            let shared = Arc::clone(&shared);
+            async move { shared.handle(request).await }
+        }))
+        .await;
         FlakyNode { url, counts, task }
     }
 }

@@ -25,6 +25,8 @@ pub mod evm;
 pub mod faults;
 pub mod flaky;
 pub mod js;
+mod loopback;
+pub mod recording;
 
 /// Base USDC: a real production token the tests create sessions for.
 pub const BASE_USDC: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";

@@ -14,7 +14,9 @@
 //! - `refunds`: deposits that go back (wrong amount, too late, already paid);
 //! - `crashes`: a router that dies mid-way, and its retry;
 //! - `hints`: a payer's `txHash` looked up at once, without a chain scan;
-//! - `flaky_nodes`: nodes failing like public providers delay payments, lose none.
+//! - `flaky_nodes`: nodes failing like public providers delay payments, lose none;
+//! - `session_cost`: what one session asks of DynamoDB, SQS and the nodes, measured;
+//! - `webhooks`: the merchant's endpoint hears of the payment, announced by the router.
 
 mod contract_calls;
 mod crashes;
@@ -22,6 +24,7 @@ mod delivery;
 mod flaky_nodes;
 mod hints;
 mod refunds;
+mod session_cost;
 mod webhooks;
 
 use alloy::primitives::{Address, B256, U256};
