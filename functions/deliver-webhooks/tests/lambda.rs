@@ -20,8 +20,7 @@ use ferry_testing::{
 };
 use serde_json::{Value, json};
 
-const SCHEDULED: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testing/fixtures/eventbridge/scheduled.json");
+const SCHEDULED: &str = ferry_testing::SCHEDULED_EVENT;
 const DEV: UrlPolicy = UrlPolicy::DEVELOPMENT;
 
 fn scheduled_event() -> Value {

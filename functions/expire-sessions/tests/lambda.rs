@@ -10,10 +10,10 @@ use expire_sessions::lambda::ScheduledExpiry;
 use ferry_domain::{Session, SessionStatus, Timestamp};
 use ferry_store::memory::MemoryStore;
 use ferry_store::{ExpiryStore, SessionChange, SessionStore};
-use ferry_testing::{FakeRuntimeApi, bounded, fresh_table, moto_endpoint, session_function_env};
+use ferry_testing::{FakeRuntimeApi, bounded, fresh_table, moto_endpoint, sam_local_env};
 use serde_json::Value;
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testing/fixtures/eventbridge/scheduled.json");
+const FIXTURE: &str = ferry_testing::SCHEDULED_EVENT;
 
 fn scheduled_event() -> String {
     std::fs::read_to_string(FIXTURE).expect("read the fixture")
@@ -58,7 +58,8 @@ async fn the_handler_expires_what_is_due_and_reports_it() {
 /// The real binary, started as Lambda starts it, on the scheduled event:
 /// the due open sessions in the table become `expired`; a session not yet
 /// due, a `processing` one past its expiry and an already expired one are
-/// left as they are.
+/// left as they are. Its variables are those `sam local --env-vars
+/// events/env.json` sets, only the table and moto_server being this test's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_expires_due_sessions_in_dynamodb() {
     let endpoint = moto_endpoint();
@@ -80,7 +81,8 @@ async fn the_binary_expires_due_sessions_in_dynamodb() {
     .await;
 
     let binary = env!("CARGO_BIN_EXE_expire-sessions");
-    let env = session_function_env(&endpoint, store.table());
+    let overrides = [("AWS_ENDPOINT_URL", endpoint.as_str()), ("FERRY_TABLE_NAME", store.table())];
+    let env = sam_local_env("ExpireSessionsFunction", &overrides);
     let event = scheduled_event();
     let invocation =
         tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, Duration::from_secs(30)));
