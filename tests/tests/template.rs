@@ -285,3 +285,211 @@ fn the_watcher_and_the_webhook_worker_run_at_the_smallest_memory_size() {
         assert!(resources[worker].contains("      MemorySize: 128\n"), "{worker} is not at 128 MB");
     }
 }
+
+// ------------------------------------------------------------- sam local
+
+/// The repository's `events/`: what `sam local invoke -e` and
+/// `sam local … --env-vars` take, and what the functions' tests run on.
+const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
+
+/// A function's trigger, as the template's `Events:` declare it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Trigger {
+    /// `HttpApi`: method and path (`ANY`, `$default` for the fallback).
+    Http(String, String),
+    Schedule,
+    /// `SQS`: the logical id of the queue.
+    Sqs(String),
+}
+
+/// The lines of the block that follows `header` in `body` (the lines
+/// indented deeper than `header`), or nothing.
+fn block<'a>(body: &'a str, header: &str) -> Vec<&'a str> {
+    let Some((_, rest)) = body.split_once(header) else { return Vec::new() };
+    let last = header.rsplit('\n').next().unwrap_or(header);
+    let indent = last.len() - last.trim_start().len();
+    rest.lines()
+        .skip(1)
+        .take_while(|line| line.trim().is_empty() || line.len() - line.trim_start().len() > indent)
+        .collect()
+}
+
+/// The names of the variables a `Variables:` block at `indent` declares.
+fn variable_names(lines: &[&str], indent: usize) -> BTreeSet<String> {
+    lines
+        .iter()
+        .filter(|line| line.len() - line.trim_start().len() == indent && !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.trim().split_once(':').map(|(name, _)| name.to_string()))
+        .collect()
+}
+
+/// Every function of the template: its declared environment (the
+/// `Globals`' and its own) and its triggers.
+fn functions() -> std::collections::BTreeMap<String, (BTreeSet<String>, BTreeSet<Trigger>)> {
+    let template = template();
+    let globals = template.split_once("\nGlobals:\n").expect("Globals").1.split("\nResources:").next().unwrap_or("");
+    let global_variables = variable_names(&block(globals, "\n    Environment:\n      Variables:"), 8);
+    assert!(global_variables.contains("FERRY_TABLE_NAME"), "{global_variables:?}");
+    let mut functions = std::collections::BTreeMap::new();
+    for (name, body) in resources_of_type("AWS::Serverless::Function") {
+        let mut variables = global_variables.clone();
+        variables.extend(variable_names(&block(&body, "\n      Environment:\n        Variables:"), 10));
+        let mut triggers = BTreeSet::new();
+        let events = block(&body, "\n      Events:");
+        let mut kind = "";
+        let mut path = None::<String>;
+        for line in events.iter().map(|line| line.trim()) {
+            if let Some(value) = line.strip_prefix("Type: ") {
+                kind = value;
+            } else if let Some(value) = line.strip_prefix("Path: ") {
+                path = Some(value.to_string());
+            } else if let Some(value) = line.strip_prefix("Method: ") {
+                assert_eq!(kind, "HttpApi", "{name}");
+                triggers.insert(Trigger::Http(value.to_string(), path.take().expect("Path before Method")));
+            } else if line.starts_with("Schedule: ") {
+                assert_eq!(kind, "Schedule", "{name}");
+                triggers.insert(Trigger::Schedule);
+            } else if let Some(value) = line.strip_prefix("Queue: !GetAtt ") {
+                assert_eq!(kind, "SQS", "{name}");
+                let queue = value.strip_suffix(".Arn").expect("a queue's Arn");
+                triggers.insert(Trigger::Sqs(queue.to_string()));
+            }
+        }
+        assert!(!triggers.is_empty(), "{name} has no trigger the test reads: {events:?}");
+        functions.insert(name, (variables, triggers));
+    }
+    assert_eq!(functions.len(), 16, "{:?}", functions.keys());
+    functions
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// Whether `raw` (a request path) matches the route `template`
+/// (`/v1/sessions/{sessionId}`): each `{name}` one non-empty segment.
+fn path_matches(template: &str, raw: &str) -> bool {
+    let (template, raw): (Vec<_>, Vec<_>) = (template.split('/').collect(), raw.split('/').collect());
+    template.len() == raw.len()
+        && template.iter().zip(&raw).all(|(t, r)| if t.starts_with('{') { !r.is_empty() } else { t == r })
+}
+
+/// The triggers an event file stands for: an API Gateway event its route
+/// (its `rawPath` must fit it), the scheduled event the schedule, an SQS
+/// event the queue of its records (`arn:…:<stack>-<QueueLogicalId>-<suffix>`).
+fn event_triggers(relative: &str, event: &serde_json::Value) -> BTreeSet<Trigger> {
+    let folder = relative.split('/').next().unwrap_or("");
+    match folder {
+        "apigw" => {
+            assert_eq!(event["version"], "2.0", "{relative}");
+            let route = event["routeKey"].as_str().unwrap_or_else(|| panic!("{relative} has no routeKey"));
+            assert_eq!(event["requestContext"]["routeKey"], route, "{relative}");
+            let method = event["requestContext"]["http"]["method"].as_str().expect("method");
+            let raw_path = event["rawPath"].as_str().expect("rawPath");
+            assert_eq!(event["requestContext"]["http"]["path"], raw_path, "{relative}");
+            if route == "$default" {
+                return BTreeSet::from([Trigger::Http("ANY".into(), "$default".into())]);
+            }
+            let (route_method, path) = route.split_once(' ').unwrap_or_else(|| panic!("{relative}: {route}"));
+            assert_eq!(route_method, method, "{relative}");
+            assert!(path_matches(path, raw_path), "{relative}: {raw_path} is not {path}");
+            for name in path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
+                let value = event["pathParameters"][name].as_str();
+                assert!(value.is_some_and(|v| raw_path.split('/').any(|s| s == v)), "{relative}: {name}");
+            }
+            BTreeSet::from([Trigger::Http(method.to_string(), path.to_string())])
+        }
+        "eventbridge" => {
+            assert_eq!((&event["source"], &event["detail-type"]), (&"aws.events".into(), &"Scheduled Event".into()));
+            BTreeSet::from([Trigger::Schedule])
+        }
+        "sqs" => {
+            let records = event["Records"].as_array().unwrap_or_else(|| panic!("{relative} has no Records"));
+            assert!(!records.is_empty(), "{relative}");
+            records
+                .iter()
+                .map(|record| {
+                    assert_eq!(record["eventSource"], "aws:sqs", "{relative}");
+                    let arn = record["eventSourceARN"].as_str().expect("eventSourceARN");
+                    let name = arn.rsplit(':').next().unwrap_or("");
+                    let queue = name.split('-').nth(1).unwrap_or_else(|| panic!("{relative}: queue {name}"));
+                    Trigger::Sqs(queue.to_string())
+                })
+                .collect()
+        }
+        _ => {
+            panic!("events/{relative}: not an API Gateway, EventBridge or SQS event (folders apigw, eventbridge, sqs)")
+        }
+    }
+}
+
+/// Every file of `events/`, by its path there (`apigw/get-session.json`).
+fn event_files() -> Vec<String> {
+    let mut files = Vec::new();
+    let mut folders = vec![std::path::PathBuf::from(EVENTS)];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("events/") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let relative = path.strip_prefix(EVENTS).expect("under events/");
+                files.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `sam local invoke Fn -e events/…` works only when the event is one of
+/// `Fn`'s triggers: every event file stands for triggers the template
+/// declares (a route, the schedule, an SQS queue), every route has an event,
+/// and every function has at least one.
+#[test]
+fn every_event_is_a_trigger_of_a_template_function_and_every_function_has_one() {
+    let functions = functions();
+    let mut covered = BTreeSet::new();
+    for relative in event_files().into_iter().filter(|file| file != "env.json") {
+        assert!(relative.ends_with(".json"), "events/{relative}");
+        let event = read_json(&std::path::Path::new(EVENTS).join(&relative));
+        for trigger in event_triggers(&relative, &event) {
+            let owners: Vec<_> = functions.iter().filter(|(_, (_, triggers))| triggers.contains(&trigger)).collect();
+            assert!(!owners.is_empty(), "events/{relative}: no function of the template has the trigger {trigger:?}");
+            covered.insert(trigger);
+        }
+    }
+    for (name, (_, triggers)) in &functions {
+        assert!(triggers.iter().any(|trigger| covered.contains(trigger)), "{name} has no event in events/");
+        for route in triggers.iter().filter(|trigger| matches!(trigger, Trigger::Http(..))) {
+            assert!(covered.contains(route), "{name}'s route {route:?} has no event in events/");
+        }
+    }
+}
+
+/// `sam local --env-vars events/env.json` sets only the variables the
+/// template declares for a function (the others are silently dropped): every
+/// entry names a function of the template and variables it declares, and
+/// every function has an entry (the variables it needs locally; `{}` for
+/// none).
+#[test]
+fn every_env_vars_entry_names_a_template_function_and_its_declared_variables() {
+    let functions = functions();
+    let env = read_json(&std::path::Path::new(EVENTS).join("env.json"));
+    let entries = env.as_object().expect("env.json is an object of functions");
+    for (name, variables) in entries {
+        let (declared, _) = functions.get(name).unwrap_or_else(|| panic!("env.json: {name} is not a function"));
+        let variables = variables.as_object().unwrap_or_else(|| panic!("env.json: {name} is not an object"));
+        for (variable, value) in variables {
+            assert!(declared.contains(variable), "env.json: the template declares no {variable} for {name}");
+            assert!(value.is_string(), "env.json: {name}.{variable} is not a string");
+        }
+    }
+    let missing: Vec<_> = functions.keys().filter(|name| !entries.contains_key(*name)).collect();
+    assert!(missing.is_empty(), "env.json has no entry for {missing:?}");
+    // The local endpoint reaches every AWS service the functions call.
+    for (name, (declared, _)) in &functions {
+        assert!(declared.contains("AWS_ENDPOINT_URL"), "{name} cannot be pointed at a local endpoint");
+    }
+}

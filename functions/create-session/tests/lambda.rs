@@ -1,6 +1,9 @@
 //! `POST /v1/sessions` as API Gateway delivers it: the handler on a real
 //! HTTP API (payload 2.0) event over the in-memory and the SQLite store, and
-//! the real binary through its Lambda entry point against DynamoDB (moto).
+//! the real binary through its Lambda entry point against DynamoDB (moto),
+//! configured as `sam local` configures it. The event
+//! (`events/apigw/create-session.json`) asks for a session on the local
+//! registry's chain 31337, which `events/env.json` configures.
 
 use std::sync::Arc;
 
@@ -11,7 +14,7 @@ use ferry_store::sqlite::SqliteStore;
 use ferry_store::{SessionStore, Store};
 use ferry_testing::{
     FakeRuntimeApi, TEST_TIMEOUT, bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, is_hex32,
-    moto_endpoint, on_each_store, request, response_json, seed_merchant, session_function_env,
+    moto_endpoint, on_each_store, request, response_json, sam_local_env, seed_merchant,
 };
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -20,7 +23,7 @@ use serde_json::{Value, json};
 const REQUEST_ID: &str = "Q3kZbjJ0oAMEbXw=";
 
 fn function<S: Store>(store: S) -> CreateSession<S> {
-    CreateSession::new(store, Arc::new(ChainRegistry::production().expect("production registry")))
+    CreateSession::new(store, Arc::new(ChainRegistry::local().expect("local registry")))
 }
 
 fn sqlite() -> SqliteStore {
@@ -39,9 +42,9 @@ fn assert_is_the_requested_session(session: &Value) {
         json!({
             "type": "evm",
             "address": "0x1111111111111111111111111111111111111111",
-            "chainId": 8453,
-            "chainName": "Base",
-            "tokenAddress": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+            "chainId": 31337,
+            "chainName": "Anvil A",
+            "tokenAddress": "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
             "tokenSymbol": "USDC",
             "amountUnits": "10.00",
         })
@@ -143,17 +146,19 @@ async fn refuses_to_start_without_its_configuration() {
 }
 
 /// The real `create-session` binary, started as Lambda starts it, answers
-/// the fixture event from the fake Runtime API and writes to DynamoDB.
+/// the fixture event from the fake Runtime API and writes to DynamoDB. Its
+/// variables are those `sam local --env-vars events/env.json` sets, only
+/// the table and moto_server being this test's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     let endpoint = moto_endpoint();
     let store = bounded(fresh_table(&endpoint, "ferry-create-session")).await;
     let merchant = bounded(seed_merchant(&store)).await;
     let event = fixture("create-session", &[("API_KEY", &merchant.api_key)]);
+    let env =
+        sam_local_env("CreateSessionFunction", &[("AWS_ENDPOINT_URL", &endpoint), ("FERRY_TABLE_NAME", store.table())]);
 
-    let response =
-        invoke_lambda(env!("CARGO_BIN_EXE_create-session"), session_function_env(&endpoint, store.table()), event)
-            .await;
+    let response = invoke_lambda(env!("CARGO_BIN_EXE_create-session"), env, event).await;
 
     assert_eq!(response["statusCode"], 201, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");

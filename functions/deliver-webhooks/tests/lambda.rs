@@ -16,13 +16,12 @@ use ferry_queue::{Queue, Received};
 use ferry_store::DeliveryStore;
 use ferry_store::memory::MemoryStore;
 use ferry_testing::{
-    FakeRuntimeApi, TEST_TIMEOUT, WebhookReceiver, bounded, fresh_table, moto_endpoint, seed_event, seed_merchant,
-    seed_webhook_at, sqs_event, unique_table_name,
+    FakeRuntimeApi, TEST_TIMEOUT, WebhookReceiver, bounded, event_with, fresh_table, moto_endpoint, seed_event,
+    seed_merchant, seed_webhook_at, sqs_event, unique_table_name,
 };
 use serde_json::{Value, json};
 
-const SCHEDULED: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testing/fixtures/eventbridge/scheduled.json");
+const SCHEDULED: &str = ferry_testing::SCHEDULED_EVENT;
 const DEV: UrlPolicy = UrlPolicy::DEVELOPMENT;
 
 fn scheduled_event() -> Value {
@@ -171,16 +170,7 @@ async fn the_binary_fans_out_on_schedule_and_delivers_from_sqs() {
     let merchant = bounded(seed_merchant(&store)).await;
     let endpoint = bounded(seed_webhook_at(&store, merchant.id, &receiver.url(), &["session.processing"])).await;
     let (_, event) = bounded(seed_event(&store, merchant.id)).await;
-    let env = vec![
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.clone()),
-        ("AWS_ENDPOINT_URL_SQS", sqs.clone()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("FERRY_TABLE_NAME", store.table().to_string()),
-        ("FERRY_WEBHOOK_QUEUE_URL", queue.url().to_string()),
-        ("FERRY_ALLOW_INSECURE_WEBHOOKS", "true".to_string()),
-    ];
+    let env = binary_env(&dynamodb, &sqs, store.table(), queue.url());
 
     let summary = invoke(&env, scheduled_event()).await;
     assert_eq!(summary["events"], 1, "{summary}");
@@ -197,6 +187,50 @@ async fn the_binary_fans_out_on_schedule_and_delivers_from_sqs() {
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].state, DeliveryState::Succeeded);
     assert_eq!(deliveries[0].attempts.len(), 1);
+}
+
+/// The variables of the real binary: this test's moto_servers, table and
+/// queue; loopback receivers allowed.
+fn binary_env(dynamodb: &str, sqs: &str, table: &str, queue_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.to_string()),
+        ("AWS_ENDPOINT_URL_SQS", sqs.to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("FERRY_TABLE_NAME", table.to_string()),
+        ("FERRY_WEBHOOK_QUEUE_URL", queue_url.to_string()),
+        ("FERRY_ALLOW_INSECURE_WEBHOOKS", "true".to_string()),
+    ]
+}
+
+/// The real binary on `events/sqs/deliver-webhooks.json` (what
+/// `sam local invoke -e` sends it), naming an event a writer committed:
+/// that batch fans the event out onto SQS, and the next batch delivers it.
+/// No schedule runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_fans_an_announced_event_out_from_its_queue() {
+    let receiver = WebhookReceiver::accepting().await;
+    let (dynamodb, sqs) = (moto_endpoint(), sqs_endpoint());
+    let store = bounded(fresh_table(&dynamodb, "ferry-deliver-announced")).await;
+    let queue = bounded(SqsQueue::local(&sqs, &unique_table_name("webhooks"))).await.expect("queue");
+    let merchant = bounded(seed_merchant(&store)).await;
+    bounded(seed_webhook_at(&store, merchant.id, &receiver.url(), &["*"])).await;
+    let (_, event) = bounded(seed_event(&store, merchant.id)).await;
+    let env = binary_env(&dynamodb, &sqs, store.table(), queue.url());
+    let sample = ferry_testing::sample_value("EVENT_ID").expect("a sample event id");
+    let announced = event_with(ferry_testing::DELIVER_WEBHOOKS_EVENT, &[(sample, &event.id.to_string())]);
+
+    let response = invoke(&env, serde_json::from_str(&announced).expect("JSON")).await;
+    assert_eq!(response, json!({ "batchItemFailures": [] }));
+    assert!(receiver.received().is_empty(), "a fan-out only queues");
+    let messages = bounded(queue.receive(10, Duration::from_secs(5), Duration::from_secs(30))).await.expect("receive");
+    assert_eq!(messages.len(), 1, "the delivery is on the queue");
+
+    let response = invoke(&env, sqs_event(&messages)).await;
+    assert_eq!(response, json!({ "batchItemFailures": [] }));
+    let [request] = <[_; 1]>::try_from(receiver.received()).expect("one delivery");
+    assert_eq!(request.json()["id"], event.id.to_string());
 }
 
 /// A missing variable stops the cold start with its name.

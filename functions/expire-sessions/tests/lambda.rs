@@ -19,12 +19,12 @@ use ferry_store::DeliveryStore;
 use ferry_store::memory::MemoryStore;
 use ferry_store::{ExpiryStore, SessionChange, SessionStore};
 use ferry_testing::{
-    FakeRuntimeApi, WebhookReceiver, bounded, fresh_table, moto_endpoint, seed_merchant, seed_webhook_at,
-    session_function_env, sqs_event, unique_table_name,
+    FakeRuntimeApi, WebhookReceiver, bounded, fresh_table, moto_endpoint, sam_local_env, seed_merchant,
+    seed_webhook_at, sqs_event, unique_table_name,
 };
 use serde_json::Value;
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testing/fixtures/eventbridge/scheduled.json");
+const FIXTURE: &str = ferry_testing::SCHEDULED_EVENT;
 
 fn scheduled_event() -> String {
     std::fs::read_to_string(FIXTURE).expect("read the fixture")
@@ -69,7 +69,8 @@ async fn the_handler_expires_what_is_due_and_reports_it() {
 /// The real binary, started as Lambda starts it, on the scheduled event:
 /// the due open sessions in the table become `expired`; a session not yet
 /// due, a `processing` one past its expiry and an already expired one are
-/// left as they are.
+/// left as they are. Its variables are those `sam local --env-vars
+/// events/env.json` sets, only the table and moto_server being this test's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_expires_due_sessions_in_dynamodb() {
     let endpoint = moto_endpoint();
@@ -90,8 +91,9 @@ async fn the_binary_expires_due_sessions_in_dynamodb() {
     })
     .await;
 
+    let webhooks = bounded(SqsQueue::local(&sqs_endpoint(), &unique_table_name("webhooks"))).await.expect("queue");
     let binary = env!("CARGO_BIN_EXE_expire-sessions");
-    let env = session_function_env(&endpoint, store.table());
+    let env = binary_env(&endpoint, store.table(), &webhooks);
     let event = scheduled_event();
     let invocation =
         tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, Duration::from_secs(30)));
@@ -107,8 +109,36 @@ async fn the_binary_expires_due_sessions_in_dynamodb() {
         assert_eq!(status(&store, &not_yet).await, SessionStatus::RequiresPaymentMethod);
         assert_eq!(status(&store, &processing).await, SessionStatus::Processing);
         assert!(store.due_sessions(ferry_http::now(), 100).await.expect("due").is_empty());
+        let mut announced = 0;
+        loop {
+            let received =
+                webhooks.receive(10, Duration::from_secs(1), Duration::from_secs(30)).await.expect("receive");
+            if received.is_empty() {
+                break;
+            }
+            announced += received.len();
+            for message in &received {
+                webhooks.ack(&message.receipt).await.expect("ack");
+            }
+        }
+        assert_eq!(announced, 5, "each expiry's event announced once");
     })
     .await;
+}
+
+fn sqs_endpoint() -> String {
+    std::env::var("FERRY_TEST_SQS_ENDPOINT")
+        .expect("FERRY_TEST_SQS_ENDPOINT is not set: run the tests with `cargo xtask test`, which starts moto_server")
+}
+
+/// The variables `sam local --env-vars events/env.json` gives the function,
+/// with this test's table, moto_servers and webhook queue.
+fn binary_env(dynamodb: &str, table: &str, webhooks: &SqsQueue) -> Vec<(String, String)> {
+    let overrides =
+        [("AWS_ENDPOINT_URL", dynamodb), ("FERRY_TABLE_NAME", table), ("FERRY_WEBHOOK_QUEUE_URL", webhooks.url())];
+    let mut env = sam_local_env("ExpireSessionsFunction", &overrides);
+    env.push(("AWS_ENDPOINT_URL_SQS".to_string(), sqs_endpoint()));
+    env
 }
 
 /// Event-driven webhooks on DynamoDB and SQS (moto): the real binary
@@ -120,10 +150,8 @@ async fn the_binary_expires_due_sessions_in_dynamodb() {
 async fn the_binary_announces_each_expiry_and_the_webhook_goes_out_from_the_queue() {
     let receiver = WebhookReceiver::accepting().await;
     let endpoint = moto_endpoint();
-    let sqs = std::env::var("FERRY_TEST_SQS_ENDPOINT")
-        .expect("FERRY_TEST_SQS_ENDPOINT is not set: run the tests with `cargo xtask test`, which starts moto_server");
     let store = bounded(fresh_table(&endpoint, "ferry-expire-announce")).await;
-    let queue = bounded(SqsQueue::local(&sqs, &unique_table_name("webhooks"))).await.expect("queue");
+    let queue = bounded(SqsQueue::local(&sqs_endpoint(), &unique_table_name("webhooks"))).await.expect("queue");
     let (merchant, session) = bounded(async {
         let merchant = seed_merchant(&store).await;
         seed_webhook_at(&store, merchant.id, &receiver.url(), &["session.expired"]).await;
@@ -136,9 +164,7 @@ async fn the_binary_announces_each_expiry_and_the_webhook_goes_out_from_the_queu
     .await;
 
     let binary = env!("CARGO_BIN_EXE_expire-sessions");
-    let mut env = session_function_env(&endpoint, store.table());
-    env.push(("AWS_ENDPOINT_URL_SQS", sqs.clone()));
-    env.push(("FERRY_WEBHOOK_QUEUE_URL", queue.url().to_string()));
+    let env = binary_env(&endpoint, store.table(), &queue);
     let event = scheduled_event();
     let invocation =
         tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, Duration::from_secs(30)));

@@ -64,7 +64,8 @@ async fn answers_404_for_an_unknown_path() {
 /// fixture event from the fake Runtime API. It needs no table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let response = invoke_lambda(env!("CARGO_BIN_EXE_openapi"), Vec::new(), fixture("openapi", &[])).await;
+    let response =
+        invoke_lambda(env!("CARGO_BIN_EXE_openapi"), Vec::<(&str, &str)>::new(), fixture("openapi", &[])).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["request-id"], OPENAPI_REQUEST_ID, "{response}");
@@ -76,7 +77,8 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
 /// request with 405, `Allow` and the envelope.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_unrouted_event_through_its_lambda_entry_point() {
-    let response = invoke_lambda(env!("CARGO_BIN_EXE_openapi"), Vec::new(), fixture("unknown-route", &[])).await;
+    let response =
+        invoke_lambda(env!("CARGO_BIN_EXE_openapi"), Vec::<(&str, &str)>::new(), fixture("unknown-route", &[])).await;
 
     assert_eq!(response["statusCode"], 405, "{response}");
     assert_eq!(response["headers"]["allow"], "POST", "{response}");

@@ -23,7 +23,7 @@ use poll_chains::lambda::{InvocationError, ScheduledPoll};
 use poll_chains::{PollChains, WatchedChain};
 use serde_json::{Value, json};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testing/fixtures/eventbridge/scheduled.json");
+const FIXTURE: &str = ferry_testing::SCHEDULED_EVENT;
 const BASE: ChainId = ChainId::new(8453);
 /// The path a provider would put its key in: it must never be printed.
 const SECRET_PATH: &str = "/v2/sEcReT-rpc-key";

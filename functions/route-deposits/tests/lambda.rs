@@ -19,13 +19,14 @@ use ferry_store::conformance::{sample_deposit, sample_session};
 use ferry_store::memory::MemoryStore;
 use ferry_store::{ChainStore, DepositRecord, DepositState, DepositStore};
 use ferry_testing::{
-    FakeRuntimeApi, TEST_TIMEOUT, bounded, fresh_table, moto_endpoint, on_each_store, sqs_endpoint, unique_table_name,
+    FakeRuntimeApi, SETTLED_DEPOSIT_ID, TEST_TIMEOUT, UNKNOWN_DEPOSIT_ID, bounded, fresh_table, moto_endpoint,
+    on_each_store, sqs_endpoint, unique_table_name,
 };
 use route_deposits::RouteDeposits;
 use route_deposits::consumer::{DepositConsumer, MAX_FAILED_ATTEMPTS, Outcome, replay_dead_letters};
 use route_deposits::lambda::{RouteFunction, route_batch};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testing/fixtures/sqs/route-deposits.json");
+const FIXTURE: &str = ferry_testing::ROUTE_DEPOSITS_EVENT;
 /// The fixture's message whose body is not a deposit message (the other
 /// two name the unknown and the settled deposit).
 const MALFORMED_MESSAGE: &str = "d3c2b1a0-8f7e-4d6c-9b5a-4e3d2c1b0a03";
@@ -37,12 +38,9 @@ const RELAYER_KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb
 /// printed: the binary test looks for it in the function's output.
 const SECRET_RPC_URL: &str = "http://127.0.0.1:9/v2/sEcReT-rpc-key";
 
-/// The fixture with the two deposit ids filled in.
+/// The fixture with its two sample deposit ids replaced.
 fn fixture_text(unknown: &str, settled: &str) -> String {
-    let text = std::fs::read_to_string(FIXTURE).expect("read the SQS fixture");
-    let text = text.replace("{{UNKNOWN_DEPOSIT_ID}}", unknown).replace("{{SETTLED_DEPOSIT_ID}}", settled);
-    assert!(!text.contains("{{"), "a placeholder is left in {FIXTURE}");
-    text
+    ferry_testing::event_with(FIXTURE, &[(UNKNOWN_DEPOSIT_ID, unknown), (SETTLED_DEPOSIT_ID, settled)])
 }
 
 fn fixture(unknown: &str, settled: &str) -> SqsEvent {
@@ -216,7 +214,12 @@ fn failures_are_redacted() {
 
 /// The real `route-deposits` binary, started as Lambda starts it, reads its
 /// configuration, builds its relayer, and answers the SQS fixture from the
-/// fake Runtime API with the partial batch response, reading DynamoDB.
+/// fake Runtime API with the partial batch response, reading DynamoDB. Its
+/// variables are those `sam local --env-vars events/env.json` sets, with
+/// this test's table, moto_servers and queues, and two swaps: the RPC URLs
+/// directly instead of the secret that names them (read from moto by
+/// `poll-chains`' binary test), and the relayer's private key instead of a
+/// KMS key (moto's KMS cannot sign: getmoto/moto#10202).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_sqs_event_through_its_lambda_entry_point() {
     let endpoint = moto_endpoint();
@@ -227,14 +230,22 @@ async fn answers_an_sqs_event_through_its_lambda_entry_point() {
     let sqs = sqs_endpoint();
     let queue = bounded(SqsQueue::local(&sqs, &unique_table_name("deposits"))).await.expect("queue");
     let dead_letters = bounded(SqsQueue::local(&sqs, &unique_table_name("deposits-dlq"))).await.expect("queue");
-    let mut env = ferry_testing::session_function_env(&endpoint, store.table());
+    let webhooks = bounded(SqsQueue::local(&sqs, &unique_table_name("webhooks"))).await.expect("queue");
+    let overrides = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("FERRY_TABLE_NAME", store.table()),
+        ("FERRY_DEPOSIT_QUEUE_URL", queue.url()),
+        ("FERRY_DEPOSIT_DEAD_LETTER_QUEUE_URL", dead_letters.url()),
+        ("FERRY_WEBHOOK_QUEUE_URL", webhooks.url()),
+    ];
+    let mut env = ferry_testing::sam_local_env("RouteDepositsFunction", &overrides);
+    let swapped = ["FERRY_RPC_URLS_SECRET_ARN", "FERRY_RELAYER_KMS_KEY_ID"];
+    assert_eq!(env.iter().filter(|(name, _)| swapped.contains(&name.as_str())).count(), 2, "{env:?}");
+    env.retain(|(name, _)| !swapped.contains(&name.as_str()));
     env.extend([
-        ("AWS_ENDPOINT_URL_SQS", sqs.clone()),
-        ("FERRY_RPC_URLS", format!("8453={SECRET_RPC_URL}")),
-        ("FERRY_DEPOSIT_QUEUE_URL", queue.url().to_string()),
-        ("FERRY_DEPOSIT_DEAD_LETTER_QUEUE_URL", dead_letters.url().to_string()),
-        ("FERRY_TREASURY_ADDRESS", TREASURY.to_string()),
-        ("FERRY_RELAYER_PRIVATE_KEY", RELAYER_KEY.to_string()),
+        ("AWS_ENDPOINT_URL_SQS".to_string(), sqs.clone()),
+        ("FERRY_RPC_URLS".to_string(), format!("31337={SECRET_RPC_URL}")),
+        ("FERRY_RELAYER_PRIVATE_KEY".to_string(), RELAYER_KEY.to_string()),
     ]);
     let binary = env!("CARGO_BIN_EXE_route-deposits");
     let invocation = tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, TEST_TIMEOUT));

@@ -1,7 +1,10 @@
 //! Test support for Ferry's Lambda functions. A dev-dependency only.
 //!
 //! - [`fixture`] and [`request`]: API Gateway HTTP API (payload format 2.0)
-//!   events from `fixtures/apigw/`, with their `{{PLACEHOLDER}}`s filled in;
+//!   events from the repository's `events/apigw/` (the files `sam local
+//!   invoke -e` takes), with their sample values replaced by the test's;
+//! - [`sam_local_env`]: a function's variables from `events/env.json` (the
+//!   file `sam local --env-vars` takes), pointed at the test's services;
 //! - [`seed_merchant`], [`seed_api_key`], [`seed_session`]: data put into a
 //!   store through its ports, as the operator commands and `create-session`
 //!   would;
@@ -34,8 +37,36 @@ pub use silent_node::SilentNode;
 /// How long one test may take before it fails.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Where the API Gateway event fixtures live.
-pub const FIXTURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/apigw");
+/// The repository's `events/`: the API Gateway, EventBridge and SQS events
+/// the tests run the functions on, which are also what `sam local invoke -e`
+/// takes, and `env.json`, what `sam local --env-vars` takes. One set of
+/// files: every value in them is a concrete, valid sample, so SAM runs them
+/// as they are and the tests replace the samples by value.
+pub const EVENTS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
+
+/// Where the API Gateway (HTTP API, payload 2.0) events live.
+pub const FIXTURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/apigw");
+
+/// The scheduled event (EventBridge) of `poll-chains`, `expire-sessions`
+/// and `deliver-webhooks`.
+pub const SCHEDULED_EVENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/eventbridge/scheduled.json");
+
+/// The SQS event of `route-deposits`: a deposit nobody recorded
+/// ([`UNKNOWN_DEPOSIT_ID`]), a settled one ([`SETTLED_DEPOSIT_ID`]) and a
+/// body that is not a deposit message.
+pub const ROUTE_DEPOSITS_EVENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/sqs/route-deposits.json");
+/// The webhook queue's batch `deliver-webhooks` gets when an event is
+/// announced: one `{"fanOut": EVENT_ID}` message (the sample event id).
+pub const DELIVER_WEBHOOKS_EVENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/sqs/deliver-webhooks.json");
+/// The first deposit [`ROUTE_DEPOSITS_EVENT`] names.
+pub const UNKNOWN_DEPOSIT_ID: &str = "8453:0x3f7a9c1e5b2d4f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d1f3a5c7e9b0d2f4a:7";
+/// The second deposit [`ROUTE_DEPOSITS_EVENT`] names.
+pub const SETTLED_DEPOSIT_ID: &str = "8453:0x9b2e4c6a8d0f1e3c5a7b9d2f4e6c8a0b1d3f5e7a9c2b4d6f8e0a1c3b5d7f9e2c:3";
+
+/// `events/env.json`: per function of `template.yaml` (logical id), the
+/// variables `sam local` sets, with the local services as a SAM container
+/// reaches them.
+pub const SAM_ENV_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/env.json");
 
 /// The environment variable naming the tests' DynamoDB endpoint.
 pub const DYNAMODB_ENDPOINT_VAR: &str = "FERRY_TEST_DYNAMODB_ENDPOINT";
@@ -44,53 +75,107 @@ pub const DYNAMODB_ENDPOINT_VAR: &str = "FERRY_TEST_DYNAMODB_ENDPOINT";
 /// fresh Anvil deploys) and an arbitrary init-code hash.
 pub const RECEIVER_FACTORY: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 
+/// The sample values in the API Gateway events, by the name tests replace
+/// them with ([`fixture`]). Each is valid where it stands (a v4 UUID API key,
+/// 32 hex digits for ids and secrets, an EIP-55 address), and none is part
+/// of another, so replacing one never touches the rest.
+pub const SAMPLE_VALUES: [(&str, &str); 6] = [
+    ("API_KEY", "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10"),
+    ("SESSION_ID", "8f1c2e4a6b0d9c7e5f3a1b2c4d6e8f0a"),
+    ("CLIENT_SECRET", "fedcba9876543210fedcba9876543210"),
+    ("EVM_ADDRESS", "0x90F79bf6EB2c4f870365E785982E1f101E93b906"),
+    ("WEBHOOK_ID", "wh_4d2c8e1f0a9b7c6d5e4f3a2b1c0d9e8f"),
+    ("EVENT_ID", "6f1c2a9e-3b7d-4c58-9e0a-1d2f3a4b5c6d"),
+];
+
 // ---------------------------------------------------------------- fixtures
 
-/// The fixture `fixtures/apigw/<name>.json` with each `{{NAME}}` placeholder
-/// replaced by its value. Substitutions are keyed by the bare name
-/// (`"API_KEY"`) or the placeholder itself (`"{{API_KEY}}"`).
+/// The event `events/apigw/<name>.json` with the sample value of each
+/// named substitution replaced by the test's value. Substitutions are keyed
+/// by the sample's name in [`SAMPLE_VALUES`] (`"API_KEY"`; `"{{API_KEY}}"`
+/// also works).
 ///
-/// Placeholders sit inside JSON strings (some inside the JSON-encoded
-/// `body`), so values are inserted verbatim and must not contain `"` or
-/// `\`. Panics when the fixture is missing, a substitution matches nothing,
-/// a placeholder is left unfilled, or the result is not JSON.
+/// Values are inserted verbatim inside JSON strings (some inside the
+/// JSON-encoded `body`), so they must not contain `"` or `\`. Panics when the
+/// event is missing, a name is unknown, the event has no such sample, or
+/// the result is not JSON. Samples not substituted stay as they are.
 pub fn fixture(name: &str, substitutions: &[(&str, &str)]) -> String {
     let path = Path::new(FIXTURES_DIR).join(format!("{name}.json"));
-    let mut text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("cannot read fixture {}: {error}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read event {}: {error}", path.display()));
+    let mut replacements = Vec::new();
     for (key, value) in substitutions {
         let bare = key.trim_start_matches("{{").trim_end_matches("}}");
-        let placeholder = format!("{{{{{bare}}}}}");
-        assert!(
-            !value.contains(['"', '\\']),
-            "the value for {placeholder} must not contain quotes or backslashes: {value:?}"
-        );
-        assert!(text.contains(&placeholder), "fixture {name} has no {placeholder}");
-        text = text.replace(&placeholder, value);
+        let sample = sample_value(bare).unwrap_or_else(|| panic!("no sample value is named {bare}"));
+        replacements.push((sample, *value));
     }
-    if let Some(placeholder) = first_placeholder(&text) {
-        panic!("fixture {name} still has {placeholder}: pass a value for it");
-    }
+    let text = replace_samples(&text, &replacements, name);
     if let Err(error) = serde_json::from_str::<serde_json::Value>(&text) {
-        panic!("fixture {name} is not valid JSON after substitution: {error}");
+        panic!("event {name} is not valid JSON after substitution: {error}");
     }
     text
 }
 
-/// The first `{{NAME}}` (upper case, digits, `_`) left in `text`.
-fn first_placeholder(text: &str) -> Option<&str> {
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        let candidate = &rest[start..];
-        if let Some(end) = candidate[2..].find("}}") {
-            let name = &candidate[2..2 + end];
-            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
-                return Some(&candidate[..end + 4]);
-            }
-        }
-        rest = &candidate[2..];
+/// The event file at `path` with each `(sample, value)` replaced, as
+/// [`fixture`] does for the API Gateway events.
+pub fn event_with(path: &str, replacements: &[(&str, &str)]) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("cannot read event {path}: {error}"));
+    let text = replace_samples(&text, replacements, path);
+    if let Err(error) = serde_json::from_str::<serde_json::Value>(&text) {
+        panic!("event {path} is not valid JSON after substitution: {error}");
     }
-    None
+    text
+}
+
+/// The sample value named `name` in [`SAMPLE_VALUES`].
+pub fn sample_value(name: &str) -> Option<&'static str> {
+    SAMPLE_VALUES.iter().find(|(key, _)| *key == name).map(|(_, sample)| *sample)
+}
+
+/// `text` with every occurrence of each sample replaced by its value; each
+/// sample must occur, and no value may hold a quote or backslash.
+fn replace_samples(text: &str, replacements: &[(&str, &str)], event: &str) -> String {
+    let mut text = text.to_string();
+    for (sample, value) in replacements {
+        assert!(
+            !value.contains(['"', '\\']),
+            "the value for {sample} must not contain quotes or backslashes: {value:?}"
+        );
+        assert!(text.contains(sample), "event {event} has no sample value {sample}");
+        text = text.replace(sample, value);
+    }
+    text
+}
+
+/// The variables `events/env.json` gives the template's function
+/// `function` (a logical id), as `sam local --env-vars` sets them, each
+/// variable named in `overrides` replaced by the test's value (its table,
+/// its moto_server, its queues) — it must be in the file. `sam local` adds
+/// the region and credentials, as these do (moto accepts any).
+pub fn sam_local_env(function: &str, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(SAM_ENV_FILE).unwrap_or_else(|error| panic!("cannot read {SAM_ENV_FILE}: {error}"));
+    let file: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("{SAM_ENV_FILE} is not JSON: {error}"));
+    let variables = file[function].as_object().unwrap_or_else(|| panic!("{SAM_ENV_FILE} has no {function}"));
+    let mut env: Vec<(String, String)> = variables
+        .iter()
+        .map(|(name, value)| {
+            let value = value.as_str().unwrap_or_else(|| panic!("{function}.{name} is not a string"));
+            (name.clone(), value.to_string())
+        })
+        .collect();
+    for (name, value) in overrides {
+        let slot = env.iter_mut().find(|(key, _)| key == name);
+        let (_, current) = slot.unwrap_or_else(|| panic!("{SAM_ENV_FILE} gives {function} no {name} to override"));
+        *current = value.to_string();
+    }
+    env.extend([
+        ("AWS_REGION".to_string(), "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID".to_string(), "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY".to_string(), "testing".to_string()),
+    ]);
+    env
 }
 
 /// The fixture as the request `lambda_http` hands a function: parsed with
@@ -138,7 +223,11 @@ pub async fn bounded<F: Future>(future: F) -> F::Output {
 /// [`FakeRuntimeApi`] (from async code, on the blocking pool), bounded by
 /// [`TEST_TIMEOUT`], and returns the API Gateway response it answered.
 /// Panics with the function's output if it did not answer.
-pub async fn invoke_lambda(binary: &str, env: Vec<(&'static str, String)>, event: String) -> serde_json::Value {
+pub async fn invoke_lambda<K, V>(binary: &str, env: Vec<(K, V)>, event: String) -> serde_json::Value
+where
+    K: AsRef<std::ffi::OsStr> + Send + 'static,
+    V: AsRef<std::ffi::OsStr> + Send + 'static,
+{
     let binary = binary.to_string();
     let invocation = tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(&binary, &env, &event, TEST_TIMEOUT));
     match invocation.await {
@@ -356,6 +445,36 @@ macro_rules! on_each_store {
 mod tests {
     use super::*;
 
+    /// The first `{{NAME}}` (upper case, digits, `_`) left in `text`.
+    fn first_placeholder(text: &str) -> Option<&str> {
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            let candidate = &rest[start..];
+            if let Some(end) = candidate[2..].find("}}") {
+                let name = &candidate[2..2 + end];
+                if !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+                    return Some(&candidate[..end + 4]);
+                }
+            }
+            rest = &candidate[2..];
+        }
+        None
+    }
+
+    /// Every file under `events/`, by its path there.
+    fn event_files() -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        let mut folders = vec![Path::new(EVENTS_DIR).to_path_buf()];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).expect("events folder") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() { folders.push(path) } else { files.push(path) }
+            }
+        }
+        files.sort();
+        files
+    }
+
     #[test]
     fn placeholders_are_found_only_when_well_formed() {
         assert_eq!(first_placeholder(r#"{"a":"Bearer {{API_KEY}}"}"#), Some("{{API_KEY}}"));
@@ -363,37 +482,70 @@ mod tests {
         assert_eq!(first_placeholder("{{ not one }} {{X_1}}"), Some("{{X_1}}"));
     }
 
+    /// SAM runs the files as they are: JSON, with no placeholder to fill.
+    #[test]
+    fn every_event_file_is_json_without_placeholders() {
+        let files = event_files();
+        assert!(files.len() >= 18, "{files:?}");
+        for path in files {
+            let text = std::fs::read_to_string(&path).expect("read");
+            assert_eq!(first_placeholder(&text), None, "{}", path.display());
+            serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+
+    /// Each API Gateway event, as it is and with every sample it holds
+    /// replaced, is a request `lambda_http` accepts; a replaced sample is
+    /// gone everywhere.
     #[test]
     fn every_fixture_is_an_event_lambda_http_accepts() {
         let mut names: Vec<String> = std::fs::read_dir(FIXTURES_DIR)
-            .expect("fixtures directory")
+            .expect("events directory")
             .filter_map(|entry| entry.ok()?.file_name().to_str()?.strip_suffix(".json").map(str::to_string))
             .collect();
         names.sort();
         assert!(names.len() >= 8, "{names:?}");
         let values = [
-            ("API_KEY", "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10"),
+            ("API_KEY", "0b7e3a52-6c1d-4e8f-9a0b-c2d4e6f8a1b3"),
             ("SESSION_ID", "0123456789abcdef0123456789abcdef"),
-            ("CLIENT_SECRET", "fedcba9876543210fedcba9876543210"),
-            ("EVM_ADDRESS", "0x90F79bf6EB2c4f870365E785982E1f101E93b906"),
+            ("CLIENT_SECRET", "00112233445566778899aabbccddeeff"),
+            ("EVM_ADDRESS", "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"),
             ("WEBHOOK_ID", "wh_0123456789abcdef0123456789abcdef"),
-            ("EVENT_ID", "6f1c2a9e-3b7d-4c58-9e0a-1d2f3a4b5c6d"),
+            ("EVENT_ID", "0d9c8b7a-6f5e-4d3c-8b2a-190817263544"),
         ];
         for name in names {
             let text = std::fs::read_to_string(Path::new(FIXTURES_DIR).join(format!("{name}.json"))).expect("read");
             let used: Vec<(&str, &str)> =
-                values.iter().copied().filter(|(key, _)| text.contains(&format!("{{{{{key}}}}}"))).collect();
-            let request = request(&name, &used);
-            let event: serde_json::Value = serde_json::from_str(&fixture(&name, &used)).expect("json");
-            assert_eq!(event["version"], "2.0", "{name}");
-            assert_eq!(request.method().as_str(), event["requestContext"]["http"]["method"], "{name}");
-            assert_eq!(request.uri().path(), event["rawPath"], "{name}");
+                values.iter().copied().filter(|(key, _)| text.contains(sample_value(key).expect("a sample"))).collect();
+            for substitutions in [&[][..], &used[..]] {
+                let request = request(&name, substitutions);
+                let replaced = fixture(&name, substitutions);
+                let event: serde_json::Value = serde_json::from_str(&replaced).expect("json");
+                assert_eq!(event["version"], "2.0", "{name}");
+                assert_eq!(request.method().as_str(), event["requestContext"]["http"]["method"], "{name}");
+                assert_eq!(request.uri().path(), event["rawPath"], "{name}");
+                for (key, value) in substitutions {
+                    assert!(!replaced.contains(sample_value(key).expect("a sample")), "{name}: {key} left");
+                    assert!(replaced.contains(value), "{name}: {key} not replaced");
+                }
+            }
         }
+    }
+
+    /// Replacing one sample never changes another.
+    #[test]
+    fn no_sample_value_contains_another() {
+        for (name, sample) in SAMPLE_VALUES {
+            for (other, other_sample) in SAMPLE_VALUES.iter().filter(|(other, _)| *other != name) {
+                assert!(!sample.contains(other_sample), "{name}'s sample contains {other}'s");
+            }
+        }
+        assert!(!SETTLED_DEPOSIT_ID.contains(UNKNOWN_DEPOSIT_ID) && !UNKNOWN_DEPOSIT_ID.contains(SETTLED_DEPOSIT_ID));
     }
 
     #[test]
     fn the_base64_fixture_decodes_to_the_plain_body() {
-        let key = [("API_KEY", "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10")];
+        let key = [("API_KEY", "0b7e3a52-6c1d-4e8f-9a0b-c2d4e6f8a1b3")];
         let plain = request("create-session", &key);
         let encoded = request("create-session-base64", &key);
         let bytes = |body: &Body| match body {
@@ -406,8 +558,35 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "still has {{API_KEY}}")]
-    fn unfilled_placeholders_fail_loudly() {
-        fixture("create-session", &[]);
+    #[should_panic(expected = "event openapi has no sample value 5f0c3c6e")]
+    fn a_substitution_the_event_lacks_fails_loudly() {
+        fixture("openapi", &[("API_KEY", "0b7e3a52-6c1d-4e8f-9a0b-c2d4e6f8a1b3")]);
+    }
+
+    #[test]
+    #[should_panic(expected = "no sample value is named MERCHANT_ID")]
+    fn an_unknown_sample_name_fails_loudly() {
+        fixture("create-session", &[("MERCHANT_ID", "m")]);
+    }
+
+    #[test]
+    fn the_sqs_event_names_both_sample_deposits() {
+        let text =
+            event_with(ROUTE_DEPOSITS_EVENT, &[(UNKNOWN_DEPOSIT_ID, "1:0x01:1"), (SETTLED_DEPOSIT_ID, "1:0x02:2")]);
+        assert!(text.contains(r#"{\"depositId\":\"1:0x01:1\"}"#) && text.contains(r#"{\"depositId\":\"1:0x02:2\"}"#));
+    }
+
+    /// Overrides replace the file's values by name; a name the file does not
+    /// give the function is refused, so a test cannot override what SAM
+    /// would never set.
+    #[test]
+    fn sam_local_env_takes_the_file_and_replaces_what_is_named() {
+        let env = sam_local_env("CreateSessionFunction", &[("FERRY_TABLE_NAME", "t-1")]);
+        let get = |name: &str| env.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+        assert_eq!(get("FERRY_TABLE_NAME"), Some("t-1"));
+        assert_eq!(get("FERRY_CHAIN_REGISTRY"), Some("local"));
+        assert_eq!(get("AWS_REGION"), Some("us-east-1"));
+        let refused = std::panic::catch_unwind(|| sam_local_env("CreateSessionFunction", &[("FERRY_NOT_A_VAR", "x")]));
+        assert!(refused.is_err());
     }
 }
