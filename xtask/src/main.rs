@@ -24,8 +24,10 @@ usage: cargo xtask <command> [args]
 commands:
   tools                 install the pinned Python tools (xtask/requirements.txt)
                         into $HOME/.cache/ferry/venv-<hash>
-  test [nextest args]   lint template.yaml, check the contract artifacts
-                        (`contracts --check`), start moto_server and two
+  test [nextest args]   lint template.yaml, check the Rust style (`cargo fmt
+                        --check`, clippy with warnings denied) and the
+                        contract artifacts (`contracts --check`), start
+                        moto_server and two
                         anvil chains (ids 31337, 31338), and run
                         `cargo nextest run --workspace --no-fail-fast [args]`
   bench                 benchmarks on local chains: RPC calls per poll cycle
@@ -36,7 +38,8 @@ commands:
   lambda-build [--arm64] [args]
                         `cargo lambda build --release [args]` of the binaries
                         template.yaml deploys, with the tools venv
-  lint                  cfn-lint and `sam validate --lint` on template.yaml
+  lint                  cfn-lint and `sam validate --lint` on template.yaml,
+                        `cargo fmt --check` and clippy (warnings denied)
   contracts [--check]   compile contracts/src with the pinned solc (running
                         `npm ci` in contracts/ when its lock changed) into
                         contracts/out; --check fails if the checked-in

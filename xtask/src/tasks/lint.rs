@@ -1,4 +1,5 @@
-//! `cargo xtask lint`: lint the SAM template with cfn-lint and `sam validate`.
+//! `cargo xtask lint`: lint the SAM template with cfn-lint and `sam validate`,
+//! and the Rust code with `cargo fmt --check` and clippy (warnings denied).
 
 use std::path::Path;
 
@@ -11,7 +12,22 @@ const TEMPLATE: &str = "template.yaml";
 
 pub fn run(root: &Path) -> Result<()> {
     let venv = tools::ensure(root)?;
-    lint(root, &venv)
+    lint(root, &venv)?;
+    rust_style(root)
+}
+
+/// The workspace is formatted as `rustfmt.toml` says, and clippy finds
+/// nothing in any target (tests and benches too).
+pub fn rust_style(root: &Path) -> Result<()> {
+    let mut fmt = cmd::cargo(root)?;
+    fmt.args(["fmt", "--all", "--check"]);
+    let mut clippy = cmd::cargo(root)?;
+    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    for command in [&mut fmt, &mut clippy] {
+        step(cmd::display(command));
+        cmd::run(command)?;
+    }
+    Ok(())
 }
 
 /// Runs both template linters from the given venv.

@@ -18,9 +18,10 @@ use crate::tools;
 
 pub fn run(root: &Path, nextest_args: &[String]) -> Result<()> {
     let venv = tools::ensure(root)?;
-    // Lint and check the contract artifacts first: they need no server and
-    // fail fast.
+    // Lint, check the style and the contract artifacts first: they need no
+    // server and fail fast.
     lint::lint(root, &venv)?;
+    lint::rust_style(root)?;
     contracts::build(root, Mode::Check)?;
     let anvil = anvil::ensure(root)?;
     let js = js::ensure(root)?;
