@@ -176,7 +176,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 #[tokio::main]
 async fn main() {
     // Quiet by default so the walkthrough reads cleanly; RUST_LOG=info shows every request.
-    ferry_http::service::init_tracing_with_default("warn");
+    ferry_runtime::logging::init("warn");
     if let Err(error) = run(Cli::parse()).await {
         eprintln!("error: {error}");
         let mut source = error.source();

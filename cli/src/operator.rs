@@ -8,9 +8,9 @@ use ferry_store::{ApiKeyRecord, DeliveryStore, MerchantStore, StoreError};
 /// Creates a merchant.
 pub async fn create_merchant<S: MerchantStore>(store: &S, name: &str) -> Result<Merchant, StoreError> {
     let merchant = Merchant {
-        id: MerchantId::from_random_bytes(ferry_http::random_bytes()),
+        id: MerchantId::from_random_bytes(ferry_runtime::Ids::random().next()),
         name: name.to_string(),
-        created_at: ferry_http::now(),
+        created_at: ferry_runtime::Clock::system().now(),
     };
     store.create_merchant(&merchant).await?;
     Ok(merchant)
@@ -28,8 +28,8 @@ pub async fn create_labelled_api_key<S: MerchantStore>(
     merchant_id: MerchantId,
     label: Option<ApiKeyLabel>,
 ) -> Result<(ApiKey, ApiKeyRecord), StoreError> {
-    let key = ApiKey::from_random_bytes(ferry_http::random_bytes());
-    let record = ApiKeyRecord::new(key.hash(), merchant_id, ferry_http::now(), label);
+    let key = ApiKey::from_random_bytes(ferry_runtime::Ids::random().next());
+    let record = ApiKeyRecord::new(key.hash(), merchant_id, ferry_runtime::Clock::system().now(), label);
     store.create_api_key(&record).await?;
     Ok((key, record))
 }
@@ -88,7 +88,7 @@ pub async fn parked<S: DeliveryStore>(store: &S, limit: usize) -> Result<Vec<Web
 /// running webhook worker (the deployment's `deliver-webhooks` schedule, or
 /// `ferry serve`) sends them on its next sweep.
 pub async fn replay<S: DeliveryStore>(store: &S, scope: ReplayScope) -> Result<Vec<WebhookDelivery>, StoreError> {
-    ferry_notify::replay_parked(store, scope, ferry_http::now()).await
+    ferry_notify::replay_parked(store, scope, ferry_runtime::Clock::system().now()).await
 }
 
 /// One line about a delivery: event, endpoint, attempts and the last outcome.

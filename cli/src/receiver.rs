@@ -97,7 +97,8 @@ impl DevReceiver {
         };
         let verified = match (secret, signature.as_deref()) {
             (Some(secret), Some(header)) => {
-                verify(secret, header, &body, ferry_http::now(), SIGNATURE_TOLERANCE_SECONDS).map_err(|e| e.to_string())
+                verify(secret, header, &body, ferry_runtime::Clock::system().now(), SIGNATURE_TOLERANCE_SECONDS)
+                    .map_err(|e| e.to_string())
             }
             (None, _) => Err("no endpoint secret yet".to_string()),
             (_, None) => Err(format!("no {SIGNATURE_HEADER} header")),

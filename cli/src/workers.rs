@@ -78,7 +78,7 @@ impl std::str::FromStr for RpcEndpoint {
     }
 }
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use ferry_runtime::BoxError;
 
 /// The running local workers.
 pub struct LocalWorkers {
@@ -167,7 +167,7 @@ async fn expire_forever<S: ExpiryStore>(worker: ExpireSessions<S>) {
     let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
     loop {
         tick.tick().await;
-        match worker.run_once(ferry_http::now()).await {
+        match worker.run_once(ferry_runtime::Clock::system().now()).await {
             Ok(report) if report.expired > 0 || report.lost_races > 0 => {
                 tracing::info!(expired = report.expired, lost_races = report.lost_races, "sessions expired");
             }
@@ -197,7 +197,7 @@ async fn sweep_forever<S: DeliveryStore + WebhookStore, Q: Queue>(worker: Arc<De
     let mut tick = tokio::time::interval(ferry_notify::SWEEP_INTERVAL);
     loop {
         tick.tick().await;
-        let now = ferry_http::now();
+        let now = ferry_runtime::Clock::system().now();
         if let Err(error) = worker.dispatch(now).await {
             tracing::error!(%error, "fanning pending webhook events out failed; the next sweep retries");
         }
@@ -231,7 +231,7 @@ async fn deliver_forever<S: DeliveryStore + WebhookStore + 'static>(
                     let _ = queue.ack(&delivery.receipt).await;
                     return;
                 };
-                match worker.handle(&message, ferry_http::now()).await {
+                match worker.handle(&message, ferry_runtime::Clock::system().now()).await {
                     Ok(_outcome) => {
                         if let Err(error) = queue.ack(&delivery.receipt).await {
                             tracing::error!(%error, "acknowledging a webhook delivery failed");
@@ -252,7 +252,7 @@ async fn poll_forever<S: ChainStore, Q: Queue>(poller: PollChains<S, Q>) {
     loop {
         tick.tick().await;
         // Failures are logged per chain inside; the next tick retries.
-        let _reports = poller.run_cycle(ferry_http::now()).await;
+        let _reports = poller.run_cycle(ferry_runtime::Clock::system().now()).await;
     }
 }
 
@@ -260,7 +260,7 @@ async fn recover_forever<S: ChainStore, Q: Queue>(recovery: RecoverDeposits<S, Q
     let mut tick = tokio::time::interval(RECOVERY_INTERVAL);
     loop {
         tick.tick().await;
-        match recovery.run_once(ferry_http::now()).await {
+        match recovery.run_once(ferry_runtime::Clock::system().now()).await {
             Ok(report) if report.requeued + report.contended > 0 => {
                 tracing::warn!(requeued = report.requeued, contended = report.contended, "deposits recovered");
             }
@@ -289,7 +289,9 @@ async fn route_forever<S: ChainStore>(consumer: DepositConsumer<S, SqliteQueue>,
                 tracing::error!("a malformed deposit message stays queued");
                 continue;
             };
-            let outcome = consumer.consume(message, ROUTE_BUDGET, ferry_http::now(), ToString::to_string).await;
+            let outcome = consumer
+                .consume(message, ROUTE_BUDGET, ferry_runtime::Clock::system().now(), ToString::to_string)
+                .await;
             match outcome {
                 Ok(_answered) => {
                     if let Err(error) = queue.ack(&delivery.receipt).await {

@@ -134,7 +134,7 @@ fn operators_list_and_replay_parked_deliveries() {
         let endpoint =
             ferry_testing::seed_webhook_at(&store, merchant.id, "https://merchant.example/hooks", &["*"]).await;
         let (_, event) = ferry_testing::seed_event(&store, merchant.id).await;
-        let now = ferry_http::now();
+        let now = ferry_testing::now();
         let delivery = WebhookDelivery::new(event.id, endpoint.id, merchant.id, now);
         store.fan_out(&event.id, std::slice::from_ref(&delivery)).await.expect("fan out");
         let claimed = delivery.claim(now, 60).expect("due");

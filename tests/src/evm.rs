@@ -292,7 +292,7 @@ impl<S: Store + ChainStore> ChainApp<S> {
     pub async fn watch_until_recorded(&self, deposit: &DepositId) -> DepositRecord {
         let poller = PollChains::new(self.store.clone(), MemoryQueue::new(), self.chains.watched());
         eventually(&format!("the watcher to record deposit {deposit}"), || async {
-            for report in poller.run_cycle(ferry_http::now()).await {
+            for report in poller.run_cycle(ferry_runtime::Clock::system().now()).await {
                 report.map_err(|e| format!("a scan failed: {e}"))?;
             }
             self.deposit(deposit).await.ok_or_else(|| "not recorded yet".to_string())

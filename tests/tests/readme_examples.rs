@@ -33,7 +33,7 @@ const SECRET: WebhookSecret = WebhookSecret::from_bytes([0x42; 32]);
 const BODY: &str = r#"{"id":"6f1c1f2e-2a8c-4c55-9d2e-3c1f3e0a9b7d","type":"session.succeeded"}"#;
 
 fn now() -> u64 {
-    ferry_http::now().unix_seconds()
+    ferry_testing::now().unix_seconds()
 }
 
 #[test]

@@ -13,6 +13,7 @@ use ferry_http::request::json_body;
 use ferry_http::sessions::{self, Write};
 use ferry_http::wire::{CheckSessionRequest, PublicSessionResponse};
 use ferry_http::{ApiError, HandlerResult, Request, json};
+use ferry_runtime::Clock;
 use ferry_store::SessionStore;
 use ferry_watch::TxHintLookup;
 use http::StatusCode;
@@ -20,11 +21,18 @@ use http::StatusCode;
 pub struct CheckSession<S> {
     store: S,
     lookup: Option<Arc<dyn TxHintLookup>>,
+    clock: Clock,
 }
 
 impl<S: SessionStore> CheckSession<S> {
     pub fn new(store: S) -> Self {
-        Self { store, lookup: None }
+        Self { store, lookup: None, clock: Clock::system() }
+    }
+
+    /// Reads the time from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Looks hinted transactions up on these chains at once.
@@ -46,7 +54,7 @@ impl<S: SessionStore> CheckSession<S> {
         if session.status != SessionStatus::WaitingPayment {
             return;
         }
-        let outcome = lookup.look_up(tx_hash, *receiver_address, ferry_http::now()).await;
+        let outcome = lookup.look_up(tx_hash, *receiver_address, self.clock.now()).await;
         let found = outcome.enqueued;
         if outcome.timed_out.is_empty() {
             tracing::info!(session_id = %session.id, %tx_hash, found, failed = ?outcome.failed, "hinted transaction looked up");

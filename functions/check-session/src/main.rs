@@ -9,7 +9,7 @@ use ferry_watch::{ChainTxLookup, DepositDetector, WatchedChain};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ferry_http::service::init_tracing();
+    ferry_runtime::logging::init("info");
     let config = Config::from_env()?;
     // The RPC URLs from Secrets Manager in deployments (FERRY_RPC_URLS_SECRET_ARN).
     let env = ferry_config::secrets::Environment::load().await?;

@@ -107,7 +107,7 @@ async fn seed_waiting_session<S: Store>(store: &S) -> Session {
     let merchant = seed_merchant(store).await;
     let session = seed_session(store, merchant.id).await;
     let receiver: EvmAddress = "0x00000000000000000000000000000000000f3771".parse().expect("address");
-    let waiting = session.set_evm_payment_method(receiver, ferry_http::now()).expect("allowed").expect("a change");
+    let waiting = session.set_evm_payment_method(receiver, ferry_testing::now()).expect("allowed").expect("a change");
     store.commit(SessionChange::new(&waiting).claiming_receiver(receiver)).await.expect("commit");
     waiting
 }

@@ -10,6 +10,7 @@ use ferry_http::request::{body_bytes, json_body};
 use ferry_http::sessions::{self, Write};
 use ferry_http::wire::{CreatePaymentMethodRequest, PaymentMethodRequest, PublicSessionResponse};
 use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
+use ferry_runtime::Clock;
 use ferry_store::SessionStore;
 use http::StatusCode;
 
@@ -38,11 +39,18 @@ fn not_offered(request: &Request) -> Option<ApiError> {
 pub struct CreatePaymentMethod<S> {
     store: S,
     receivers: ReceiverDerivation,
+    clock: Clock,
 }
 
 impl<S: SessionStore> CreatePaymentMethod<S> {
     pub fn new(store: S, receivers: ReceiverDerivation) -> Self {
-        Self { store, receivers }
+        Self { store, receivers, clock: Clock::system() }
+    }
+
+    /// Reads the time from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     #[tracing::instrument(skip_all)]
@@ -56,7 +64,7 @@ impl<S: SessionStore> CreatePaymentMethod<S> {
             Locale::parse(locale).map_err(|e| ApiError::invalid("locale", &e))?;
         }
         let receiver = self.receivers.receiver(&id);
-        let now = ferry_http::now();
+        let now = self.clock.now();
         let session = sessions::update(&self.store, &id, |current| {
             check_client_secret(current, body.client_secret.as_deref())?;
             match &body.payment_method {

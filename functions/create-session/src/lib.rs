@@ -14,6 +14,7 @@ use ferry_http::auth::require_merchant;
 use ferry_http::request::{body_bytes, json_body};
 use ferry_http::wire::{CreateSessionRequest, SessionResponse};
 use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
+use ferry_runtime::{Clock, Ids};
 use ferry_store::{CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionStore};
 use http::StatusCode;
 use sha2::{Digest, Sha256};
@@ -27,6 +28,8 @@ const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 pub struct CreateSession<S> {
     store: S,
     registry: Arc<ChainRegistry>,
+    clock: Clock,
+    ids: Ids,
 }
 
 impl<S> CreateSession<S>
@@ -34,19 +37,32 @@ where
     S: SessionStore + IdempotencyStore + MerchantStore,
 {
     pub fn new(store: S, registry: Arc<ChainRegistry>) -> Self {
-        Self { store, registry }
+        Self { store, registry, clock: Clock::system(), ids: Ids::random() }
+    }
+
+    /// Reads the time from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Draws session ids and client secrets from `ids` (the CSPRNG by
+    /// default).
+    pub fn with_ids(mut self, ids: Ids) -> Self {
+        self.ids = ids;
+        self
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request).await?;
+        let merchant = require_merchant(&self.store, &request, self.clock.now()).await?;
         let idempotency_key = idempotency_key(&request)?;
         let body: CreateSessionRequest = json_body(&request)?;
         let new = parse_new_session(body, &self.registry)?;
-        let now = ferry_http::now();
+        let now = self.clock.now();
 
         let Some(key) = idempotency_key else {
-            let session = new_session(new, merchant, now);
+            let session = new_session(new, merchant, now, &self.ids);
             self.store.create_session(&session, None).await?;
             tracing::info!(session_id = %session.id, "session created");
             return json(StatusCode::CREATED, &SessionResponse { session: (&session).into() });
@@ -56,7 +72,7 @@ where
         if let Some(record) = self.store.get_idempotency(&merchant, &key, now).await? {
             return replay(&record, &request_hash);
         }
-        let session = new_session(new, merchant, now);
+        let session = new_session(new, merchant, now, &self.ids);
         let response_body =
             serde_json::to_string(&SessionResponse { session: (&session).into() }).map_err(ApiError::internal)?;
         let record = IdempotencyRecord {
@@ -85,9 +101,9 @@ where
     }
 }
 
-fn new_session(new: NewSession, merchant: MerchantId, now: Timestamp) -> Session {
-    let id = SessionId::from_bytes(ferry_http::random_bytes());
-    let secret = ClientSecret::from_bytes(ferry_http::random_bytes());
+fn new_session(new: NewSession, merchant: MerchantId, now: Timestamp, ids: &Ids) -> Session {
+    let id = SessionId::from_bytes(ids.next());
+    let secret = ClientSecret::from_bytes(ids.next());
     Session::create(new, id, merchant, secret, now)
 }
 

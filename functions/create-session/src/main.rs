@@ -6,7 +6,7 @@ use ferry_store::dynamodb::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ferry_http::service::init_tracing();
+    ferry_runtime::logging::init("info");
     let config = Config::from_env()?;
     let store = DynamoStore::from_env(config.table_name).await;
     let function = CreateSession::new(store, Arc::new(config.registry));

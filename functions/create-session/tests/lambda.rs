@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use create_session::CreateSession;
-use ferry_domain::{ChainRegistry, SessionId, SessionStatus};
+use ferry_domain::{ChainRegistry, ClientSecret, Session, SessionId, SessionStatus, Timestamp};
+use ferry_runtime::{Clock, Ids};
 use ferry_store::memory::MemoryStore;
 use ferry_store::sqlite::SqliteStore;
 use ferry_store::{SessionStore, Store};
@@ -98,6 +99,30 @@ async fn decodes_a_base64_encoded_body_in_memory() {
 #[tokio::test]
 async fn decodes_a_base64_encoded_body_in_sqlite() {
     bounded(creates_the_session(sqlite(), "create-session-base64")).await;
+}
+
+/// The handler reads the time and its ids from what it is given: at a fixed
+/// time, with sequenced ids, the session is exactly predictable.
+#[tokio::test]
+async fn the_time_and_the_ids_are_the_handlers_to_be_given() {
+    bounded(async {
+        let store = MemoryStore::new();
+        let key = seed_merchant(&store).await.api_key;
+        let at = Timestamp::from_unix_seconds(1_800_000_000);
+        let ids = Ids::sequence(42);
+        let expected = Ids::sequence(42);
+        let function = function(store).with_clock(Clock::fixed(at)).with_ids(ids);
+        let response =
+            ferry_http::respond(request("create-session", &[("API_KEY", &key)]), |r| function.handle(r)).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let session = &response_json(&response)["session"];
+        assert_eq!(session["createdAt"], 1_800_000_000, "{session}");
+        assert_eq!(session["expiresAt"], 1_800_000_000 + Session::DEFAULT_LIFETIME_SECONDS, "{session}");
+        // The same sequence, replayed: the session id, then the client secret.
+        assert_eq!(session["sessionId"], SessionId::from_bytes(expected.next()).to_string());
+        assert_eq!(session["clientSecret"], ClientSecret::from_bytes(expected.next()).reveal());
+    })
+    .await;
 }
 
 /// The API Gateway request id becomes the response's `request-id`.

@@ -20,6 +20,7 @@ use ferry_http::webhooks::parse_new_webhook;
 use ferry_http::wire::{CreateWebhookRequest, CreatedWebhookResponse};
 use ferry_http::{ApiError, HandlerResult, Request, json};
 use ferry_notify::{GuardedResolver, HostLookup, ResolveError};
+use ferry_runtime::{Clock, Ids};
 use ferry_store::{CreateWebhookError, MerchantStore, StoreError, WebhookStore};
 use http::StatusCode;
 
@@ -34,11 +35,31 @@ pub struct CreateWebhook<S> {
     store: S,
     policy: UrlPolicy,
     resolver: GuardedResolver,
+    clock: Clock,
+    ids: Ids,
 }
 
 impl<S: WebhookStore + MerchantStore> CreateWebhook<S> {
     pub fn new(store: S, policy: UrlPolicy) -> Self {
-        Self { store, policy, resolver: GuardedResolver::new(HostLookup::System, policy) }
+        Self {
+            store,
+            policy,
+            resolver: GuardedResolver::new(HostLookup::System, policy),
+            clock: Clock::system(),
+            ids: Ids::random(),
+        }
+    }
+
+    /// Reads the time from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Draws endpoint ids and secrets from `ids` (the CSPRNG by default).
+    pub fn with_ids(mut self, ids: Ids) -> Self {
+        self.ids = ids;
+        self
     }
 
     /// Resolves host names with `lookup` (tests: a fixed table).
@@ -69,11 +90,11 @@ impl<S: WebhookStore + MerchantStore> CreateWebhook<S> {
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request).await?;
+        let merchant = require_merchant(&self.store, &request, self.clock.now()).await?;
         let body: CreateWebhookRequest = json_body(&request)?;
         let new = parse_new_webhook(body, self.policy)?;
         self.check_host(&new.url).await?;
-        let endpoint = new.into_endpoint(merchant, ferry_http::now());
+        let endpoint = new.into_endpoint(merchant, self.clock.now(), &self.ids);
         for _attempt in 0..MAX_ATTEMPTS {
             match self.store.create_webhook(&endpoint, MAX_WEBHOOKS_PER_MERCHANT).await {
                 Ok(()) => {

@@ -7,6 +7,7 @@ use ferry_http::auth::require_merchant;
 use ferry_http::webhooks::webhook_id;
 use ferry_http::wire::DeletedWebhookResponse;
 use ferry_http::{ApiError, HandlerResult, Request, json};
+use ferry_runtime::Clock;
 use ferry_store::{MerchantStore, StoreError, WebhookStore};
 use http::StatusCode;
 
@@ -16,16 +17,23 @@ const MAX_ATTEMPTS: usize = 5;
 
 pub struct DeleteWebhook<S> {
     store: S,
+    clock: Clock,
 }
 
 impl<S: WebhookStore + MerchantStore> DeleteWebhook<S> {
     pub fn new(store: S) -> Self {
-        Self { store }
+        Self { store, clock: Clock::system() }
+    }
+
+    /// Reads the time from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request).await?;
+        let merchant = require_merchant(&self.store, &request, self.clock.now()).await?;
         let id = webhook_id(&request)?;
         for _attempt in 0..MAX_ATTEMPTS {
             match self.store.delete_webhook(&merchant, &id).await {

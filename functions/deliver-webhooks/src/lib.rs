@@ -23,7 +23,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ferry_notify::{BATCH, DeliverWebhooks, NotifyError, WebhookMessage};
 use ferry_queue::Queue;
-use ferry_queue::lambda::{SqsEvent, process_typed_batch, source_chain};
+use ferry_queue::lambda::{SqsEvent, process_typed_batch};
+use ferry_runtime::lambda::{InvocationFailure, diagnostic};
+use ferry_runtime::{Clock, Deadline, error_chain};
 use ferry_store::{DeliveryStore, WebhookStore};
 use serde::Serialize;
 
@@ -32,21 +34,27 @@ pub const SAFETY_MARGIN: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {
-    #[error("the invocation event is neither an SQS batch nor a schedule: {0}")]
+    #[error("the invocation event is neither an SQS batch nor a schedule")]
     BadEvent(#[source] serde_json::Error),
     /// The sweep failed: the function's error metric shows it, and the next
     /// minute's sweep tries again.
-    #[error("the sweep failed: {0}")]
-    Sweep(String),
+    #[error("the sweep failed")]
+    Sweep(#[source] NotifyError),
+}
+
+impl InvocationFailure for InvocationError {
+    const FUNCTION: &'static str = "DeliverWebhooks";
+    fn kind(&self) -> &'static str {
+        match self {
+            InvocationError::BadEvent(_) => "BadEvent",
+            InvocationError::Sweep(_) => "Sweep",
+        }
+    }
 }
 
 impl From<InvocationError> for lambda_runtime::Diagnostic {
     fn from(error: InvocationError) -> Self {
-        let kind = match &error {
-            InvocationError::BadEvent(_) => "BadEvent",
-            InvocationError::Sweep(_) => "Sweep",
-        };
-        Self { error_type: format!("DeliverWebhooks.{kind}"), error_message: error.to_string() }
+        diagnostic(&error)
     }
 }
 
@@ -67,11 +75,18 @@ pub struct SweepSummary {
 pub struct DeliverFunction<S, Q> {
     worker: DeliverWebhooks<S, Q>,
     pub safety_margin: Duration,
+    clock: Clock,
 }
 
 impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverFunction<S, Q> {
     pub fn new(worker: DeliverWebhooks<S, Q>) -> Self {
-        Self { worker, safety_margin: SAFETY_MARGIN }
+        Self { worker, safety_margin: SAFETY_MARGIN, clock: Clock::system() }
+    }
+
+    /// Reads the time from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn worker(&self) -> &DeliverWebhooks<S, Q> {
@@ -90,12 +105,10 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverFunction<S, Q> {
             let response = self.handle_batch(batch).await;
             return serde_json::to_value(response).map_err(InvocationError::BadEvent);
         }
-        let left = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-        let stop_at = Instant::now() + left.saturating_sub(self.safety_margin);
+        let stop_at = Deadline::before(deadline, self.safety_margin).instant();
         let summary = self.sweep_until(stop_at).await.map_err(|error| {
-            let text = source_chain(&error);
-            tracing::error!(error = %text, "the sweep failed; the next one retries");
-            InvocationError::Sweep(text)
+            tracing::error!(error = %error_chain(&error), "the sweep failed; the next one retries");
+            InvocationError::Sweep(error)
         })?;
         tracing::info!(?summary, "sweep done");
         serde_json::to_value(summary).map_err(InvocationError::BadEvent)
@@ -107,7 +120,7 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverFunction<S, Q> {
     pub async fn handle_batch(&self, batch: SqsEvent) -> ferry_queue::lambda::SqsBatchResponse {
         let messages = batch.records.len();
         let response = process_typed_batch(batch, |message: WebhookMessage| async move {
-            self.worker.handle(&message, ferry_http::now()).await.map(|_outcome| ())
+            self.worker.handle(&message, self.clock.now()).await.map(|_outcome| ())
         })
         .await;
         tracing::info!(messages, failed = response.batch_item_failures.len(), "webhook batch handled");
@@ -119,10 +132,10 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverFunction<S, Q> {
     /// duplicates), then fans pending events out batch after batch while
     /// batches come back full, until `stop_at`.
     pub async fn sweep_until(&self, stop_at: Instant) -> Result<SweepSummary, NotifyError> {
-        let swept = self.worker.sweep(ferry_http::now()).await?;
+        let swept = self.worker.sweep(self.clock.now()).await?;
         let mut summary = SweepSummary { swept: swept as u64, ..SweepSummary::default() };
         loop {
-            let dispatched = self.worker.dispatch(ferry_http::now()).await?;
+            let dispatched = self.worker.dispatch(self.clock.now()).await?;
             summary.events += dispatched.events as u64;
             summary.deliveries += dispatched.deliveries as u64;
             if dispatched.events < BATCH {

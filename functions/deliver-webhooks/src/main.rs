@@ -9,7 +9,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ferry_http::service::init_tracing();
+    ferry_runtime::logging::init("info");
     let config = DeliveryConfig::from_env()?;
     let store = DynamoStore::from_env(config.webhooks.table_name).await;
     let queue = SqsQueue::from_env(config.queue_url).await;

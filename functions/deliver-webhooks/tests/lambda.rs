@@ -62,7 +62,7 @@ async fn a_schedule_queues_pending_events_and_a_batch_delivers_them() {
         );
         let [request] = <[_; 1]>::try_from(receiver.received()).expect("one delivery");
         let signature = request.signature.as_deref().expect("signed");
-        verify(&endpoint.secret, signature, &request.body, ferry_http::now(), SIGNATURE_TOLERANCE_SECONDS)
+        verify(&endpoint.secret, signature, &request.body, ferry_testing::now(), SIGNATURE_TOLERANCE_SECONDS)
             .expect("verifies");
         assert_eq!(request.json()["id"], event.id.to_string());
         let deliveries = store.list_deliveries(&event.id).await.expect("list");
@@ -120,7 +120,7 @@ async fn a_scheduled_invocation_sweeps_once_and_returns() {
         // A delivery whose message was lost two minutes ago.
         let endpoint = seed_webhook_at(&store, merchant.id, &receiver.url(), &["session.expired"]).await;
         let (_, old_event) = seed_event(&store, merchant.id).await;
-        let long_ago = ferry_domain::Timestamp::from_unix_seconds(ferry_http::now().unix_seconds() - 120);
+        let long_ago = ferry_domain::Timestamp::from_unix_seconds(ferry_testing::now().unix_seconds() - 120);
         let lost = WebhookDelivery::new(old_event.id, endpoint.id, merchant.id, long_ago);
         store.fan_out(&old_event.id, std::slice::from_ref(&lost)).await.expect("fan out");
 
@@ -181,7 +181,7 @@ async fn the_binary_fans_out_on_schedule_and_delivers_from_sqs() {
     let response = invoke(&env, sqs_event(&messages)).await;
     assert_eq!(response, json!({ "batchItemFailures": [] }));
     let [request] = <[_; 1]>::try_from(receiver.received()).expect("one delivery");
-    verify(&endpoint.secret, request.signature.as_deref().expect("signed"), &request.body, ferry_http::now(), 300)
+    verify(&endpoint.secret, request.signature.as_deref().expect("signed"), &request.body, ferry_testing::now(), 300)
         .expect("verifies");
     let deliveries = bounded(store.list_deliveries(&event.id)).await.expect("list");
     assert_eq!(deliveries.len(), 1);

@@ -3,17 +3,19 @@
 //! is or shortly before its deadline. A failed invocation is not retried:
 //! the next scheduled one is the retry.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use ferry_config::Config;
 use ferry_notify::Announcer;
 use ferry_queue::sqs::SqsQueue;
+use ferry_runtime::lambda::{InvocationFailure, diagnostic};
+use ferry_runtime::{Clock, Deadline, error_chain};
 use ferry_store::dynamodb::DynamoStore;
 use ferry_store::{ExpiryStore, StoreError};
 
 use crate::{ExpireSessions, ExpiryReport};
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use ferry_runtime::BoxError;
 
 /// How long before the invocation's deadline no new session is started.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(3);
@@ -21,46 +23,41 @@ pub const SAFETY_MARGIN: Duration = Duration::from_secs(3);
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {
     /// Listing or committing failed for another reason than a lost race.
-    #[error("the store failed: {0}")]
-    Store(String),
+    #[error("the store failed")]
+    Store(#[from] StoreError),
 }
 
-impl From<StoreError> for InvocationError {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error_chain(&error))
+impl InvocationFailure for InvocationError {
+    const FUNCTION: &'static str = "ExpireSessions";
+    fn kind(&self) -> &'static str {
+        match self {
+            InvocationError::Store(_) => "Store",
+        }
     }
 }
 
 impl From<InvocationError> for lambda_runtime::Diagnostic {
     fn from(error: InvocationError) -> Self {
-        let kind = match &error {
-            InvocationError::Store(_) => "Store",
-        };
-        Self { error_type: format!("ExpireSessions.{kind}"), error_message: error.to_string() }
+        diagnostic(&error)
     }
-}
-
-/// An error and its sources, `: `-separated.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The scheduled function.
 pub struct ScheduledExpiry<S> {
     worker: ExpireSessions<S>,
     pub safety_margin: Duration,
+    clock: Clock,
 }
 
 impl<S: ExpiryStore> ScheduledExpiry<S> {
     pub fn new(worker: ExpireSessions<S>) -> Self {
-        Self { worker, safety_margin: SAFETY_MARGIN }
+        Self { worker, safety_margin: SAFETY_MARGIN, clock: Clock::system() }
+    }
+
+    /// Reads the time from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn worker(&self) -> &ExpireSessions<S> {
@@ -75,10 +72,9 @@ impl<S: ExpiryStore> ScheduledExpiry<S> {
         event: &serde_json::Value,
         deadline: SystemTime,
     ) -> Result<ExpiryReport, InvocationError> {
-        let left = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-        let stop_at = Instant::now() + left.saturating_sub(self.safety_margin);
-        tracing::debug!(event_id = event["id"].as_str().unwrap_or(""), ?left, "expiring");
-        let outcome = self.worker.run_until(ferry_http::now(), Some(stop_at)).await;
+        let stop_at = Deadline::before(deadline, self.safety_margin);
+        tracing::debug!(event_id = event["id"].as_str().unwrap_or(""), left = ?stop_at.remaining(), "expiring");
+        let outcome = self.worker.run_until(self.clock.now(), Some(stop_at.instant())).await;
         match &outcome {
             Ok(report) => tracing::info!(
                 expired = report.expired,

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ferry_http::service::init_tracing();
+    ferry_runtime::logging::init("info");
     let config = Config::from_env()?;
     let announce_queue = ferry_config::announce_queue_url(|name| std::env::var(name).ok());
     let function = &ScheduledExpiry::from_config(config, announce_queue).await;

@@ -32,9 +32,9 @@ fn scheduled_event() -> String {
 
 /// A stored session that expires `seconds_from_now` from now (negative: in the past).
 async fn session_expiring_in<S: SessionStore>(store: &S, seconds_from_now: i64) -> Session {
-    let now = ferry_http::now().unix_seconds();
+    let now = ferry_testing::now().unix_seconds();
     let mut session = ferry_store::conformance::sample_session(ferry_domain::MerchantId::from_random_bytes(
-        ferry_http::random_bytes(),
+        ferry_testing::random_bytes(),
     ));
     session.expires_at = Timestamp::from_unix_seconds(now.saturating_add_signed(seconds_from_now));
     session.created_at = Timestamp::from_unix_seconds(session.expires_at.unix_seconds() - 3_600);
@@ -108,7 +108,7 @@ async fn the_binary_expires_due_sessions_in_dynamodb() {
         }
         assert_eq!(status(&store, &not_yet).await, SessionStatus::RequiresPaymentMethod);
         assert_eq!(status(&store, &processing).await, SessionStatus::Processing);
-        assert!(store.due_sessions(ferry_http::now(), 100).await.expect("due").is_empty());
+        assert!(store.due_sessions(ferry_testing::now(), 100).await.expect("due").is_empty());
         let mut announced = 0;
         loop {
             let received =
@@ -156,7 +156,7 @@ async fn the_binary_announces_each_expiry_and_the_webhook_goes_out_from_the_queu
         let merchant = seed_merchant(&store).await;
         seed_webhook_at(&store, merchant.id, &receiver.url(), &["session.expired"]).await;
         let mut session = ferry_store::conformance::sample_session(merchant.id);
-        session.expires_at = Timestamp::from_unix_seconds(ferry_http::now().unix_seconds() - 60);
+        session.expires_at = Timestamp::from_unix_seconds(ferry_testing::now().unix_seconds() - 60);
         session.created_at = Timestamp::from_unix_seconds(session.expires_at.unix_seconds() - 3_600);
         store.create_session(&session, None).await.expect("create");
         (merchant, session)

@@ -16,7 +16,7 @@ const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
 /// A stored session of a new merchant that expires at `expires_at`.
 async fn session_expiring<S: SessionStore>(store: &S, expires_at: Timestamp) -> Session {
-    let mut session = sample_session(ferry_domain::MerchantId::from_random_bytes(ferry_http::random_bytes()));
+    let mut session = sample_session(ferry_domain::MerchantId::from_random_bytes(ferry_testing::random_bytes()));
     session.created_at = Timestamp::from_unix_seconds(expires_at.unix_seconds() - 3_600);
     session.expires_at = expires_at;
     store.create_session(&session, None).await.expect("create");

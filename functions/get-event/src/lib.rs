@@ -8,21 +8,29 @@ use ferry_http::auth::require_merchant;
 use ferry_http::webhooks::event_id;
 use ferry_http::wire::EventResponse;
 use ferry_http::{ApiError, HandlerResult, Request, json};
+use ferry_runtime::Clock;
 use ferry_store::{DeliveryStore, MerchantStore};
 use http::StatusCode;
 
 pub struct GetEvent<S> {
     store: S,
+    clock: Clock,
 }
 
 impl<S: DeliveryStore + MerchantStore> GetEvent<S> {
     pub fn new(store: S) -> Self {
-        Self { store }
+        Self { store, clock: Clock::system() }
+    }
+
+    /// Reads the time from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request).await?;
+        let merchant = require_merchant(&self.store, &request, self.clock.now()).await?;
         let id = event_id(&request)?;
         let event = self
             .store

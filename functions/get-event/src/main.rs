@@ -4,7 +4,7 @@ use get_event::GetEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ferry_http::service::init_tracing();
+    ferry_runtime::logging::init("info");
     let config = WebhookConfig::from_env()?;
     let store = DynamoStore::from_env(config.table_name).await;
     let function = GetEvent::new(store);

@@ -5,21 +5,29 @@ use ferry_http::auth::require_merchant;
 use ferry_http::webhooks::webhook_id;
 use ferry_http::wire::WebhookResponse;
 use ferry_http::{ApiError, HandlerResult, Request, json};
+use ferry_runtime::Clock;
 use ferry_store::{MerchantStore, WebhookStore};
 use http::StatusCode;
 
 pub struct GetWebhook<S> {
     store: S,
+    clock: Clock,
 }
 
 impl<S: WebhookStore + MerchantStore> GetWebhook<S> {
     pub fn new(store: S) -> Self {
-        Self { store }
+        Self { store, clock: Clock::system() }
+    }
+
+    /// Reads the time from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request).await?;
+        let merchant = require_merchant(&self.store, &request, self.clock.now()).await?;
         let id = webhook_id(&request)?;
         let endpoint = self.store.get_webhook(&merchant, &id).await?.ok_or_else(ApiError::webhook_not_found)?;
         json(StatusCode::OK, &WebhookResponse { webhook: (&endpoint).into() })

@@ -1,5 +1,5 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ferry_http::service::init_tracing();
+    ferry_runtime::logging::init("info");
     ferry_http::run_lambda(openapi::handle).await
 }

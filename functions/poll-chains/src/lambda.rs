@@ -17,14 +17,16 @@
 //! about a failure goes through [`RpcUrls::redact`].
 
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use ferry_chains::evm::client::{ChainError, EvmClient, RetryPolicy};
 use ferry_config::{RpcUrls, WorkerConfig};
-use ferry_domain::{ChainId, Timestamp};
-use ferry_http::metrics::{MetricLine, Unit};
+use ferry_domain::ChainId;
 use ferry_queue::Queue;
 use ferry_queue::sqs::SqsQueue;
+use ferry_runtime::lambda::{InvocationFailure, diagnostic};
+use ferry_runtime::metrics::{MetricLine, Unit};
+use ferry_runtime::{Clock, Deadline, run_until};
 use ferry_store::ChainStore;
 use ferry_store::dynamodb::DynamoStore;
 use ferry_watch::{RecoverDeposits, RecoveryPolicy};
@@ -32,7 +34,7 @@ use serde::Serialize;
 
 use crate::{PollChains, WatchedChain};
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use ferry_runtime::BoxError;
 
 /// How long before the invocation's deadline scanning stops: enough to
 /// drop an in-flight scan and answer.
@@ -44,7 +46,7 @@ pub const SCAN_TIMEOUT: Duration = Duration::from_secs(20);
 /// At most this many distinct error messages go into a summary.
 const MAX_ERRORS: usize = 10;
 
-/// The metrics each invocation emits (EMF lines, [`ferry_http::metrics`]);
+/// The metrics each invocation emits (EMF lines, [`ferry_runtime::metrics`]);
 /// the alarms in `template.yaml` name them.
 pub mod metrics {
     /// Per chain (`ChainId`): confirmed blocks beyond the cursor after the
@@ -81,16 +83,22 @@ pub enum InvocationError {
     NothingScanned { failed: u64, first: String, summary: Box<PollSummary> },
 }
 
+impl InvocationFailure for InvocationError {
+    const FUNCTION: &'static str = "PollChains";
+    fn kind(&self) -> &'static str {
+        match self {
+            InvocationError::NoChains => "NoChains",
+            InvocationError::WrongChain { .. } => "WrongChain",
+            InvocationError::NothingScanned { .. } => "NothingScanned",
+        }
+    }
+}
+
 impl From<InvocationError> for lambda_runtime::Diagnostic {
     /// `errorType` names the failure (`PollChains.NothingScanned`);
     /// `errorMessage` is the redacted text.
     fn from(error: InvocationError) -> Self {
-        let kind = match &error {
-            InvocationError::NoChains => "NoChains",
-            InvocationError::WrongChain { .. } => "WrongChain",
-            InvocationError::NothingScanned { .. } => "NothingScanned",
-        };
-        Self { error_type: format!("PollChains.{kind}"), error_message: error.to_string() }
+        diagnostic(&error)
     }
 }
 
@@ -156,12 +164,7 @@ pub struct ScheduledPoll<S, Q> {
     pub scan_timeout: Duration,
     /// How node verification retries (briefly: it is tried again later).
     pub verify_retry: RetryPolicy,
-}
-
-/// Now, as the store records it.
-pub fn now() -> Timestamp {
-    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0);
-    Timestamp::from_unix_seconds(seconds)
+    clock: Clock,
 }
 
 impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
@@ -181,7 +184,14 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
             safety_margin: SAFETY_MARGIN,
             scan_timeout: SCAN_TIMEOUT,
             verify_retry: RetryPolicy { attempts: 2, first_backoff: Duration::from_millis(250) },
+            clock: Clock::system(),
         }
+    }
+
+    /// Reads the time from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn poller(&self) -> &PollChains<S, Q> {
@@ -201,7 +211,7 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
         let Some(recovery) = &self.recovery else { return 0 };
         // Boxed: the store's and queue's SDK futures nested inside the
         // invocation's are deeper than the compiler's layout limit.
-        match tokio::time::timeout(budget, Box::pin(recovery.run_once(now()))).await {
+        match tokio::time::timeout(budget, Box::pin(recovery.run_once(self.clock.now()))).await {
             Ok(Ok(report)) => {
                 if report.requeued + report.contended > 0 {
                     tracing::warn!(requeued = report.requeued, contended = report.contended, "deposits recovered");
@@ -308,16 +318,12 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
     /// after a scan that took longer).
     async fn chain_loop(&self, index: usize, watched: &WatchedChain, stop_at: Instant) -> ChainSummary {
         let mut summary = ChainSummary { chain_id: watched.chain.id.get(), ..ChainSummary::default() };
-        loop {
-            let tick = Instant::now();
-            let Some(remaining) = stop_at.checked_duration_since(tick).filter(|left| !left.is_zero()) else {
-                break;
-            };
-            let budget = remaining.min(self.scan_timeout);
+        run_until(Deadline::at(stop_at), self.interval, async |left| {
+            let budget = left.min(self.scan_timeout);
             summary.scans += 1;
             let attempt = async {
                 self.verify(index, watched).await.map_err(|e| self.redactor.redact_chain(&e))?;
-                self.poller.scan(watched, now()).await.map_err(|e| self.redactor.redact_chain(&e))
+                self.poller.scan(watched, self.clock.now()).await.map_err(|e| self.redactor.redact_chain(&e))
             };
             match tokio::time::timeout(budget, attempt).await {
                 Ok(Ok(report)) => {
@@ -342,12 +348,8 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
                     summary.error(message);
                 }
             }
-            let next = tick + self.interval;
-            if next >= stop_at {
-                break;
-            }
-            tokio::time::sleep_until(next.into()).await;
-        }
+        })
+        .await;
         summary.verified = self.node(index) == Node::Verified;
         let progress = *self.progress[index].lock().unwrap_or_else(PoisonError::into_inner);
         summary.seconds_since_cursor_advanced = progress.elapsed().as_secs();
@@ -361,14 +363,14 @@ impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
         event: &serde_json::Value,
         deadline: SystemTime,
     ) -> Result<PollSummary, InvocationError> {
-        let left = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+        let deadline = Deadline::before(deadline, Duration::ZERO);
         tracing::debug!(
             event_id = event["id"].as_str().unwrap_or(""),
             time = event["time"].as_str().unwrap_or(""),
-            ?left,
+            left = ?deadline.remaining(),
             "polling"
         );
-        let outcome = self.run_until(Instant::now() + left).await;
+        let outcome = self.run_until(deadline.instant()).await;
         match &outcome {
             Ok(summary) => tracing::info!(
                 scans = summary.scans,

@@ -3,7 +3,7 @@
 //! fall when the relayer sends, which is what this function does, so it
 //! reads them after a batch — at most once per [`FUNDS_INTERVAL`], two RPC
 //! requests per chain — and emits them as EMF lines
-//! ([`ferry_http::metrics`]): per chain (`ChainId`), and the lowest of all
+//! ([`ferry_runtime::metrics`]): per chain (`ChainId`), and the lowest of all
 //! chains without dimensions, which the template's alarms compare with
 //! their thresholds whatever chains are configured.
 //!
@@ -18,7 +18,7 @@ use alloy::primitives::{Address, U256};
 use ferry_chains::evm::balances::BalanceReader;
 use ferry_chains::evm::client::{ChainError, EvmClient};
 use ferry_domain::Chain;
-use ferry_http::metrics::{MetricLine, Unit};
+use ferry_runtime::metrics::{MetricLine, Unit};
 
 /// Metric names; the alarms in `template.yaml` name them.
 pub mod metrics {

@@ -22,16 +22,17 @@
 //! for.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use alloy::signers::Signer;
 use ferry_chains::evm::relayer::{EthereumWallet, Relayer, kms_signer, local_wallet};
 use ferry_config::{RelayerSigner, RpcUrls, WorkerConfig};
-use ferry_domain::{RouteDeposit, Timestamp};
+use ferry_domain::RouteDeposit;
 use ferry_notify::Announcer;
 use ferry_queue::lambda::{SqsBatchResponse, SqsEvent, process_typed_batch};
 use ferry_queue::sqs::SqsQueue;
 use ferry_queue::{Queue, QueueError};
+use ferry_runtime::{Clock, Deadline};
 use ferry_store::ChainStore;
 use ferry_store::dynamodb::DynamoStore;
 
@@ -41,19 +42,13 @@ use crate::consumer::{DepositConsumer, Outcome};
 use crate::funds::RelayerFunds;
 use ferry_chains::evm::client::{EvmClient, RetryPolicy};
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use ferry_runtime::BoxError;
 
 /// Kept free before the invocation's deadline, to answer.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(5);
 /// The dead-letter queue the consumer moves a deposit to after its last
 /// failed attempt (the deposit queue's redrive target).
 pub const DEAD_LETTER_QUEUE_URL: &str = "FERRY_DEPOSIT_DEAD_LETTER_QUEUE_URL";
-
-/// Now, as the store records it.
-pub fn now() -> Timestamp {
-    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0);
-    Timestamp::from_unix_seconds(seconds)
-}
 
 /// Handles every message of `event` with `consumer`, one after the other,
 /// none started after `stop_at` minus [`MIN_MESSAGE_BUDGET`] and none
@@ -63,11 +58,12 @@ pub async fn route_batch<S: ChainStore, Q: Queue>(
     event: SqsEvent,
     stop_at: Instant,
     redactor: &RpcUrls,
+    clock: &Clock,
 ) -> SqsBatchResponse {
     process_typed_batch(event, |message: RouteDeposit| async move {
         let budget = stop_at.checked_duration_since(Instant::now()).unwrap_or_default();
         let outcome: Result<Outcome, QueueError> =
-            consumer.consume(&message, budget, now(), |error| redactor.redact_chain(error)).await;
+            consumer.consume(&message, budget, clock.now(), |error| redactor.redact_chain(error)).await;
         outcome.map(|_handled| ())
     })
     .await
@@ -80,6 +76,7 @@ pub struct RouteFunction<S, Q> {
     pub safety_margin: Duration,
     /// The relayer's funds, read after a batch and emitted as metrics.
     funds: Option<RelayerFunds>,
+    clock: Clock,
 }
 
 /// The longest the funds' read may take after a batch.
@@ -87,7 +84,13 @@ pub const FUNDS_BUDGET: Duration = Duration::from_secs(10);
 
 impl<S: ChainStore, Q: Queue> RouteFunction<S, Q> {
     pub fn new(consumer: DepositConsumer<S, Q>, redactor: RpcUrls) -> Self {
-        Self { consumer, redactor, safety_margin: SAFETY_MARGIN, funds: None }
+        Self { consumer, redactor, safety_margin: SAFETY_MARGIN, funds: None, clock: Clock::system() }
+    }
+
+    /// Reads the time from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Also reads the relayer's funds after batches (at most once a minute)
@@ -114,10 +117,9 @@ impl<S: ChainStore, Q: Queue> RouteFunction<S, Q> {
     /// One invocation: the batch, handled before `deadline` (the Lambda
     /// context's) minus the safety margin.
     pub async fn handle(&self, event: SqsEvent, deadline: SystemTime) -> SqsBatchResponse {
-        let left = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-        let stop_at = Instant::now() + left.saturating_sub(self.safety_margin);
+        let stop_at = Deadline::before(deadline, self.safety_margin).instant();
         let messages = event.records.len();
-        let response = route_batch(&self.consumer, event, stop_at, &self.redactor).await;
+        let response = route_batch(&self.consumer, event, stop_at, &self.redactor, &self.clock).await;
         tracing::info!(messages, redelivered = response.batch_item_failures.len(), "batch handled");
         self.emit_funds(stop_at).await;
         response

@@ -37,6 +37,7 @@ use ferry_domain::{
     SessionRefund, SessionStatus, Timestamp, Tolerance, TxHash,
 };
 use ferry_notify::Announcer;
+use ferry_runtime::{Clock, Ids};
 use ferry_store::{ChainStore, DepositRecord, DepositState, PayoutIntent, SessionChange, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,8 @@ pub struct RouteDeposits<S> {
     pub call_gas: u64,
     /// Where the events this router commits are announced.
     announcer: Announcer,
+    clock: Clock,
+    ids: Ids,
 }
 
 /// What a relayer transaction does with a deposit; each deposit gets each
@@ -91,12 +94,6 @@ fn movement_id(deposit: &DepositId, movement: Movement) -> B256 {
     keccak256(format!("ferry:{kind}:{deposit}").as_bytes())
 }
 
-/// The event of the change that produced `session`, under a fresh id, at
-/// the time of the write.
-fn event_of(kind: EventKind, session: &Session) -> SessionEvent {
-    SessionEvent::new(ferry_http::random_bytes(), kind, session, ferry_http::now())
-}
-
 fn units(amount: U256) -> BaseUnits {
     BaseUnits::new(u128::try_from(amount).unwrap_or(u128::MAX))
 }
@@ -111,7 +108,27 @@ impl<S: ChainStore> RouteDeposits<S> {
             tolerance: Tolerance::default(),
             call_gas: 500_000,
             announcer: Announcer::none(),
+            clock: Clock::system(),
+            ids: Ids::random(),
         }
+    }
+
+    /// Reads the time of its events from `clock` (the system's by default).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Draws its events' ids from `ids` (the CSPRNG by default).
+    pub fn with_ids(mut self, ids: Ids) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// The event of the change that produced `session`, under a fresh id,
+    /// at the time of the write.
+    fn event_of(&self, kind: EventKind, session: &Session) -> SessionEvent {
+        SessionEvent::new(self.ids.next(), kind, session, self.clock.now())
     }
 
     /// Announces each event right after its commit, so its webhooks go out
@@ -224,7 +241,7 @@ impl<S: ChainStore> RouteDeposits<S> {
             let (next, kind) = session
                 .deposit_seen(&record.deposit)
                 .map_err(|e| RouteError::UnknownSession(format!("{}: {e}", session.id)))?;
-            let event = event_of(kind, &next);
+            let event = self.event_of(kind, &next);
             match self.store.commit(SessionChange::new(&next).emitting(&event)).await {
                 Ok(()) => {
                     tracing::info!(session_id = %next.id, "session processing");
@@ -393,7 +410,7 @@ impl<S: ChainStore> RouteDeposits<S> {
                 session.refunded(SessionRefund::sent_back(&record.deposit, plan, &session.destination, tx_hash, amount))
             };
             let (next, kind) = transition.map_err(|e| RouteError::UnknownSession(format!("{}: {e}", session.id)))?;
-            let event = event_of(kind, &next);
+            let event = self.event_of(kind, &next);
             match self.store.commit(SessionChange::new(&next).emitting(&event)).await {
                 Ok(()) => {
                     tracing::info!(session_id = %next.id, status = %next.status, event = kind.as_str(), event_id = %event.id, "session settled");

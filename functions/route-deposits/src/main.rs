@@ -5,7 +5,7 @@ use route_deposits::lambda::RouteFunction;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ferry_http::service::init_tracing();
+    ferry_runtime::logging::init("info");
     // The RPC URLs from Secrets Manager in deployments (FERRY_RPC_URLS_SECRET_ARN).
     let env = ferry_config::secrets::Environment::load().await?;
     let config = env.read(|lookup| WorkerConfig::from_lookup(lookup))?;

@@ -15,6 +15,7 @@ use ferry_queue::lambda::{SqsBatchResponse, SqsEvent};
 use ferry_queue::memory::MemoryQueue;
 use ferry_queue::sqs::SqsQueue;
 use ferry_queue::{Queue, TypedQueue};
+use ferry_runtime::Clock;
 use ferry_store::conformance::{sample_deposit, sample_session};
 use ferry_store::memory::MemoryStore;
 use ferry_store::{ChainStore, DepositRecord, DepositState, DepositStore};
@@ -97,9 +98,14 @@ async fn reports_only_what_the_queue_must_redeliver<S: ChainStore>(store: S) {
     let consumer = consumer(store.clone(), queue.clone(), dead_letters.clone());
     let far = Instant::now() + Duration::from_secs(120);
 
-    let response =
-        route_batch(&consumer, fixture(&unknown.to_string(), &settled.id().to_string()), far, &RpcUrls::default())
-            .await;
+    let response = route_batch(
+        &consumer,
+        fixture(&unknown.to_string(), &settled.id().to_string()),
+        far,
+        &RpcUrls::default(),
+        &Clock::system(),
+    )
+    .await;
 
     assert_eq!(failed_ids(&response), [MALFORMED_MESSAGE]);
     // What Lambda reads back.
@@ -118,7 +124,14 @@ async fn reports_only_what_the_queue_must_redeliver<S: ChainStore>(store: S) {
     assert_eq!(listed, [settled.id()], "its session lists the refund");
 
     // Again (the message came back): listed once still.
-    route_batch(&consumer, fixture(&unknown.to_string(), &settled.id().to_string()), far, &RpcUrls::default()).await;
+    route_batch(
+        &consumer,
+        fixture(&unknown.to_string(), &settled.id().to_string()),
+        far,
+        &RpcUrls::default(),
+        &Clock::system(),
+    )
+    .await;
     let again = store.get_session(&settled.session_id).await.expect("read").expect("its session");
     assert_eq!((again.refunds, again.version), (session.refunds, session.version));
 }
@@ -180,7 +193,7 @@ async fn a_deposit_that_keeps_failing_is_dead_lettered_after_its_last_attempt_an
             for delivery in batch {
                 let message = delivery.message.expect("a deposit message");
                 let budget = Duration::from_secs(60);
-                let outcome = consumer.consume(&message, budget, route_deposits::lambda::now(), |e| e.to_string());
+                let outcome = consumer.consume(&message, budget, ferry_testing::now(), |e| e.to_string());
                 outcomes.push(outcome.await.expect("the queue works"));
                 typed.ack(&delivery.receipt).await.expect("ack");
             }

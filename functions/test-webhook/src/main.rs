@@ -5,7 +5,7 @@ use test_webhook::TestWebhook;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ferry_http::service::init_tracing();
+    ferry_runtime::logging::init("info");
     let config = WebhookConfig::from_env()?;
     let store = DynamoStore::from_env(config.table_name).await;
     let sender = WebhookSender::new(config.url_policy)?;

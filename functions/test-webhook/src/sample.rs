@@ -11,6 +11,7 @@ use ferry_domain::{
     IllegalTransition, MerchantId, NewSession, Plan, Session, SessionError, SessionId, SessionRefund, Timestamp, Token,
     TxHash,
 };
+use ferry_runtime::Ids;
 
 /// Where the sample's money goes.
 pub const DESTINATION: EvmAddress = EvmAddress::new(address!("0x1111111111111111111111111111111111111111"));
@@ -44,7 +45,7 @@ pub enum SampleError {
 /// A session of `merchant_id` as the change that emits `kind` left it, at
 /// `now`: `processing` (paid), `succeeded` (paid and delivered), `bounced`
 /// (paid and refunded) or `expired` (never paid).
-pub fn session(merchant_id: MerchantId, kind: EventKind, now: Timestamp) -> Result<Session, SampleError> {
+pub fn session(merchant_id: MerchantId, kind: EventKind, now: Timestamp, ids: &Ids) -> Result<Session, SampleError> {
     let lifetime = match kind {
         EventKind::Expired => Session::DEFAULT_LIFETIME_SECONDS,
         EventKind::Processing | EventKind::Succeeded | EventKind::Bounced => AGE_SECONDS,
@@ -52,9 +53,9 @@ pub fn session(merchant_id: MerchantId, kind: EventKind, now: Timestamp) -> Resu
     let created = Timestamp::from_unix_seconds(now.unix_seconds().saturating_sub(lifetime));
     let session = Session::create(
         new_session(),
-        SessionId::from_bytes(ferry_http::random_bytes()),
+        SessionId::from_bytes(ids.next()),
         merchant_id,
-        ClientSecret::from_bytes(ferry_http::random_bytes()),
+        ClientSecret::from_bytes(ids.next()),
         created,
     );
     if kind == EventKind::Expired {
@@ -62,15 +63,15 @@ pub fn session(merchant_id: MerchantId, kind: EventKind, now: Timestamp) -> Resu
         return Ok(expired);
     }
     let waiting = session.set_evm_payment_method(RECEIVER, created)?.unwrap_or(session);
-    let deposit = deposit();
+    let deposit = deposit(ids);
     let (processing, _event) = waiting.deposit_seen(&deposit)?;
     let (next, _event) = match kind {
         EventKind::Processing | EventKind::Expired => return Ok(processing),
-        EventKind::Succeeded => processing.delivered(Delivery { tx_hash: random_tx_hash(), received: AMOUNT })?,
+        EventKind::Succeeded => processing.delivered(Delivery { tx_hash: tx_hash(ids), received: AMOUNT })?,
         EventKind::Bounced => {
             // The destination's call reverted, and the funds went back.
             let plan = Plan::Sweep { to: DESTINATION, calldata: None, refund_to: REFUND };
-            let refund = SessionRefund::sent_back(&deposit, &plan, &processing.destination, random_tx_hash(), AMOUNT);
+            let refund = SessionRefund::sent_back(&deposit, &plan, &processing.destination, tx_hash(ids), AMOUNT);
             processing.refunded(refund)?
         }
     };
@@ -104,7 +105,7 @@ fn new_session() -> NewSession {
     }
 }
 
-fn deposit() -> Deposit {
+fn deposit(ids: &Ids) -> Deposit {
     Deposit {
         chain_id: BASE,
         chain_name: "Base".into(),
@@ -112,16 +113,17 @@ fn deposit() -> Deposit {
         from: PAYER,
         receiver: RECEIVER,
         amount: AMOUNT,
-        tx_hash: random_tx_hash(),
+        tx_hash: tx_hash(ids),
         log_index: 0,
         block_number: 0,
     }
 }
 
-fn random_tx_hash() -> TxHash {
+/// A sample transaction hash from `ids`.
+fn tx_hash(ids: &Ids) -> TxHash {
     let mut bytes = [0u8; 32];
-    bytes[..16].copy_from_slice(&ferry_http::random_bytes());
-    bytes[16..].copy_from_slice(&ferry_http::random_bytes());
+    bytes[..16].copy_from_slice(&ids.next());
+    bytes[16..].copy_from_slice(&ids.next());
     TxHash::new(B256::from(bytes))
 }
 
@@ -144,7 +146,7 @@ mod tests {
             (EventKind::Bounced, SessionStatus::Bounced),
             (EventKind::Expired, SessionStatus::Expired),
         ] {
-            let session = session(merchant(), kind, NOW).expect("sample");
+            let session = session(merchant(), kind, NOW, &Ids::random()).expect("sample");
             assert_eq!(session.status, status, "{kind:?}");
             assert_eq!(session.merchant_id, merchant());
             assert_eq!(session.destination.address, DESTINATION);
@@ -155,25 +157,25 @@ mod tests {
 
     #[test]
     fn a_paid_sample_shows_its_deposit_and_a_finished_one_its_delivery() {
-        let processing = session(merchant(), EventKind::Processing, NOW).expect("sample");
+        let processing = session(merchant(), EventKind::Processing, NOW, &Ids::random()).expect("sample");
         let Some(PaymentMethod::Evm { receiver_address, source: Some(source), .. }) = &processing.payment_method else {
             panic!("no deposit: {:?}", processing.payment_method);
         };
         assert_eq!((*receiver_address, source.address, source.sent), (RECEIVER, PAYER, AMOUNT));
         assert!(processing.destination.delivery.is_none());
         for kind in [EventKind::Succeeded, EventKind::Bounced] {
-            let finished = session(merchant(), kind, NOW).expect("sample");
+            let finished = session(merchant(), kind, NOW, &Ids::random()).expect("sample");
             assert_eq!(finished.destination.delivery.as_ref().map(|d| d.received), Some(AMOUNT), "{kind:?}");
         }
-        let expired = session(merchant(), EventKind::Expired, NOW).expect("sample");
+        let expired = session(merchant(), EventKind::Expired, NOW, &Ids::random()).expect("sample");
         assert!(expired.payment_method.is_none(), "never paid");
         assert_eq!(expired.expires_at, NOW);
     }
 
     #[test]
     fn every_sample_has_a_fresh_id() {
-        let a = session(merchant(), EventKind::Succeeded, NOW).expect("sample");
-        let b = session(merchant(), EventKind::Succeeded, NOW).expect("sample");
+        let a = session(merchant(), EventKind::Succeeded, NOW, &Ids::random()).expect("sample");
+        let b = session(merchant(), EventKind::Succeeded, NOW, &Ids::random()).expect("sample");
         assert_ne!(a.id, b.id);
         assert_ne!(a.destination.delivery, b.destination.delivery, "fresh transaction hashes too");
     }

@@ -51,7 +51,8 @@ fn assert_is_the_signed_event(received: &ReceivedRequest, endpoint: &WebhookEndp
     assert_eq!(received.method, "POST");
     assert_eq!(received.content_type.as_deref(), Some("application/json"));
     let signature = received.signature.as_deref().expect("a Ferry-Signature header");
-    let verified = verify(&endpoint.secret, signature, &received.body, ferry_http::now(), SIGNATURE_TOLERANCE_SECONDS);
+    let verified =
+        verify(&endpoint.secret, signature, &received.body, ferry_testing::now(), SIGNATURE_TOLERANCE_SECONDS);
     assert_eq!(verified, Ok(()), "{signature}");
     assert_eq!(received.json(), *event, "the response shows the event as sent");
 }

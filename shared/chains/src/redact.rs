@@ -23,17 +23,7 @@ pub fn redact_urls(text: &str) -> String {
     out
 }
 
-/// An error's whole chain as one line: `error: cause: cause`.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use ferry_runtime::error_chain;
 
 /// [`error_chain`] with URLs redacted.
 pub fn redacted_chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -1,6 +1,6 @@
 //! Authentication: API keys (merchant) and client secrets (one session).
 
-use ferry_domain::{ApiKey, ClientSecret, MerchantId, Session, utc_day};
+use ferry_domain::{ApiKey, ClientSecret, MerchantId, Session, Timestamp, utc_day};
 use ferry_store::MerchantStore;
 use lambda_http::Request;
 
@@ -31,42 +31,45 @@ fn presented_api_key(request: &Request) -> Option<Result<ApiKey, ApiError>> {
 /// day as the key's last use: the record just read carries the stored day,
 /// so every other request costs no write. A failure to record it is logged
 /// and does not fail the request.
-async fn merchant_for<S: MerchantStore>(store: &S, key: ApiKey) -> Result<MerchantId, ApiError> {
+async fn merchant_for<S: MerchantStore>(store: &S, key: ApiKey, now: Timestamp) -> Result<MerchantId, ApiError> {
     let hash = key.hash();
     let record = store.find_api_key(&hash).await?.ok_or_else(invalid_api_key)?;
-    let today = utc_day(crate::now());
+    let today = utc_day(now);
     if record.last_used_on.is_none_or(|day| day < today)
         && let Err(error) = store.record_api_key_use(&hash, today).await
     {
-        let mut chain = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            chain.push_str(": ");
-            chain.push_str(&cause.to_string());
-            source = cause.source();
-        }
+        let chain = ferry_runtime::error_chain(&error);
         tracing::warn!(key_id = %record.id(), "could not record an API key's use: {chain}");
     }
     Ok(record.merchant_id)
 }
 
 /// The merchant whose API key authorizes this request; 401 without one.
-pub async fn require_merchant<S: MerchantStore>(store: &S, request: &Request) -> Result<MerchantId, ApiError> {
+/// `now` dates the key's use.
+pub async fn require_merchant<S: MerchantStore>(
+    store: &S,
+    request: &Request,
+    now: Timestamp,
+) -> Result<MerchantId, ApiError> {
     match presented_api_key(request) {
         None => Err(ApiError::new(
             ErrorCode::MissingApiKey,
             "This endpoint needs an API key: send `Authorization: Bearer <API key>`.",
         )),
-        Some(key) => merchant_for(store, key?).await,
+        Some(key) => merchant_for(store, key?, now).await,
     }
 }
 
 /// The merchant when an API key is presented (it must then be valid), or
 /// `None` for an anonymous request.
-pub async fn optional_merchant<S: MerchantStore>(store: &S, request: &Request) -> Result<Option<MerchantId>, ApiError> {
+pub async fn optional_merchant<S: MerchantStore>(
+    store: &S,
+    request: &Request,
+    now: Timestamp,
+) -> Result<Option<MerchantId>, ApiError> {
     match presented_api_key(request) {
         None => Ok(None),
-        Some(key) => merchant_for(store, key?).await.map(Some),
+        Some(key) => merchant_for(store, key?, now).await.map(Some),
     }
 }
 
@@ -151,15 +154,19 @@ mod tests {
         let record = ApiKeyRecord::new(key.hash(), merchant.id, Timestamp::from_unix_seconds(1), None);
         store.create_api_key(&record).await.expect("key");
 
+        let today = Timestamp::from_unix_seconds(1_800_000_000);
         for _ in 0..3 {
-            assert_eq!(require_merchant(&store, &with_key(&key)).await.expect("valid"), merchant.id);
+            assert_eq!(require_merchant(&store, &with_key(&key), today).await.expect("valid"), merchant.id);
         }
         assert_eq!(store.use_writes.load(Ordering::SeqCst), 1, "one write for the day, not one per request");
         let stored = store.find_api_key(&key.hash()).await.expect("find").expect("stored");
-        assert_eq!(stored.last_used_on, Some(utc_day(crate::now())));
+        assert_eq!(stored.last_used_on, Some(utc_day(today)));
+        let tomorrow = today.plus_seconds(24 * 3600);
+        require_merchant(&store, &with_key(&key), tomorrow).await.expect("valid");
+        assert_eq!(store.use_writes.load(Ordering::SeqCst), 2, "the next day's first use is recorded");
 
         assert!(store.revoke_api_key(&key.hash()).await.expect("revoke"));
-        let refused = require_merchant(&store, &with_key(&key)).await.expect_err("revoked");
+        let refused = require_merchant(&store, &with_key(&key), tomorrow).await.expect_err("revoked");
         assert_eq!(refused.code, ErrorCode::InvalidApiKey);
         assert_eq!(refused.status(), http::StatusCode::UNAUTHORIZED);
     }

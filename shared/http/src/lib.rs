@@ -5,7 +5,6 @@
 pub mod auth;
 pub mod cors;
 pub mod error;
-pub mod metrics;
 pub mod openapi;
 pub mod request;
 pub mod routes;
@@ -17,17 +16,3 @@ pub mod wire;
 pub use error::{ApiError, ErrorCode, ErrorType};
 pub use lambda_http::{Body, Request, RequestExt, Response};
 pub use service::{HandlerResult, json, respond, respond_with, run_lambda};
-
-/// The current time, for handlers.
-pub fn now() -> ferry_domain::Timestamp {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0);
-    ferry_domain::Timestamp::from_unix_seconds(seconds)
-}
-
-/// 16 bytes from the operating system's CSPRNG, for ids and secrets.
-pub fn random_bytes() -> [u8; 16] {
-    rand::random()
-}

@@ -58,13 +58,7 @@ fn error_response(error: &ApiError) -> Response<Body> {
 fn log_failure(error: &ApiError) {
     if error.status().is_server_error() {
         // The full source chain goes to the logs, never to the caller.
-        let mut chain = String::new();
-        let mut source = error.source().map(|s| s as &dyn std::error::Error);
-        while let Some(cause) = source {
-            chain.push_str(": ");
-            chain.push_str(&cause.to_string());
-            source = cause.source();
-        }
+        let chain = error.source().map(|cause| format!(": {}", ferry_runtime::error_chain(cause))).unwrap_or_default();
         tracing::error!(code = error.code.as_str(), "request failed{chain}");
     } else {
         tracing::info!(
@@ -128,35 +122,6 @@ where
     }
     CorsPolicy::add_response_headers(&request_headers, &mut response);
     response
-}
-
-/// Sets up logging once per process: JSON when Lambda's log format is JSON
-/// (as `template.yaml` configures it), compact text otherwise. `RUST_LOG`
-/// filters (default `info`).
-pub fn init_tracing() {
-    init_tracing_with_default("info");
-}
-
-/// Log targets that can print a request's URL (and with it an RPC
-/// provider's API key), capped below the levels at which they would,
-/// whatever `RUST_LOG` says: alloy's HTTP transport span and reqwest's
-/// connection log (both debug), and alloy's retry layer, which traces each
-/// failure it retries with its full text.
-const URL_QUIETING: [&str; 3] = ["alloy_transport_http=info", "alloy_transport=info", "reqwest=info"];
-
-/// [`init_tracing`] with another default filter for when `RUST_LOG` is unset.
-pub fn init_tracing_with_default(default_filter: &str) {
-    use tracing_subscriber::EnvFilter;
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    for directive in URL_QUIETING {
-        if let Ok(directive) = directive.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    let _already_set =
-        if json { builder.json().flatten_event(true).without_time().try_init() } else { builder.compact().try_init() };
 }
 
 /// The Lambda entry point every HTTP function's `main` calls: serves

@@ -6,6 +6,7 @@ use ferry_domain::webhook::{EventSelectionError, parse_description};
 use ferry_domain::{
     EventId, EventSelection, MerchantId, Timestamp, UrlPolicy, WebhookEndpoint, WebhookId, WebhookSecret, WebhookUrl,
 };
+use ferry_runtime::Ids;
 use ferry_store::CreateWebhookError;
 use lambda_http::Request;
 
@@ -50,13 +51,14 @@ pub fn parse_new_webhook(body: CreateWebhookRequest, policy: UrlPolicy) -> Resul
 }
 
 impl NewWebhook {
-    /// The endpoint with a fresh id and secret (32 bytes from the OS CSPRNG).
-    pub fn into_endpoint(self, merchant_id: MerchantId, now: Timestamp) -> WebhookEndpoint {
+    /// The endpoint with a fresh id and secret (32 bytes from `ids`: the OS
+    /// CSPRNG in production).
+    pub fn into_endpoint(self, merchant_id: MerchantId, now: Timestamp, ids: &Ids) -> WebhookEndpoint {
         let mut secret = [0u8; 32];
-        secret[..16].copy_from_slice(&crate::random_bytes());
-        secret[16..].copy_from_slice(&crate::random_bytes());
+        secret[..16].copy_from_slice(&ids.next());
+        secret[16..].copy_from_slice(&ids.next());
         WebhookEndpoint {
-            id: WebhookId::from_bytes(crate::random_bytes()),
+            id: WebhookId::from_bytes(ids.next()),
             merchant_id,
             url: self.url,
             events: self.events,

@@ -70,7 +70,7 @@ impl<S: DeliveryStore + WebhookStore + Clone, Q: Queue> Harness<S, Q> {
                 queue.receive(10, Duration::from_millis(200), Duration::from_secs(30)).await.expect("receive")
             {
                 let message = received.message.expect("a delivery message");
-                self.worker.deliver(&message, ferry_http::now()).await.expect("deliver");
+                self.worker.deliver(&message, ferry_testing::now()).await.expect("deliver");
                 queue.ack(&received.receipt).await.expect("ack");
             }
         }
@@ -78,7 +78,7 @@ impl<S: DeliveryStore + WebhookStore + Clone, Q: Queue> Harness<S, Q> {
 }
 
 async fn dispatched<S: DeliveryStore + WebhookStore, Q: Queue>(harness: &Harness<S, Q>) -> DispatchReport {
-    harness.worker.dispatch(ferry_http::now()).await.expect("dispatch")
+    harness.worker.dispatch(ferry_testing::now()).await.expect("dispatch")
 }
 
 #[tokio::test]
@@ -99,10 +99,10 @@ async fn a_delivery_carries_the_event_signed_with_the_endpoint_secret() {
         assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/hooks"));
         assert_eq!(request.content_type.as_deref(), Some("application/json"));
         let signature = request.signature.as_deref().expect("a Ferry-Signature header");
-        verify(&endpoint.secret, signature, &request.body, ferry_http::now(), SIGNATURE_TOLERANCE_SECONDS)
+        verify(&endpoint.secret, signature, &request.body, ferry_testing::now(), SIGNATURE_TOLERANCE_SECONDS)
             .expect("the signature verifies with the endpoint's secret");
-        let other = ferry_store::conformance::sample_webhook(merchant.id, ferry_http::now()).secret;
-        assert!(verify(&other, signature, &request.body, ferry_http::now(), 300).is_err(), "and no other secret");
+        let other = ferry_store::conformance::sample_webhook(merchant.id, ferry_testing::now()).secret;
+        assert!(verify(&other, signature, &request.body, ferry_testing::now(), 300).is_err(), "and no other secret");
 
         let body = request.json();
         assert_eq!(body["id"], event.id.to_string());
@@ -186,7 +186,8 @@ where
     assert_eq!(parked.attempts.len(), 3);
     assert_eq!(harness.store.parked_deliveries(10).await.expect("parked"), vec![parked.clone()]);
 
-    let replayed = harness.worker.replay(ReplayScope::Parked { limit: 10 }, ferry_http::now()).await.expect("replay");
+    let replayed =
+        harness.worker.replay(ReplayScope::Parked { limit: 10 }, ferry_testing::now()).await.expect("replay");
     assert_eq!(replayed.len(), 1);
     let [delivered] = <[WebhookDelivery; 1]>::try_from(harness.run_until_finished(&event.id).await).expect("one");
     assert_eq!(delivered.state, DeliveryState::Succeeded);
@@ -194,7 +195,7 @@ where
     assert_eq!(receiver.received().len(), 4);
     assert_eq!(harness.store.parked_deliveries(10).await.expect("parked"), vec![]);
 
-    let again = harness.worker.replay(ReplayScope::Event(event.id), ferry_http::now()).await.expect("replay");
+    let again = harness.worker.replay(ReplayScope::Event(event.id), ferry_testing::now()).await.expect("replay");
     assert!(again.is_empty(), "a delivered event has nothing parked");
 }
 
@@ -222,7 +223,7 @@ async fn duplicate_and_reordered_messages_deliver_each_event_once_per_endpoint()
         // Every message twice, newest first, two workers at a time.
         messages.reverse();
         for message in messages.iter().chain(messages.iter()) {
-            let now = ferry_http::now();
+            let now = ferry_testing::now();
             let (x, y) = tokio::join!(harness.worker.deliver(message, now), harness.worker.deliver(message, now));
             let outcomes = [x.expect("deliver"), y.expect("deliver")];
             assert!(outcomes.iter().filter(|o| **o == Delivered::Succeeded).count() <= 1, "{outcomes:?}");
@@ -270,10 +271,10 @@ async fn attempt_to(sender: &WebhookSender, url: &str) -> AttemptOutcome {
     let url: ferry_domain::WebhookUrl = serde_json::from_value(serde_json::json!(url)).expect("url");
     let secret = ferry_store::conformance::sample_webhook(
         ferry_domain::MerchantId::from_random_bytes([1; 16]),
-        ferry_http::now(),
+        ferry_testing::now(),
     )
     .secret;
-    sender.send(&url, &secret, b"{}", ferry_http::now()).await.outcome
+    sender.send(&url, &secret, b"{}", ferry_testing::now()).await.outcome
 }
 
 #[tokio::test]
@@ -382,7 +383,7 @@ async fn an_early_message_is_queued_again_for_when_the_delivery_is_due() {
         for queued in harness.queue.receive(10, Duration::ZERO, Duration::from_secs(30)).await.expect("receive") {
             harness.queue.ack(&queued.receipt).await.expect("ack");
         }
-        let now = ferry_http::now();
+        let now = ferry_testing::now();
 
         let Delivered::Retrying { at } = harness.worker.deliver(&message, now).await.expect("deliver") else {
             panic!("the first attempt fails")
@@ -418,7 +419,7 @@ async fn the_sweep_queues_deliveries_whose_message_was_lost() {
         for message in &lost {
             harness.queue.ack(&message.receipt).await.expect("ack");
         }
-        let now = ferry_http::now();
+        let now = ferry_testing::now();
         assert_eq!(harness.worker.sweep(now).await.expect("sweep"), 0, "not overdue yet");
         let overdue = now.plus_seconds(ferry_notify::SWEEP_GRACE_SECONDS);
         assert_eq!(harness.worker.sweep(overdue).await.expect("sweep"), 1);

@@ -49,7 +49,7 @@ where
         if let Err(error) = outcome {
             span.in_scope(|| {
                 tracing::error!(
-                    error = %source_chain(error.as_ref()),
+                    error = %ferry_runtime::error_chain(error.as_ref()),
                     "message failed; SQS will redeliver it"
                 );
             });
@@ -79,18 +79,6 @@ where
         }
     })
     .await
-}
-
-/// `error: its source: the source's source…`, for one log line.
-pub fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    chain
 }
 
 #[cfg(test)]
@@ -230,11 +218,5 @@ mod tests {
             assert_eq!(*handled.lock().expect("lock"), ["s1", "s3"]);
         })
         .await;
-    }
-
-    #[test]
-    fn failures_are_logged_with_their_source_chain() {
-        let error = RouteFailed(std::io::Error::other("node unreachable"));
-        assert_eq!(source_chain(&error), "route failed: node unreachable");
     }
 }

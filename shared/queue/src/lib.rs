@@ -43,7 +43,7 @@ pub mod sqlite;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use ferry_runtime::BoxError;
 
 /// The longest delay SQS allows on one message: 15 minutes.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);

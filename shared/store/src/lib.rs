@@ -29,7 +29,7 @@ pub mod memory;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use ferry_runtime::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -259,13 +259,13 @@ pub struct SeededMerchant {
 /// `ferry api-key create` do: only the key's hash is stored.
 pub async fn seed_merchant<S: MerchantStore>(store: &S) -> SeededMerchant {
     let merchant = Merchant {
-        id: MerchantId::from_random_bytes(ferry_http::random_bytes()),
+        id: MerchantId::from_random_bytes(random_bytes()),
         name: "Test merchant".to_string(),
-        created_at: ferry_http::now(),
+        created_at: now(),
     };
     store.create_merchant(&merchant).await.expect("seed a merchant");
-    let key = ApiKey::from_random_bytes(ferry_http::random_bytes());
-    let record = ApiKeyRecord::new(key.hash(), merchant.id, ferry_http::now(), None);
+    let key = ApiKey::from_random_bytes(random_bytes());
+    let record = ApiKeyRecord::new(key.hash(), merchant.id, now(), None);
     store.create_api_key(&record).await.expect("seed an API key");
     SeededMerchant { id: merchant.id, api_key: key.reveal() }
 }
@@ -280,7 +280,7 @@ pub async fn seed_api_key<S: MerchantStore>(store: &S) -> String {
 /// 10.00, metadata `{"order": "1"}`), created now — and returns it.
 pub async fn seed_session<S: SessionStore>(store: &S, merchant_id: MerchantId) -> Session {
     let mut session = ferry_store::conformance::sample_session(merchant_id);
-    let now = ferry_http::now();
+    let now = now();
     session.created_at = now;
     session.expires_at = now.plus_seconds(Session::DEFAULT_LIFETIME_SECONDS);
     store.create_session(&session, None).await.expect("seed a session");
@@ -295,7 +295,7 @@ pub async fn seed_webhook<S: ferry_store::WebhookStore>(
     store: &S,
     merchant_id: MerchantId,
 ) -> ferry_domain::WebhookEndpoint {
-    let endpoint = ferry_store::conformance::sample_webhook(merchant_id, ferry_http::now());
+    let endpoint = ferry_store::conformance::sample_webhook(merchant_id, now());
     store.create_webhook(&endpoint, ferry_domain::webhook::MAX_WEBHOOKS_PER_MERCHANT).await.expect("seed a webhook");
     endpoint
 }
@@ -308,7 +308,7 @@ pub async fn seed_webhook_at<S: ferry_store::WebhookStore>(
     url: &str,
     events: &[&str],
 ) -> ferry_domain::WebhookEndpoint {
-    let mut endpoint = ferry_store::conformance::sample_webhook(merchant_id, ferry_http::now());
+    let mut endpoint = ferry_store::conformance::sample_webhook(merchant_id, now());
     let policy = ferry_domain::UrlPolicy::DEVELOPMENT;
     endpoint.url = ferry_domain::WebhookUrl::parse(url, policy).expect("a valid endpoint URL");
     endpoint.events = ferry_domain::EventSelection::parse(events).expect("valid events");
@@ -322,11 +322,11 @@ pub async fn seed_webhook_at<S: ferry_store::WebhookStore>(
 pub async fn seed_event<S: SessionStore>(store: &S, merchant_id: MerchantId) -> (Session, SessionEvent) {
     let session = seed_session(store, merchant_id).await;
     let deposit = ferry_store::conformance::sample_deposit();
-    let now = ferry_http::now();
+    let now = now();
     let waiting = session.set_evm_payment_method(deposit.receiver, now).expect("legal").expect("changed");
     store.commit(SessionChange::new(&waiting).claiming_receiver(deposit.receiver)).await.expect("set payment method");
     let (processing, kind) = waiting.deposit_seen(&deposit).expect("legal");
-    let event = SessionEvent::new(ferry_http::random_bytes(), kind, &processing, now);
+    let event = SessionEvent::new(random_bytes(), kind, &processing, now);
     store.commit(SessionChange::new(&processing).emitting(&event)).await.expect("commit with its event");
     (processing, event)
 }
@@ -394,6 +394,17 @@ pub fn session_function_env(endpoint: &str, table: &str) -> Vec<(&'static str, S
 /// A fresh private SQLite store (the embedded adapter, in memory).
 pub fn sqlite() -> ferry_store::sqlite::SqliteStore {
     ferry_store::sqlite::SqliteStore::in_memory().expect("in-memory SQLite store")
+}
+
+/// The system's time, for tests (the code under test is handed a
+/// [`ferry_runtime::Clock`]).
+pub fn now() -> ferry_domain::Timestamp {
+    ferry_runtime::Clock::system().now()
+}
+
+/// 16 fresh random bytes, for tests' ids.
+pub fn random_bytes() -> [u8; 16] {
+    ferry_runtime::Ids::random().next()
 }
 
 /// An SQS event as the event source mapping builds it from `messages`

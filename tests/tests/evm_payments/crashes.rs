@@ -29,7 +29,7 @@ async fn a_router_that_dies_after_paying_out_pays_exactly_once_when_the_deposit_
 
     // A router that dies after the payout and the collection, before it records either.
     let crashing = Crashing::new(app.store.clone(), CrashPoint::BeforeSettling);
-    let error = app.router(crashing.clone()).route(&deposit, ferry_http::now()).await.expect_err("the router dies");
+    let error = app.router(crashing.clone()).route(&deposit, ferry_testing::now()).await.expect_err("the router dies");
     assert!(crashing.crashed() && matches!(error, RouteError::Store(_)), "{error:?}");
     let paid = destination.factory_events::<FerryFactory::Paid>().await;
     assert_eq!(paid.len(), 1, "the payout went out before the crash: {paid:?}");
@@ -55,7 +55,7 @@ async fn a_router_that_dies_after_paying_out_pays_exactly_once_when_the_deposit_
 
     // The retry (the message reappears; a fresh router takes it) finishes without paying again.
     let router = app.router(app.store.clone());
-    router.route(&deposit, ferry_http::now()).await.expect("the retry routes the deposit");
+    router.route(&deposit, ferry_testing::now()).await.expect("the retry routes the deposit");
     let view = app.wait_for_status(&session.id, "succeeded").await;
     let delivery_tx = tx_hash(&view["destination"]["delivery"]["txHash"]);
     assert_eq!(view["destination"]["delivery"]["receivedUnits"], "10.00", "{view:#}");
@@ -75,7 +75,7 @@ async fn a_router_that_dies_after_paying_out_pays_exactly_once_when_the_deposit_
     assert_eq!((tx_hash.into_inner(), amount), (delivery_tx, units("10.00")));
 
     // Routing it yet again changes nothing.
-    router.route(&deposit, ferry_http::now()).await.expect("a settled deposit routes to nothing");
+    router.route(&deposit, ferry_testing::now()).await.expect("a settled deposit routes to nothing");
     assert_eq!(destination.factory_events::<FerryFactory::Paid>().await.len(), 1);
     assert_eq!(source.factory_events::<FerryFactory::Swept>().await.len(), 1);
 }
@@ -94,13 +94,13 @@ async fn a_router_that_dies_after_settling_a_bounced_call_bounces_the_session_wh
 
     // A router that records the settlement, then dies before recording the session's outcome.
     let crashing = Crashing::new(app.store.clone(), CrashPoint::BeforeFinishing);
-    let error = app.router(crashing.clone()).route(&deposit, ferry_http::now()).await.expect_err("the router dies");
+    let error = app.router(crashing.clone()).route(&deposit, ferry_testing::now()).await.expect_err("the router dies");
     assert!(crashing.crashed() && matches!(error, RouteError::Store(_)), "{error:?}");
     let record = app.deposit(&deposit).await.expect("recorded");
     let DepositState::Settled { tx_hash: refund_tx, .. } = record.state else { panic!("{record:?}") };
     assert_eq!(app.session_view(&session.id).await["status"], "processing");
     // The retry records the outcome the chain shows (the call reverted: bounced), moving nothing.
-    app.router(app.store.clone()).route(&deposit, ferry_http::now()).await.expect("the retry routes the deposit");
+    app.router(app.store.clone()).route(&deposit, ferry_testing::now()).await.expect("the retry routes the deposit");
     let view = app.session_view(&session.id).await;
     assert_eq!(view["status"], "bounced", "{view:#}");
     assert_eq!(view["destination"]["delivery"]["receivedUnits"], "10.00", "{view:#}");

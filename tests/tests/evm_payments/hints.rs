@@ -58,7 +58,7 @@ async fn a_payer_who_names_the_transaction_is_routed_without_waiting_for_a_scan(
     let message = messages[0].message.as_ref().expect("a RouteDeposit");
     assert_eq!(message.deposit_id, deposit);
 
-    app.router(app.store.clone()).route(&deposit, ferry_http::now()).await.expect("routed");
+    app.router(app.store.clone()).route(&deposit, ferry_testing::now()).await.expect("routed");
     queued.ack(&messages[0].receipt).await.expect("ack");
     let view = app.wait_for_status(&session.id, "succeeded").await;
     assert_eq!(view["paymentMethod"]["source"]["txHash"], payment.tx_hash.to_string());

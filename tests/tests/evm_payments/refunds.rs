@@ -155,7 +155,7 @@ async fn a_payment_after_the_session_expired_is_refunded_to_the_refund_address()
     assert_eq!((stored.refunds[0].deposit_id.clone(), stored.refunds[0].amount), (late.deposit_id(), units("10.00")));
 
     // Routing the deposit again (a redelivered message) moves nothing and lists nothing twice.
-    app.router(app.store.clone()).route(&late.deposit_id(), ferry_http::now()).await.expect("routes to nothing");
+    app.router(app.store.clone()).route(&late.deposit_id(), ferry_testing::now()).await.expect("routes to nothing");
     let again = app.stored_session(&session.id).await;
     assert_eq!((again.refunds, again.version), (stored.refunds, stored.version), "unchanged");
     assert_eq!(chain.factory_events::<FerryFactory::Swept>().await.len(), 1, "refunded once");

@@ -202,7 +202,7 @@ async fn one_session_costs_what_the_readme_says() {
         .await;
     assert_eq!(created.status, 201, "{:#}", created.body);
     // The watcher's first scan sets its cursors: set-up, not a session's.
-    for report in poller.run_cycle(ferry_http::now()).await {
+    for report in poller.run_cycle(ferry_testing::now()).await {
         report.expect("the first scan");
     }
     let _setup = meters.read(0);
@@ -222,12 +222,12 @@ async fn one_session_costs_what_the_readme_says() {
         // an idle scan over as many new blocks is its baseline.
         tokio::time::sleep(Duration::from_millis(2_500)).await;
         let _chain_noise = meters.read(0);
-        for report in poller.run_cycle(ferry_http::now()).await {
+        for report in poller.run_cycle(ferry_testing::now()).await {
             report.expect("the scan");
         }
         let finding = meters.read(1);
         tokio::time::sleep(Duration::from_millis(2_500)).await;
-        for report in poller.run_cycle(ferry_http::now()).await {
+        for report in poller.run_cycle(ferry_testing::now()).await {
             report.expect("the idle scan");
         }
         let idle = meters.read(1);
@@ -247,7 +247,7 @@ async fn one_session_costs_what_the_readme_says() {
             for message in received {
                 let body = message.message.expect("a deposit message");
                 let outcome = consumer
-                    .consume(&body, Duration::from_secs(100), ferry_http::now(), |e| e.to_string())
+                    .consume(&body, Duration::from_secs(100), ferry_testing::now(), |e| e.to_string())
                     .await
                     .expect("the queue works");
                 assert!(matches!(outcome, Outcome::Routed), "{outcome:?}");

@@ -39,7 +39,7 @@ async fn a_paid_session_is_announced_to_the_merchant_endpoint_signed() {
     let mut kinds = Vec::new();
     for request in &requests {
         let header = request.signature.as_deref().expect("signed");
-        verify(&secret, header, &request.body, ferry_http::now(), SIGNATURE_TOLERANCE_SECONDS).expect("verifies");
+        verify(&secret, header, &request.body, ferry_testing::now(), SIGNATURE_TOLERANCE_SECONDS).expect("verifies");
         let event = request.json();
         assert_eq!(event["data"]["session"]["sessionId"], session.id.as_str());
         assert!(event["data"]["session"].get("clientSecret").is_none(), "{event:#}");
@@ -75,7 +75,7 @@ async fn the_router_announces_each_event_it_commits() {
 
     let webhooks = MemoryQueue::new();
     let router = app.router(app.store.clone()).announcing(Announcer::to_queue(webhooks.clone()));
-    router.route(&payment.deposit_id(), ferry_http::now()).await.expect("routed");
+    router.route(&payment.deposit_id(), ferry_testing::now()).await.expect("routed");
 
     let queue: TypedQueue<MemoryQueue, WebhookMessage> = TypedQueue::new(webhooks);
     let announced = queue.receive(10, Duration::ZERO, Duration::from_secs(30)).await.expect("receive");

@@ -20,7 +20,7 @@ use crate::redact::Redacted;
 use super::contracts::IERC20;
 use super::transport::{RpcOptions, rpc_client};
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use ferry_runtime::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
