@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use deliver_webhooks::DeliverFunction;
+use deliver_webhooks::lambda::DeliverWebhooksLambda;
 use ferry_domain::webhook::{SIGNATURE_TOLERANCE_SECONDS, verify};
 use ferry_domain::{DeliveryState, RetryPolicy, UrlPolicy, WebhookDelivery};
 use ferry_notify::{Announcer, DeliverWebhooks, WebhookSender};
@@ -32,9 +32,9 @@ fn in_a_minute() -> SystemTime {
     SystemTime::now() + Duration::from_secs(60)
 }
 
-fn function(store: MemoryStore, queue: MemoryQueue) -> DeliverFunction<MemoryStore, MemoryQueue> {
+fn function(store: MemoryStore, queue: MemoryQueue) -> DeliverWebhooksLambda<MemoryStore, MemoryQueue> {
     let sender = WebhookSender::new(DEV).expect("sender");
-    DeliverFunction::new(DeliverWebhooks::new(store, queue, sender, RetryPolicy::STANDARD))
+    DeliverWebhooksLambda::new(DeliverWebhooks::new(store, queue, sender, RetryPolicy::STANDARD))
 }
 
 #[tokio::test]

@@ -43,13 +43,13 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
 }
 
 /// The scheduled function.
-pub struct ScheduledExpiry<S> {
+pub struct ExpireSessionsLambda<S> {
     worker: ExpireSessions<S>,
     pub safety_margin: Duration,
     clock: Clock,
 }
 
-impl<S: ExpiryStore> ScheduledExpiry<S> {
+impl<S: ExpiryStore> ExpireSessionsLambda<S> {
     pub fn new(worker: ExpireSessions<S>) -> Self {
         Self { worker, safety_margin: SAFETY_MARGIN, clock: Clock::system() }
     }
@@ -88,7 +88,7 @@ impl<S: ExpiryStore> ScheduledExpiry<S> {
     }
 }
 
-impl ScheduledExpiry<DynamoStore> {
+impl ExpireSessionsLambda<DynamoStore> {
     /// The cold start: the table, and the webhook queue its events are
     /// announced on (`announce_queue`, [`ferry_config::announce_queue_url`]).
     pub async fn from_config(config: Config, announce_queue: Option<String>) -> Self {

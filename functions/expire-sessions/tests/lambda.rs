@@ -7,9 +7,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use deliver_webhooks::DeliverFunction;
+use deliver_webhooks::lambda::DeliverWebhooksLambda;
 use expire_sessions::ExpireSessions;
-use expire_sessions::lambda::ScheduledExpiry;
+use expire_sessions::lambda::ExpireSessionsLambda;
 use ferry_domain::{RetryPolicy, UrlPolicy};
 use ferry_domain::{Session, SessionStatus, Timestamp};
 use ferry_notify::{DeliverWebhooks, FanOutMessage, WebhookMessage, WebhookSender};
@@ -52,7 +52,7 @@ async fn the_handler_expires_what_is_due_and_reports_it() {
         let store = MemoryStore::new();
         let due = session_expiring_in(&store, -60).await;
         let not_yet = session_expiring_in(&store, 3_600).await;
-        let function = ScheduledExpiry::new(ExpireSessions::new(store.clone()));
+        let function = ExpireSessionsLambda::new(ExpireSessions::new(store.clone()));
         let event: Value = serde_json::from_str(&scheduled_event()).expect("JSON");
 
         let report = function.handle(&event, SystemTime::now() + Duration::from_secs(30)).await.expect("ran");
@@ -171,7 +171,7 @@ async fn the_binary_announces_each_expiry_and_the_webhook_goes_out_from_the_queu
     let response = invocation.await.expect("the invocation thread").unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(response["expired"], 1, "{response}");
 
-    let deliver = DeliverFunction::new(DeliverWebhooks::new(
+    let deliver = DeliverWebhooksLambda::new(DeliverWebhooks::new(
         store.clone(),
         queue.clone(),
         WebhookSender::new(UrlPolicy::DEVELOPMENT).expect("sender"),

@@ -148,7 +148,7 @@ impl ChainSummary {
 
 /// The scheduled function: a [`PollChains`] over every configured chain,
 /// each chain scanned once its node is verified.
-pub struct ScheduledPoll<S, Q> {
+pub struct PollChainsLambda<S, Q> {
     poller: PollChains<S, Q>,
     /// Run once at the start of each invocation (every minute).
     recovery: Option<RecoverDeposits<S, Q>>,
@@ -167,7 +167,7 @@ pub struct ScheduledPoll<S, Q> {
     clock: Clock,
 }
 
-impl<S: ChainStore, Q: Queue> ScheduledPoll<S, Q> {
+impl<S: ChainStore, Q: Queue> PollChainsLambda<S, Q> {
     /// Every chain starts unverified; `redactor` holds the URLs to keep
     /// out of logs and results.
     pub fn new(poller: PollChains<S, Q>, redactor: RpcUrls, interval: Duration) -> Self {
@@ -415,7 +415,7 @@ fn emit_metrics(chains: &[ChainSummary]) {
     }
 }
 
-impl ScheduledPoll<DynamoStore, SqsQueue> {
+impl PollChainsLambda<DynamoStore, SqsQueue> {
     /// The cold start: the table, the deposit queue and a client per
     /// configured chain, every node's chain id checked.
     pub async fn from_config(config: WorkerConfig) -> Result<Self, BoxError> {

@@ -19,7 +19,7 @@ use ferry_store::CursorStore;
 use ferry_store::memory::MemoryStore;
 use ferry_testing::{FakeRuntimeApi, bounded, fresh_table, moto_endpoint};
 use http_body_util::{BodyExt, Full};
-use poll_chains::lambda::{InvocationError, ScheduledPoll};
+use poll_chains::lambda::{InvocationError, PollChainsLambda};
 use poll_chains::{PollChains, WatchedChain};
 use serde_json::{Value, json};
 
@@ -83,14 +83,14 @@ async fn fake_node(chain_id: u64, head: u64) -> (String, Arc<Mutex<Vec<String>>>
 }
 
 /// The function over the in-memory store and queue, watching Base at `url`.
-fn function(url: &str) -> ScheduledPoll<MemoryStore, MemoryQueue> {
+fn function(url: &str) -> PollChainsLambda<MemoryStore, MemoryQueue> {
     function_over(MemoryStore::new(), url)
 }
 
-fn function_over(store: MemoryStore, url: &str) -> ScheduledPoll<MemoryStore, MemoryQueue> {
+fn function_over(store: MemoryStore, url: &str) -> PollChainsLambda<MemoryStore, MemoryQueue> {
     let client = EvmClient::connect(BASE, url).expect("client");
     let chains = vec![WatchedChain { chain: base(), client }];
-    let mut function = ScheduledPoll::new(
+    let mut function = PollChainsLambda::new(
         PollChains::new(store, MemoryQueue::new(), chains),
         RpcUrls::single(BASE, url),
         Duration::from_millis(500),
@@ -102,7 +102,7 @@ fn function_over(store: MemoryStore, url: &str) -> ScheduledPoll<MemoryStore, Me
 #[tokio::test]
 async fn no_chains_is_a_reported_error() {
     bounded(async {
-        let function = ScheduledPoll::new(
+        let function = PollChainsLambda::new(
             PollChains::new(MemoryStore::new(), MemoryQueue::new(), Vec::new()),
             RpcUrls::default(),
             Duration::from_secs(1),
@@ -214,7 +214,7 @@ async fn a_chain_that_cannot_be_scanned_shows_as_stalled_in_its_metrics() {
             },
         ];
         let poller = PollChains::new(store, MemoryQueue::new(), chains);
-        let mut function = ScheduledPoll::new(poller, RpcUrls::default(), Duration::from_millis(500));
+        let mut function = PollChainsLambda::new(poller, RpcUrls::default(), Duration::from_millis(500));
         function.scan_timeout = Duration::from_millis(400);
         function.safety_margin = Duration::ZERO;
         tokio::time::sleep(Duration::from_millis(1_100)).await;

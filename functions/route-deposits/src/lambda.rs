@@ -70,7 +70,7 @@ pub async fn route_batch<S: ChainStore, Q: Queue>(
 }
 
 /// The SQS-triggered function: the consumer and what to keep out of logs.
-pub struct RouteFunction<S, Q> {
+pub struct RouteDepositsLambda<S, Q> {
     pub consumer: DepositConsumer<S, Q>,
     redactor: RpcUrls,
     pub safety_margin: Duration,
@@ -82,7 +82,7 @@ pub struct RouteFunction<S, Q> {
 /// The longest the funds' read may take after a batch.
 pub const FUNDS_BUDGET: Duration = Duration::from_secs(10);
 
-impl<S: ChainStore, Q: Queue> RouteFunction<S, Q> {
+impl<S: ChainStore, Q: Queue> RouteDepositsLambda<S, Q> {
     pub fn new(consumer: DepositConsumer<S, Q>, redactor: RpcUrls) -> Self {
         Self { consumer, redactor, safety_margin: SAFETY_MARGIN, funds: None, clock: Clock::system() }
     }
@@ -126,7 +126,7 @@ impl<S: ChainStore, Q: Queue> RouteFunction<S, Q> {
     }
 }
 
-impl RouteFunction<DynamoStore, SqsQueue> {
+impl RouteDepositsLambda<DynamoStore, SqsQueue> {
     /// The cold start: the table, the deposit queue and its dead-letter
     /// queue, and a relayer on each configured chain
     /// whose signer (the KMS key, or locally a private key) is bound to

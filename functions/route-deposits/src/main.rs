@@ -1,7 +1,7 @@
 use ferry_config::WorkerConfig;
 use ferry_queue::lambda::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
-use route_deposits::lambda::RouteFunction;
+use route_deposits::lambda::RouteDepositsLambda;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // The RPC URLs from Secrets Manager in deployments (FERRY_RPC_URLS_SECRET_ARN).
     let env = ferry_config::secrets::Environment::load().await?;
     let config = env.read(|lookup| WorkerConfig::from_lookup(lookup))?;
-    let function = &RouteFunction::from_config(config).await?;
+    let function = &RouteDepositsLambda::from_config(config).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, lambda_runtime::Error>(function.handle(event.payload, event.context.deadline()).await)
     }))

@@ -25,7 +25,7 @@ use ferry_testing::{
 };
 use route_deposits::RouteDeposits;
 use route_deposits::consumer::{DepositConsumer, MAX_FAILED_ATTEMPTS, Outcome, replay_dead_letters};
-use route_deposits::lambda::{RouteFunction, route_batch};
+use route_deposits::lambda::{RouteDepositsLambda, route_batch};
 
 const FIXTURE: &str = ferry_testing::ROUTE_DEPOSITS_EVENT;
 /// The fixture's message whose body is not a deposit message (the other
@@ -144,7 +144,8 @@ async fn the_function_routes_before_its_deadline() {
     bounded(async {
         let store = MemoryStore::new();
         let settled = seed_settled_deposit(&store).await;
-        let function = RouteFunction::new(consumer(store, MemoryQueue::new(), MemoryQueue::new()), RpcUrls::default());
+        let function =
+            RouteDepositsLambda::new(consumer(store, MemoryQueue::new(), MemoryQueue::new()), RpcUrls::default());
         let deadline = SystemTime::now() + Duration::from_secs(120);
         let response = function.handle(fixture("8453:0x00:0", &settled.id().to_string()), deadline).await;
         assert_eq!(failed_ids(&response), [MALFORMED_MESSAGE]);
@@ -160,7 +161,7 @@ async fn messages_are_deferred_when_the_invocation_is_nearly_over() {
         let store = MemoryStore::new();
         let settled = seed_settled_deposit(&store).await;
         let queue = MemoryQueue::new();
-        let function = RouteFunction::new(consumer(store, queue.clone(), MemoryQueue::new()), RpcUrls::default());
+        let function = RouteDepositsLambda::new(consumer(store, queue.clone(), MemoryQueue::new()), RpcUrls::default());
         let deadline = SystemTime::now() + Duration::from_secs(10);
         let response = function.handle(fixture("8453:0x00:0", &settled.id().to_string()), deadline).await;
         assert_eq!(failed_ids(&response), [MALFORMED_MESSAGE]);
@@ -294,7 +295,8 @@ async fn ten_deferrals_in_a_row_do_not_dead_letter_a_deposit() {
         let queue = SqsQueue::local_with_redrive(&sqs, &unique_table_name("redrive"), redrive.url(), 5)
             .await
             .expect("deposit queue");
-        let function = RouteFunction::new(consumer(store.clone(), queue.clone(), redrive.clone()), RpcUrls::default());
+        let function =
+            RouteDepositsLambda::new(consumer(store.clone(), queue.clone(), redrive.clone()), RpcUrls::default());
         TypedQueue::<_, RouteDeposit>::new(queue.clone()).send(&RouteDeposit::new(settled.id())).await.expect("send");
 
         for invocation in 1..=11 {

@@ -17,12 +17,16 @@
 
 pub mod announce;
 pub mod message;
+#[cfg(feature = "deliver")]
 pub mod sender;
+#[cfg(feature = "deliver")]
 pub mod worker;
 
 pub use announce::Announcer;
 pub use message::{DeliveryMessage, FanOutMessage, WebhookMessage};
+#[cfg(feature = "deliver")]
 pub use sender::{DELIVERY_TIMEOUT, GuardedResolver, HostLookup, RefusedHost, ResolveError, WebhookSender};
+#[cfg(feature = "deliver")]
 pub use worker::{
     BATCH, DeliverWebhooks, Delivered, DispatchReport, LEASE_SECONDS, NotifyError, PARKED_LOG_MESSAGE, ReplayScope,
     SWEEP_GRACE_SECONDS, SWEEP_INTERVAL, event_body, replay_parked,

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use deliver_webhooks::DeliverFunction;
+use deliver_webhooks::lambda::DeliverWebhooksLambda;
 use ferry_chains::evm::local;
 use ferry_domain::{RetryPolicy, RouteDeposit, UrlPolicy};
 use ferry_e2e::chains::{CHAIN_A, CHAIN_B};
@@ -192,8 +192,12 @@ async fn one_session_costs_what_the_readme_says() {
     .announcing(Announcer::to_queue(webhooks.clone()));
     let consumer = DepositConsumer::new(router, deposits.clone(), dead);
     let sender = WebhookSender::new(UrlPolicy::DEVELOPMENT).expect("sender");
-    let deliver =
-        DeliverFunction::new(DeliverWebhooks::new(store.clone(), webhooks.clone(), sender, RetryPolicy::STANDARD));
+    let deliver = DeliverWebhooksLambda::new(DeliverWebhooks::new(
+        store.clone(),
+        webhooks.clone(),
+        sender,
+        RetryPolicy::STANDARD,
+    ));
     meters.chains = chain_proxies.into_iter().map(|(_, proxy)| proxy).collect();
 
     let receiver = WebhookReceiver::accepting().await;
