@@ -26,8 +26,11 @@ pub mod conformance;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod memory;
+pub mod retry;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use retry::{DEFAULT_ATTEMPTS, RetryError, retry_on_conflict};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
