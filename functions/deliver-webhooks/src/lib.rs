@@ -36,17 +36,18 @@ pub enum InvocationError {
     BadEvent(#[source] serde_json::Error),
     /// The sweep failed: the function's error metric shows it, and the next
     /// minute's sweep tries again.
-    #[error("the sweep failed: {0}")]
-    Sweep(String),
+    #[error("the sweep failed")]
+    Sweep(#[source] NotifyError),
 }
 
 impl From<InvocationError> for lambda_runtime::Diagnostic {
     fn from(error: InvocationError) -> Self {
-        let kind = match &error {
-            InvocationError::BadEvent(_) => "BadEvent",
-            InvocationError::Sweep(_) => "Sweep",
+        let (kind, error_message) = match &error {
+            InvocationError::BadEvent(_) => ("BadEvent", error.to_string()),
+            // The sweep's error keeps its sources until here.
+            InvocationError::Sweep(_) => ("Sweep", source_chain(&error)),
         };
-        Self { error_type: format!("DeliverWebhooks.{kind}"), error_message: error.to_string() }
+        Self { error_type: format!("DeliverWebhooks.{kind}"), error_message }
     }
 }
 
@@ -93,9 +94,8 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverFunction<S, Q> {
         let left = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
         let stop_at = Instant::now() + left.saturating_sub(self.safety_margin);
         let summary = self.sweep_until(stop_at).await.map_err(|error| {
-            let text = source_chain(&error);
-            tracing::error!(error = %text, "the sweep failed; the next one retries");
-            InvocationError::Sweep(text)
+            tracing::error!(error = %source_chain(&error), "the sweep failed; the next one retries");
+            InvocationError::Sweep(error)
         })?;
         tracing::info!(?summary, "sweep done");
         serde_json::to_value(summary).map_err(InvocationError::BadEvent)

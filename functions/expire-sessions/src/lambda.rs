@@ -21,22 +21,18 @@ pub const SAFETY_MARGIN: Duration = Duration::from_secs(3);
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {
     /// Listing or committing failed for another reason than a lost race.
-    #[error("the store failed: {0}")]
-    Store(String),
+    #[error("the store failed")]
+    Store(#[from] StoreError),
 }
 
-impl From<StoreError> for InvocationError {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error_chain(&error))
-    }
-}
-
+/// What Lambda records of a failed invocation: the error with its whole
+/// source chain (the store's own message is in its sources).
 impl From<InvocationError> for lambda_runtime::Diagnostic {
     fn from(error: InvocationError) -> Self {
         let kind = match &error {
             InvocationError::Store(_) => "Store",
         };
-        Self { error_type: format!("ExpireSessions.{kind}"), error_message: error.to_string() }
+        Self { error_type: format!("ExpireSessions.{kind}"), error_message: error_chain(&error) }
     }
 }
 

@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferry_domain::{
-    ApiKey, BaseUnits, ChainId, ClientSecret, Deposit, Destination, DisplayInfo, EventId, EventKind, EvmAddress,
-    Merchant, MerchantId, Metadata, NewSession, Plan, Session, SessionEvent, SessionId, SessionStatus, Timestamp,
-    Token, TxHash,
+    ApiKey, BaseUnits, ChainId, ClientSecret, Deposit, DepositRecord, DepositState, Destination, DisplayInfo, EventId,
+    EventKind, EvmAddress, IdempotencyKey, Merchant, MerchantId, Metadata, NewSession, PayoutId, PayoutIntent, Plan,
+    RequestHash, Session, SessionEvent, SessionId, SessionStatus, Timestamp, Token, TxHash,
 };
 
 use crate::{
-    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DeliveryStore, DepositRecord, DepositState, EventStore,
-    ExpiryStore, IdempotencyRecord, PayoutIntent, Recorded, SessionChange, Store, StoreError,
+    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DeliveryStore, EventStore, ExpiryStore,
+    IdempotencyRecord, Recorded, SessionChange, Store, StoreError,
 };
 
 mod api_keys;
@@ -168,11 +168,11 @@ fn fresh_merchant() -> MerchantId {
     MerchantId::from_random_bytes(fresh_bytes())
 }
 
-fn idempotency(merchant_id: MerchantId, key: &str, body: &str) -> IdempotencyRecord {
+fn idempotency(merchant_id: MerchantId, key: &IdempotencyKey, body: &str) -> IdempotencyRecord {
     IdempotencyRecord {
         merchant_id,
-        key: key.into(),
-        request_hash: "ab".repeat(32),
+        key: key.clone(),
+        request_hash: RequestHash::of_canonical(b"{}"),
         response_status: 201,
         response_body: body.into(),
         created_at: NOW,
@@ -268,7 +268,7 @@ async fn receivers_are_found_in_bulk<S: Store>(store: &S) {
 
 async fn idempotency_keys_are_scoped_to_a_merchant_and_expire<S: Store>(store: &S) {
     let merchant = fresh_merchant();
-    let key = format!("order-{}", hex_of(fresh_bytes()));
+    let key = IdempotencyKey::parse(&format!("order-{}", hex_of(fresh_bytes()))).expect("key");
     let first = sample_session(merchant);
     let record = idempotency(merchant, &key, "first");
     store.create_session(&first, Some(&record)).await.expect("create");
@@ -297,7 +297,7 @@ async fn idempotency_keys_are_scoped_to_a_merchant_and_expire<S: Store>(store: &
 
 async fn concurrent_creates_with_one_key_store_one_session<S: Store>(store: &S) {
     let merchant = fresh_merchant();
-    let key = format!("race-{}", hex_of(fresh_bytes()));
+    let key = IdempotencyKey::parse(&format!("race-{}", hex_of(fresh_bytes()))).expect("key");
     let attempts: Vec<_> = (0..8)
         .map(|_| {
             let store = store.clone();
@@ -495,7 +495,7 @@ async fn concurrent_records_of_one_deposit_store_it_once<S: ChainStore>(store: &
 async fn payouts_are_created_once_and_updated_by_version<S: ChainStore>(store: &S) {
     let deposit = sample_deposit();
     let intent = PayoutIntent {
-        payout_id: format!("0x{}{}", hex_of(fresh_bytes()), hex_of(fresh_bytes())),
+        payout_id: fresh_payout_id(),
         deposit_id: deposit.id(),
         chain_id: ChainId::new(8453),
         relayer: fresh_address(),
@@ -513,7 +513,7 @@ async fn payouts_are_created_once_and_updated_by_version<S: ChainStore>(store: &
     let duplicate = store.create_payout(&PayoutIntent { nonce: 43, ..intent.clone() }).await;
     assert!(matches!(duplicate, Err(StoreError::Conflict(_))), "{duplicate:?}");
     assert_eq!(store.get_payout(&intent.payout_id).await.expect("get"), Some(intent.clone()));
-    let unknown = format!("0x{}{}", hex_of(fresh_bytes()), hex_of(fresh_bytes()));
+    let unknown = fresh_payout_id();
     assert_eq!(store.get_payout(&unknown).await.expect("get unknown"), None);
 
     let signed = PayoutIntent { tx_hash: Some(fresh_tx_hash()), version: 1, ..intent.clone() };
@@ -799,6 +799,13 @@ async fn an_expiry_racing_a_deposit_loses_to_it<S: ExpiryStore>(store: &S) {
     let (late, _event) = other.deposit_seen(&sample_deposit()).expect("legal on the stale copy");
     assert!(matches!(store.commit(SessionChange::new(&late)).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.get_session(&other.id).await.expect("get"), Some(expired));
+}
+
+fn fresh_payout_id() -> PayoutId {
+    let mut bytes = [0; 32];
+    bytes[..16].copy_from_slice(&fresh_bytes());
+    bytes[16..].copy_from_slice(&fresh_bytes());
+    bytes.into()
 }
 
 fn hex_of(bytes: [u8; 16]) -> String {

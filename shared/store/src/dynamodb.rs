@@ -54,14 +54,14 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem,
 };
 use ferry_domain::{
-    ApiKeyHash, ApiKeyId, ChainId, DepositId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent,
-    SessionId, Timestamp,
+    ApiKeyHash, ApiKeyId, ChainId, DepositId, DepositRecord, EventId, EvmAddress, IdempotencyKey, Merchant, MerchantId,
+    PayoutId, PayoutIntent, Session, SessionEvent, SessionId, Timestamp,
 };
 
 use crate::{
-    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, EventStore, ExpiryStore,
-    IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange,
-    SessionStore, StoreError, StoreResult, decode, encode,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositStore, EventStore, ExpiryStore,
+    IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutStore, Recorded, SessionChange, SessionStore, StoreError,
+    StoreResult, decode, encode,
 };
 
 /// The name of the sparse index over open sessions by expiry.
@@ -112,7 +112,7 @@ fn receiver_key(receiver: &EvmAddress) -> Item {
     key(format!("RECEIVER#EVM#{}", receiver.to_lowercase_hex()), "RECEIVER")
 }
 
-fn idempotency_key(merchant_id: &MerchantId, idempotency_key: &str) -> Item {
+fn idempotency_key(merchant_id: &MerchantId, idempotency_key: &IdempotencyKey) -> Item {
     key(format!("IDEMPOTENCY#{merchant_id}#{idempotency_key}"), "IDEMPOTENCY")
 }
 
@@ -132,7 +132,7 @@ fn deposit_key(id: &DepositId) -> Item {
     key(format!("DEPOSIT#{id}"), "DEPOSIT")
 }
 
-fn payout_key(payout_id: &str) -> Item {
+fn payout_key(payout_id: &PayoutId) -> Item {
     key(format!("PAYOUT#{payout_id}"), "PAYOUT")
 }
 
@@ -649,7 +649,7 @@ impl IdempotencyStore for DynamoStore {
     async fn get_idempotency(
         &self,
         merchant_id: &MerchantId,
-        key: &str,
+        key: &IdempotencyKey,
         now: Timestamp,
     ) -> StoreResult<Option<IdempotencyRecord>> {
         let Some(item) = self.get_item(idempotency_key(merchant_id, key)).await? else {
@@ -753,7 +753,7 @@ impl PayoutStore for DynamoStore {
         self.put_new(payout_item(intent)?, "payout already exists").await
     }
 
-    async fn get_payout(&self, payout_id: &str) -> StoreResult<Option<PayoutIntent>> {
+    async fn get_payout(&self, payout_id: &PayoutId) -> StoreResult<Option<PayoutIntent>> {
         let item = self.get_item(payout_key(payout_id)).await?;
         item.map(|item| doc_of("payout", &item)).transpose()
     }

@@ -53,6 +53,11 @@ impl<E> RetryError<E> {
 /// [`RetryError::Store`]`(`[`StoreError::Conflict`]`)` runs again, so it must
 /// read what it changes afresh each time; any other failure ends the loop at
 /// once. `attempt` gets the attempt's number, from 1.
+///
+/// `attempt` returns a future rather than being an async closure: a future
+/// that borrows only what the closure captured by reference (`async move`
+/// over references taken outside) stays `Send` for the Lambda runtimes,
+/// which `AsyncFnMut`'s futures cannot yet promise.
 pub async fn retry_on_conflict<T, E, F, Fut>(max_attempts: u32, mut attempt: F) -> Result<T, RetryError<E>>
 where
     F: FnMut(u32) -> Fut,

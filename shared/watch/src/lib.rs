@@ -15,9 +15,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ferry_chains::evm::client::{ChainError, EvmClient, TokenTransfer};
-use ferry_domain::{BaseUnits, Chain, Deposit, EvmAddress, RouteDeposit, Session, SessionId, Timestamp, TxHash};
+use ferry_domain::{
+    BaseUnits, Chain, Deposit, DepositRecord, DepositState, EvmAddress, RouteDeposit, Session, SessionId, Timestamp,
+    TxHash,
+};
 use ferry_queue::{Queue, QueueError, TypedQueue};
-use ferry_store::{DepositRecord, DepositState, DepositStore, ReceiverLog, Recorded, SessionStore, StoreError};
+use ferry_store::{DepositStore, ReceiverLog, Recorded, SessionStore, StoreError};
 
 mod hints;
 pub mod receivers;

@@ -6,10 +6,10 @@
 use alloy::primitives::{Address, B256, U256};
 use ferry_chains::evm::contracts::FerryFactory;
 use ferry_chains::evm::local;
-use ferry_domain::{EvmAddress, Plan, RefundReason, Timestamp};
+use ferry_domain::{DepositState, EvmAddress, Plan, RefundReason, Timestamp};
 use ferry_e2e::chains::{CHAIN_A, CHAIN_B, payer, usdc};
 use ferry_e2e::evm::{ChainApp, SessionRequest, eventually, spawn_app_with_chains};
-use ferry_store::{ChainStore, DepositState, Store};
+use ferry_store::{ChainStore, Store};
 use serde_json::{Value, json};
 
 use crate::{REFUND, source_view, tx_hash, units};
