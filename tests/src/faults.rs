@@ -62,7 +62,7 @@ impl<S: SessionStore> SessionStore for Crashing<S> {
     }
 
     async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
-        if self.at == CrashPoint::BeforeFinishing && change.session.status.is_final() {
+        if self.at == CrashPoint::BeforeFinishing && change.session.status().is_final() {
             return Err(self.crash());
         }
         self.inner.commit(change).await

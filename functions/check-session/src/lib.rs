@@ -43,7 +43,7 @@ impl<S: SessionStore> CheckSession<S> {
         else {
             return;
         };
-        if session.status != SessionStatus::WaitingPayment {
+        if session.status() != SessionStatus::WaitingPayment {
             return;
         }
         let outcome = lookup.look_up(tx_hash, *receiver_address, ferry_http::now()).await;

@@ -248,7 +248,7 @@ impl<S: ChainStore> RouteDeposits<S> {
             if session.paid_by() == Some(&deposit.id()) {
                 return Ok(None);
             }
-            if session.status != SessionStatus::WaitingPayment {
+            if session.status() != SessionStatus::WaitingPayment {
                 return Ok(Some(session.refund_address.unwrap_or(deposit.deposit.from)));
             }
             let (next, kind) = session.deposit_seen(&deposit.deposit).map_err(RouteError::illegal(session.id))?;
@@ -402,7 +402,7 @@ impl<S: ChainStore> RouteDeposits<S> {
             }
         };
         let session = self.session(record).await?;
-        if session.paid_by() != Some(&record.id()) || session.status != SessionStatus::Processing {
+        if session.paid_by() != Some(&record.id()) || session.status() != SessionStatus::Processing {
             return Ok(());
         }
         let moved = relayer.find_done(id, from_block).await?.ok_or_else(|| RouteError::MissingMovement(record.id()))?;
@@ -417,7 +417,7 @@ impl<S: ChainStore> RouteDeposits<S> {
         let this = self;
         retry_on_conflict(SESSION_ATTEMPTS, |_attempt| async move {
             let session = this.session(record).await.map_err(RetryError::Refused)?;
-            if session.paid_by() != Some(&record.id()) || session.status != SessionStatus::Processing {
+            if session.paid_by() != Some(&record.id()) || session.status() != SessionStatus::Processing {
                 return Ok(());
             }
             let transition = if moved.delivered {
@@ -428,7 +428,7 @@ impl<S: ChainStore> RouteDeposits<S> {
             let (next, kind) = transition.map_err(RouteError::illegal(session.id))?;
             let event = event_of(kind, &next);
             this.store.commit(SessionChange::new(&next).emitting(&event)).await?;
-            tracing::info!(session_id = %next.id, status = %next.status, event = kind.as_str(), event_id = %event.id, "session settled");
+            tracing::info!(session_id = %next.id, status = %next.status(), event = kind.as_str(), event_id = %event.id, "session settled");
             this.announcer.committed(&event).await;
             Ok(())
         })
@@ -456,7 +456,7 @@ impl<S: ChainStore> RouteDeposits<S> {
                 return Ok(());
             };
             this.store.commit(SessionChange::new(&next)).await?;
-            tracing::info!(session_id = %next.id, status = %next.status, %reason, refund_tx = %tx_hash, "refund listed on the session");
+            tracing::info!(session_id = %next.id, status = %next.status(), %reason, refund_tx = %tx_hash, "refund listed on the session");
             Ok(())
         })
         .await

@@ -120,7 +120,7 @@ async fn reports_only_what_the_queue_must_redeliver<S: ChainStore>(store: S) {
     // Again (the message came back): listed once still.
     route_batch(&consumer, fixture(&unknown.to_string(), &settled.id().to_string()), far, &RpcUrls::default()).await;
     let again = store.get_session(&settled.session_id).await.expect("read").expect("its session");
-    assert_eq!((again.refunds, again.version), (session.refunds, session.version));
+    assert_eq!((&again.refunds, again.version()), (&session.refunds, session.version()));
 }
 
 on_each_store!(reports_only_what_the_queue_must_redeliver);

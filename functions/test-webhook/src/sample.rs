@@ -7,9 +7,9 @@
 
 use alloy_primitives::{B256, address};
 use ferry_domain::{
-    BaseUnits, ChainId, ClientSecret, Delivery, Deposit, Destination, DisplayInfo, EventKind, EvmAddress, ExpireError,
-    IllegalTransition, MerchantId, NewSession, Plan, Session, SessionError, SessionId, SessionRefund, Timestamp, Token,
-    TxHash,
+    BaseUnits, ChainId, ClientSecret, Delivery, Deposit, Destination, DisplayError, DisplayInfo, EventKind, EvmAddress,
+    ExpireError, IllegalTransition, MerchantId, NewSession, Plan, Session, SessionError, SessionId, SessionRefund,
+    Timestamp, Token, TxHash,
 };
 
 /// Where the sample's money goes.
@@ -39,6 +39,8 @@ pub enum SampleError {
     Session(#[from] SessionError),
     #[error("cannot build the sample session")]
     Expire(#[from] ExpireError),
+    #[error("cannot build the sample session")]
+    Display(#[from] DisplayError),
 }
 
 /// A session of `merchant_id` as the change that emits `kind` left it, at
@@ -51,7 +53,7 @@ pub fn session(merchant_id: MerchantId, kind: EventKind, now: Timestamp) -> Resu
     };
     let created = Timestamp::from_unix_seconds(now.unix_seconds().saturating_sub(lifetime));
     let session = Session::create(
-        new_session(),
+        new_session()?,
         SessionId::from_bytes(ferry_http::random_bytes()),
         merchant_id,
         ClientSecret::from_bytes(ferry_http::random_bytes()),
@@ -81,8 +83,8 @@ fn usdc() -> Token {
     Token { symbol: "USDC".into(), address: USDC_ON_BASE, decimals: 6 }
 }
 
-fn new_session() -> NewSession {
-    NewSession {
+fn new_session() -> Result<NewSession, DisplayError> {
+    Ok(NewSession {
         destination: Destination {
             address: DESTINATION,
             chain_id: BASE,
@@ -92,16 +94,10 @@ fn new_session() -> NewSession {
             calldata: None,
             delivery: None,
         },
-        display: DisplayInfo {
-            title: TITLE.into(),
-            verb: "Pay".into(),
-            theme_css_url: None,
-            payment_options: None,
-            theme_mode: None,
-        },
+        display: DisplayInfo::parse(TITLE.into(), "Pay".into(), None, None)?,
         metadata: None,
         refund_address: Some(REFUND),
-    }
+    })
 }
 
 fn deposit() -> Deposit {
@@ -145,10 +141,10 @@ mod tests {
             (EventKind::Expired, SessionStatus::Expired),
         ] {
             let session = session(merchant(), kind, NOW).expect("sample");
-            assert_eq!(session.status, status, "{kind:?}");
+            assert_eq!(session.status(), status, "{kind:?}");
             assert_eq!(session.merchant_id, merchant());
             assert_eq!(session.destination.address, DESTINATION);
-            assert_eq!(session.display.title, TITLE);
+            assert_eq!(session.display.title(), TITLE);
             assert!(session.created_at < NOW && session.expires_at.unix_seconds() <= NOW.unix_seconds() + 3600);
         }
     }

@@ -185,7 +185,7 @@ pub fn convert_at_par(amount: BaseUnits, from_decimals: u8, to_decimals: u8) -> 
 pub fn plan(session: &Session, deposit: &Deposit, tolerance: Tolerance, now: Timestamp) -> Plan {
     let refund_to = session.refund_address.unwrap_or(deposit.from);
     let refund = |reason| Plan::Refund { to: refund_to, reason };
-    match session.status {
+    match session.status() {
         SessionStatus::WaitingPayment if session.is_past_expiry(now) => return refund(RefundReason::Expired),
         SessionStatus::WaitingPayment => {}
         SessionStatus::Expired => return refund(RefundReason::Expired),

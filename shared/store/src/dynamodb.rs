@@ -180,11 +180,11 @@ fn payout_item(intent: &PayoutIntent) -> StoreResult<Item> {
 fn session_item(session: &Session) -> StoreResult<Item> {
     let mut item = session_key(&session.id);
     item.insert("type".into(), s("session"));
-    item.insert("version".into(), n(session.version));
-    item.insert("status".into(), s(session.status.as_str()));
+    item.insert("version".into(), n(session.version()));
+    item.insert("status".into(), s(session.status().as_str()));
     item.insert("merchantId".into(), s(session.merchant_id.to_string()));
     item.insert("expiresAt".into(), n(session.expires_at.unix_seconds()));
-    if session.status.is_open() {
+    if session.status().is_open() {
         item.insert("openShard".into(), s(sharded(OPEN_SHARD, &session.id.to_string())));
     }
     item.insert("doc".into(), s(encode("session", session)?));
@@ -535,12 +535,12 @@ impl SessionStore for DynamoStore {
     /// session's) and the event's Put (`attribute_not_exists(pk)`).
     async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
         let session = change.session;
-        let previous = session.version.checked_sub(1).ok_or(StoreError::Conflict("session version changed"))?;
+        let previous = session.version().checked_sub(1).ok_or(StoreError::Conflict("session version changed"))?;
         let condition = "version = :previous";
         let values = HashMap::from([(":previous".to_string(), n(previous))]);
         let item = session_item(session)?;
         if change.claim_receiver.is_none() && change.event.is_none() {
-            return self.put_next_version(item, session.version, "session version changed").await;
+            return self.put_next_version(item, session.version(), "session version changed").await;
         }
         let mut items = vec![put(item, &self.table, condition, Some(values))?];
         // What a failed condition at each further position means.

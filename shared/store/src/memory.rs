@@ -84,7 +84,7 @@ impl SessionStore for MemoryStore {
         let mut state = self.state();
         let next = change.session;
         let current = state.sessions.get(&next.id).ok_or(StoreError::Conflict("session does not exist"))?;
-        if current.version.checked_add(1) != Some(next.version) {
+        if current.version().checked_add(1) != Some(next.version()) {
             return Err(StoreError::Conflict("session version changed"));
         }
         if let Some(receiver) = change.claim_receiver
@@ -136,7 +136,7 @@ impl ExpiryStore for MemoryStore {
     async fn due_sessions(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<Session>> {
         let state = self.state();
         let mut due: Vec<Session> =
-            state.sessions.values().filter(|s| s.status.is_open() && s.expires_at <= now).cloned().collect();
+            state.sessions.values().filter(|s| s.status().is_open() && s.expires_at <= now).cloned().collect();
         due.sort_by_key(|s| (s.expires_at, s.id));
         due.truncate(limit);
         Ok(due)

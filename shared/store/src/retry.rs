@@ -140,7 +140,7 @@ mod tests {
         assert_eq!(attempts.load(Ordering::SeqCst), 5);
         let stored = store.store.get_session(&id).await.expect("read").expect("stored");
         assert_eq!(stored, written);
-        assert_eq!(stored.version, 5, "four rival writes and ours");
+        assert_eq!(stored.version(), 5, "four rival writes and ours");
     }
 
     #[tokio::test]

@@ -159,7 +159,7 @@ impl SessionStore for SqliteStore {
         let (id, merchant, status, expires) = (
             session.id.to_string(),
             session.merchant_id.to_string(),
-            session.status.as_str(),
+            session.status().as_str(),
             session.expires_at.unix_seconds() as i64,
         );
         let record =
@@ -214,9 +214,9 @@ impl SessionStore for SqliteStore {
         let session = change.session;
         let doc = encode("session", session)?;
         let id = session.id.to_string();
-        let previous = session.version.checked_sub(1).ok_or(StoreError::Conflict("session version changed"))? as i64;
+        let previous = session.version().checked_sub(1).ok_or(StoreError::Conflict("session version changed"))? as i64;
         let (version, status, expires) =
-            (session.version as i64, session.status.as_str(), session.expires_at.unix_seconds() as i64);
+            (session.version() as i64, session.status().as_str(), session.expires_at.unix_seconds() as i64);
         let receiver = change.claim_receiver.map(|r| r.to_lowercase_hex());
         let claim = crate::ReceiverClaim::of(&change);
         let event = change

@@ -188,7 +188,7 @@ impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
         {
             tracing::warn!(
                 %session_id,
-                status = %session.status,
+                status = %session.status(),
                 expires_at = %session.expires_at,
                 chain = %chain.id,
                 tx = %transfer.tx_hash,
