@@ -97,13 +97,7 @@ fn new_session(index: u64, destination_chain: ChainId, amount: u128) -> Session 
             calldata: None,
             delivery: None,
         },
-        display: DisplayInfo {
-            title: "bench".into(),
-            verb: "Pay".into(),
-            theme_css_url: None,
-            payment_options: None,
-            theme_mode: None,
-        },
+        display: DisplayInfo::parse("bench".into(), "Pay".into(), None, None).expect("display"),
         metadata: None,
         refund_address: None,
     };
@@ -227,7 +221,7 @@ async fn latency(a: &Anvil, b: &Anvil) -> Result<(), Error> {
         let mined = Instant::now();
         let deadline = mined + Duration::from_secs(60);
         loop {
-            let status = store.get_session(&session.id).await?.map(|s| s.status);
+            let status = store.get_session(&session.id).await?.map(|s| s.status());
             if status == Some(SessionStatus::Succeeded) {
                 break;
             }
@@ -289,7 +283,7 @@ async fn throughput(a: &Anvil, b: &Anvil, source_chain: ChainId, label: &str, se
     loop {
         let mut done = 0;
         for id in &sessions {
-            if store.get_session(id).await?.map(|s| s.status) == Some(SessionStatus::Succeeded) {
+            if store.get_session(id).await?.map(|s| s.status()) == Some(SessionStatus::Succeeded) {
                 done += 1;
             }
         }

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, Bytes};
 use ferry_chains::evm::{ReceiverDerivation, local};
-use ferry_domain::{ChainRegistry, DepositId, EvmAddress, Session, SessionId, UrlPolicy};
+use ferry_domain::{ChainRegistry, DepositId, DepositRecord, DepositState, EvmAddress, Session, SessionId, UrlPolicy};
 use ferry_queue::memory::MemoryQueue;
 use ferry_store::dynamodb::DynamoStore;
 use ferry_store::sqlite::SqliteStore;
-use ferry_store::{ChainStore, DepositRecord, DepositState, Store};
+use ferry_store::{ChainStore, Store};
 use poll_chains::PollChains;
 use route_deposits::RouteDeposits;
 use serde_json::{Value, json};

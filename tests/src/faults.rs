@@ -6,10 +6,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ferry_domain::{ChainId, DepositId, EvmAddress, SessionId, Timestamp};
+use ferry_domain::{
+    ChainId, DepositId, DepositRecord, DepositState, EvmAddress, PayoutId, PayoutIntent, SessionId, Timestamp,
+};
 use ferry_store::{
-    ChainCursor, CursorStore, DepositRecord, DepositState, DepositStore, PayoutIntent, PayoutStore, ReceiverClaim,
-    ReceiverLog, Recorded, SessionChange, SessionStore, StoreError, StoreResult,
+    ChainCursor, CursorStore, DepositStore, PayoutStore, ReceiverClaim, ReceiverLog, Recorded, SessionChange,
+    SessionStore, StoreError, StoreResult,
 };
 
 /// Where the worker dies.
@@ -60,7 +62,7 @@ impl<S: SessionStore> SessionStore for Crashing<S> {
     }
 
     async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
-        if self.at == CrashPoint::BeforeFinishing && change.session.status.is_final() {
+        if self.at == CrashPoint::BeforeFinishing && change.session.status().is_final() {
             return Err(self.crash());
         }
         self.inner.commit(change).await
@@ -132,7 +134,7 @@ impl<S: PayoutStore> PayoutStore for Crashing<S> {
         self.inner.create_payout(intent)
     }
 
-    fn get_payout(&self, payout_id: &str) -> impl Future<Output = StoreResult<Option<PayoutIntent>>> + Send {
+    fn get_payout(&self, payout_id: &PayoutId) -> impl Future<Output = StoreResult<Option<PayoutIntent>>> + Send {
         self.inner.get_payout(payout_id)
     }
 

@@ -268,12 +268,16 @@ impl<S: Store> TestApp<S> {
     }
 
     /// Rewrites a stored session behind the API's back, to reach states the
-    /// API cannot be asked for directly (an expired or finished session).
-    pub async fn rewrite_session(&self, id: &str, change: impl FnOnce(&mut Session)) {
+    /// API cannot be asked for directly (an expired or finished session):
+    /// `change` edits the stored document (its JSON, as a store holds it),
+    /// which is then written as the next version.
+    pub async fn rewrite_session(&self, id: &str, change: impl FnOnce(&mut Value)) {
         let id: SessionId = id.parse().expect("session id");
-        let mut session = self.store.get_session(&id).await.expect("get").expect("exists");
-        change(&mut session);
-        session.version += 1;
+        let session = self.store.get_session(&id).await.expect("get").expect("exists");
+        let mut stored = serde_json::to_value(&session).expect("encode");
+        change(&mut stored);
+        stored["version"] = (session.version() + 1).into();
+        let session: Session = serde_json::from_value(stored).expect("still a session");
         self.store.commit(SessionChange::new(&session)).await.expect("commit");
     }
 }

@@ -1,7 +1,6 @@
 //! Every error case of the contract, over real HTTP: the right type, code,
 //! status and `param`, always in the JSON envelope with a `request-id`.
 
-use ferry_domain::{SessionStatus, Timestamp};
 use ferry_e2e::*;
 use serde_json::{Value, json};
 
@@ -209,11 +208,11 @@ async fn expired_and_finished_sessions_refuse_a_payment_method() {
     let evm = |secret: &str| json!({"clientSecret": secret, "paymentMethod": {"type": "evm"}});
 
     let (expired, secret) = app.new_session().await;
-    app.rewrite_session(&expired, |s| s.expires_at = Timestamp::from_unix_seconds(1)).await;
+    app.rewrite_session(&expired, |s| s["expires_at"] = json!(1)).await;
     app.set_payment_method(&expired, &evm(&secret)).await.assert_error(409, "invalid_request_error", "session_expired");
 
     let (done, secret) = app.new_session().await;
-    app.rewrite_session(&done, |s| s.status = SessionStatus::Succeeded).await;
+    app.rewrite_session(&done, |s| s["status"] = json!("succeeded")).await;
     app.set_payment_method(&done, &evm(&secret)).await.assert_error(
         409,
         "invalid_request_error",

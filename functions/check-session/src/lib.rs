@@ -51,7 +51,7 @@ impl<S: SessionStore> CheckSession<S> {
         else {
             return;
         };
-        if session.status != SessionStatus::WaitingPayment {
+        if session.status() != SessionStatus::WaitingPayment {
             return;
         }
         let outcome = lookup.look_up(tx_hash, *receiver_address, self.clock.now()).await;

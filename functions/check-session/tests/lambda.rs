@@ -54,13 +54,13 @@ async fn records_the_tx_hash_hint<S: Store>(store: S) {
 
     let stored = store.get_session(&session.id).await.expect("get").expect("stored");
     assert_eq!(stored.tx_hash_hint, Some(tx_hash()));
-    assert_eq!(stored.status, SessionStatus::RequiresPaymentMethod);
-    assert_eq!(stored.version, session.version + 1);
+    assert_eq!(stored.status(), SessionStatus::RequiresPaymentMethod);
+    assert_eq!(stored.version(), session.version() + 1);
 
     let again = ferry_http::respond(request("check-session", &values), |r| function.handle(r)).await;
     assert_eq!(again.status(), StatusCode::OK);
     let unchanged = store.get_session(&session.id).await.expect("get").expect("stored");
-    assert_eq!(unchanged.version, stored.version);
+    assert_eq!(unchanged.version(), stored.version());
 }
 
 on_each_store!(records_the_tx_hash_hint);

@@ -59,7 +59,7 @@ async fn assigns_the_receiver<S: Store>(store: S) {
 
     let receiver = derivation().receiver(&session.id);
     let stored = store.get_session(&session.id).await.expect("get").expect("stored");
-    assert_eq!(stored.status, SessionStatus::WaitingPayment);
+    assert_eq!(stored.status(), SessionStatus::WaitingPayment);
     assert!(
         matches!(stored.payment_method, Some(PaymentMethod::Evm { receiver_address, .. }) if receiver_address == receiver)
     );
@@ -69,7 +69,7 @@ async fn assigns_the_receiver<S: Store>(store: S) {
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(response_json(&again), first, "asking again must change nothing");
     let unchanged = store.get_session(&session.id).await.expect("get").expect("stored");
-    assert_eq!(unchanged.version, stored.version);
+    assert_eq!(unchanged.version(), stored.version());
 }
 
 on_each_store!(assigns_the_receiver);

@@ -11,19 +11,13 @@ use ferry_domain::{
     MetadataError, NewSession, Session, SessionId, Timestamp,
 };
 use ferry_http::auth::require_merchant;
+use ferry_http::idempotency::{self, idempotency_key, raw_json, replay, request_hash};
 use ferry_http::request::{body_bytes, json_body};
 use ferry_http::wire::{CreateSessionRequest, SessionResponse};
 use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
 use ferry_runtime::{Clock, Ids};
-use ferry_store::{CreateSessionError, IdempotencyRecord, IdempotencyStore, MerchantStore, SessionStore};
+use ferry_store::{CreateSessionError, IdempotencyStore, MerchantStore, SessionStore};
 use http::StatusCode;
-use sha2::{Digest, Sha256};
-
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
-pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
-/// How long an idempotency key is remembered.
-pub const IDEMPOTENCY_TTL_SECONDS: u64 = 24 * 3600;
-const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 pub struct CreateSession<S> {
     store: S,
@@ -68,22 +62,21 @@ where
             return json(StatusCode::CREATED, &SessionResponse { session: (&session).into() });
         };
 
-        let request_hash = canonical_hash(body_bytes(request.body()))?;
+        let request_hash = request_hash(body_bytes(request.body()))?;
         if let Some(record) = self.store.get_idempotency(&merchant, &key, now).await? {
             return replay(&record, &request_hash);
         }
         let session = new_session(new, merchant, now, &self.ids);
         let response_body =
             serde_json::to_string(&SessionResponse { session: (&session).into() }).map_err(ApiError::internal)?;
-        let record = IdempotencyRecord {
-            merchant_id: merchant,
-            key: key.clone(),
-            request_hash: request_hash.clone(),
-            response_status: StatusCode::CREATED.as_u16(),
-            response_body: response_body.clone(),
-            created_at: now,
-            expires_at: now.plus_seconds(IDEMPOTENCY_TTL_SECONDS),
-        };
+        let record = idempotency::record(
+            merchant,
+            key.clone(),
+            request_hash.clone(),
+            StatusCode::CREATED,
+            response_body.clone(),
+            now,
+        );
         match self.store.create_session(&session, Some(&record)).await {
             Ok(()) => {
                 tracing::info!(session_id = %session.id, "session created");
@@ -105,81 +98,6 @@ fn new_session(new: NewSession, merchant: MerchantId, now: Timestamp, ids: &Ids)
     let id = SessionId::from_bytes(ids.next());
     let secret = ClientSecret::from_bytes(ids.next());
     Session::create(new, id, merchant, secret, now)
-}
-
-fn raw_json(status: StatusCode, body: String, replayed: bool) -> HandlerResult {
-    let mut response = http::Response::builder().status(status).header(http::header::CONTENT_TYPE, "application/json");
-    if replayed {
-        response = response.header(IDEMPOTENT_REPLAYED, "true");
-    }
-    response.body(ferry_http::Body::Text(body)).map_err(ApiError::internal)
-}
-
-/// The first response for this key again, if the body is the same.
-fn replay(record: &IdempotencyRecord, request_hash: &str) -> HandlerResult {
-    if record.request_hash != request_hash {
-        return Err(ApiError::new(
-            ErrorCode::IdempotencyKeyReused,
-            "This Idempotency-Key was already used with a different request body.",
-        )
-        .with_param("Idempotency-Key"));
-    }
-    let status = StatusCode::from_u16(record.response_status).map_err(ApiError::internal)?;
-    raw_json(status, record.response_body.clone(), true)
-}
-
-fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
-    let Some(value) = request.headers().get(IDEMPOTENCY_KEY) else {
-        return Ok(None);
-    };
-    let invalid = |why: &str| ApiError::invalid("Idempotency-Key", why);
-    let key = value.to_str().map_err(|_| invalid("must be printable ASCII"))?;
-    if key.is_empty() {
-        return Err(invalid("must not be empty"));
-    }
-    if key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
-        return Err(invalid(&format!("must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters")));
-    }
-    Ok(Some(key.to_string()))
-}
-
-/// SHA-256 of the body as canonical JSON (keys sorted, no whitespace), so
-/// that the same request with its fields reordered is still the same.
-fn canonical_hash(body: &[u8]) -> Result<String, ApiError> {
-    fn canonical(value: &serde_json::Value, out: &mut String) {
-        use serde_json::Value;
-        match value {
-            Value::Object(map) => {
-                let mut entries: Vec<_> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                out.push('{');
-                for (index, (key, value)) in entries.into_iter().enumerate() {
-                    if index > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(key.clone()).to_string());
-                    out.push(':');
-                    canonical(value, out);
-                }
-                out.push('}');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (index, item) in items.iter().enumerate() {
-                    if index > 0 {
-                        out.push(',');
-                    }
-                    canonical(item, out);
-                }
-                out.push(']');
-            }
-            scalar => out.push_str(&scalar.to_string()),
-        }
-    }
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(ApiError::internal)?;
-    let mut text = String::new();
-    canonical(&value, &mut text);
-    Ok(hex::encode(Sha256::digest(text.as_bytes())))
 }
 
 /// Turns the wire request into a [`NewSession`], naming the first bad field.

@@ -77,7 +77,7 @@ async fn creates_the_session<S: Store>(store: S, fixture_name: &str) {
 
     let stored = store.get_session(&session_id(&body["session"])).await.expect("get").expect("stored");
     assert_eq!(stored.merchant_id, merchant.id);
-    assert_eq!(stored.status, SessionStatus::RequiresPaymentMethod);
+    assert_eq!(stored.status(), SessionStatus::RequiresPaymentMethod);
     assert_eq!(body["session"]["clientSecret"], stored.client_secret.reveal());
 }
 

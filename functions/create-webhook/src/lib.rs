@@ -21,12 +21,12 @@ use ferry_http::wire::{CreateWebhookRequest, CreatedWebhookResponse};
 use ferry_http::{ApiError, HandlerResult, Request, json};
 use ferry_notify::{GuardedResolver, HostLookup, ResolveError};
 use ferry_runtime::{Clock, Ids};
-use ferry_store::{CreateWebhookError, MerchantStore, StoreError, WebhookStore};
+use ferry_store::{CreateWebhookError, MerchantStore, RetryError, WebhookStore, retry_on_conflict};
 use http::StatusCode;
 
 /// How often a create is retried when DynamoDB cancelled it for a
 /// concurrent change of the merchant's endpoint count.
-const MAX_ATTEMPTS: usize = 5;
+const MAX_ATTEMPTS: u32 = 5;
 /// How long the host name check may take; a name not resolved by then is
 /// accepted (deliveries check it again).
 pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -95,18 +95,16 @@ impl<S: WebhookStore + MerchantStore> CreateWebhook<S> {
         let new = parse_new_webhook(body, self.policy)?;
         self.check_host(&new.url).await?;
         let endpoint = new.into_endpoint(merchant, self.clock.now(), &self.ids);
-        for _attempt in 0..MAX_ATTEMPTS {
-            match self.store.create_webhook(&endpoint, MAX_WEBHOOKS_PER_MERCHANT).await {
-                Ok(()) => {
-                    tracing::info!(webhook_id = %endpoint.id, "webhook endpoint created");
-                    return json(StatusCode::CREATED, &CreatedWebhookResponse { webhook: (&endpoint).into() });
-                }
-                Err(CreateWebhookError::Store(StoreError::Conflict(why))) => {
-                    tracing::info!(%why, "webhook endpoints changed concurrently; retrying");
-                }
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(ApiError::internal("webhook endpoints kept changing concurrently"))
+        let (store, endpoint) = (&self.store, &endpoint);
+        retry_on_conflict(MAX_ATTEMPTS, |_attempt| async move {
+            store.create_webhook(endpoint, MAX_WEBHOOKS_PER_MERCHANT).await.map_err(|error| match error {
+                CreateWebhookError::Store(error) => RetryError::Store(error),
+                refused => RetryError::Refused(ApiError::from(refused)),
+            })
+        })
+        .await
+        .map_err(ApiError::from)?;
+        tracing::info!(webhook_id = %endpoint.id, "webhook endpoint created");
+        json(StatusCode::CREATED, &CreatedWebhookResponse { webhook: endpoint.into() })
     }
 }

@@ -8,12 +8,12 @@ use ferry_http::webhooks::webhook_id;
 use ferry_http::wire::DeletedWebhookResponse;
 use ferry_http::{ApiError, HandlerResult, Request, json};
 use ferry_runtime::Clock;
-use ferry_store::{MerchantStore, StoreError, WebhookStore};
+use ferry_store::{MerchantStore, RetryError, WebhookStore, retry_on_conflict};
 use http::StatusCode;
 
 /// How often a delete is retried when DynamoDB cancelled it for a
 /// concurrent change of the merchant's endpoint count.
-const MAX_ATTEMPTS: usize = 5;
+const MAX_ATTEMPTS: u32 = 5;
 
 pub struct DeleteWebhook<S> {
     store: S,
@@ -35,19 +35,16 @@ impl<S: WebhookStore + MerchantStore> DeleteWebhook<S> {
     pub async fn handle(&self, request: Request) -> HandlerResult {
         let merchant = require_merchant(&self.store, &request, self.clock.now()).await?;
         let id = webhook_id(&request)?;
-        for _attempt in 0..MAX_ATTEMPTS {
-            match self.store.delete_webhook(&merchant, &id).await {
-                Ok(true) => {
-                    tracing::info!(webhook_id = %id, "webhook endpoint deleted");
-                    return json(StatusCode::OK, &DeletedWebhookResponse { id: id.to_string(), deleted: true });
-                }
-                Ok(false) => return Err(ApiError::webhook_not_found()),
-                Err(StoreError::Conflict(why)) => {
-                    tracing::info!(%why, "webhook endpoints changed concurrently; retrying");
-                }
-                Err(other) => return Err(other.into()),
-            }
+        let (store, merchant, id) = (&self.store, &merchant, &id);
+        let deleted = retry_on_conflict(MAX_ATTEMPTS, |_attempt| async move {
+            Ok::<_, RetryError<ApiError>>(store.delete_webhook(merchant, id).await?)
+        })
+        .await
+        .map_err(ApiError::from)?;
+        if !deleted {
+            return Err(ApiError::webhook_not_found());
         }
-        Err(ApiError::internal("webhook endpoints kept changing concurrently"))
+        tracing::info!(webhook_id = %id, "webhook endpoint deleted");
+        json(StatusCode::OK, &DeletedWebhookResponse { id: id.to_string(), deleted: true })
     }
 }

@@ -36,6 +36,8 @@ impl InvocationFailure for InvocationError {
     }
 }
 
+/// What Lambda records of a failed invocation: the error with its whole
+/// source chain (the store's own message is in its sources).
 impl From<InvocationError> for lambda_runtime::Diagnostic {
     fn from(error: InvocationError) -> Self {
         diagnostic(&error)

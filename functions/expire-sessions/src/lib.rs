@@ -106,7 +106,7 @@ impl<S: ExpiryStore> ExpireSessions<S> {
             let full = due.len() >= batch_size;
             let mut new = 0;
             for session in &due {
-                if !tried.insert((session.id, session.version)) {
+                if !tried.insert((session.id, session.version())) {
                     continue;
                 }
                 if past_deadline() {

@@ -43,7 +43,7 @@ async fn session_expiring_in<S: SessionStore>(store: &S, seconds_from_now: i64) 
 }
 
 async fn status<S: SessionStore>(store: &S, session: &Session) -> SessionStatus {
-    store.get_session(&session.id).await.expect("get").expect("stored").status
+    store.get_session(&session.id).await.expect("get").expect("stored").status()
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ async fn with_payment_method<S: SessionStore>(store: &S, session: &Session) -> S
 }
 
 async fn status<S: SessionStore>(store: &S, session: &Session) -> SessionStatus {
-    store.get_session(&session.id).await.expect("get").expect("stored").status
+    store.get_session(&session.id).await.expect("get").expect("stored").status()
 }
 
 async fn expires_due_open_sessions_in_batches_and_nothing_else<S: ExpiryStore + Clone>(store: S) {
@@ -57,8 +57,8 @@ async fn expires_due_open_sessions_in_batches_and_nothing_else<S: ExpiryStore + 
     assert_eq!(report, ExpiryReport { expired: 8, lost_races: 0, cut_short: false });
     for session in due.iter().chain([&at_now]) {
         let stored = store.get_session(&session.id).await.expect("get").expect("stored");
-        assert_eq!(stored.status, SessionStatus::Expired);
-        assert_eq!(stored.version, session.version + 1);
+        assert_eq!(stored.status(), SessionStatus::Expired);
+        assert_eq!(stored.version(), session.version() + 1);
     }
     assert_eq!(status(&store, &later).await, SessionStatus::RequiresPaymentMethod);
     assert_eq!(status(&store, &processing).await, SessionStatus::Processing);
@@ -95,9 +95,9 @@ impl<S: SessionStore> SessionStore for DepositArrivesFirst<S> {
     }
 
     async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
-        if change.session.status == SessionStatus::Expired {
+        if change.session.status() == SessionStatus::Expired {
             let stored = self.inner.get_session(&change.session.id).await?.expect("stored");
-            if stored.status == SessionStatus::WaitingPayment {
+            if stored.status() == SessionStatus::WaitingPayment {
                 let (paid, _event) = stored.deposit_seen(&sample_deposit()).expect("legal");
                 self.inner.commit(SessionChange::new(&paid)).await?;
                 self.paid.lock().expect("lock").push(paid);
@@ -133,7 +133,7 @@ async fn a_session_paid_after_listing_stays_processing<S: ExpiryStore + Clone>(s
     assert_eq!(paid.len(), 1, "the deposit was committed in between");
     let stored = store.get_session(&waiting.id).await.expect("get").expect("stored");
     assert_eq!(stored, paid[0], "the deposit's write stands, untouched by the expiry");
-    assert_eq!(stored.status, SessionStatus::Processing);
+    assert_eq!(stored.status(), SessionStatus::Processing);
     assert_eq!(status(&store, &unpaid).await, SessionStatus::Expired);
     assert!(store.due_sessions(NOW, 100).await.expect("due").is_empty());
 }
@@ -235,7 +235,7 @@ async fn every_expiry_stores_its_event_and_a_lost_race_none<S: ExpiryStore + Eve
     assert_eq!(won.len(), unpaid.len(), "one event per expiry: {won:?}");
     for session in &unpaid {
         let expired = store.get_session(&session.id).await.expect("get").expect("stored");
-        assert_eq!(expired.status, SessionStatus::Expired);
+        assert_eq!(expired.status(), SessionStatus::Expired);
         let mine: Vec<&SessionEvent> = won.iter().filter(|e| e.session_id == session.id).collect();
         assert_eq!(mine.len(), 1, "exactly one event for {:?}", session.id);
         let stored = store.get_event(&mine[0].id).await.expect("get event").expect("the event is stored");

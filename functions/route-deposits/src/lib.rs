@@ -33,23 +33,36 @@ use alloy::primitives::{B256, Bytes, U256, keccak256};
 use ferry_chains::evm::client::ChainError;
 use ferry_chains::evm::relayer::{ContractCall, Moved, Relayer};
 use ferry_domain::{
-    BaseUnits, ChainId, Delivery, DepositId, EventKind, EvmAddress, Plan, RefundReason, Session, SessionEvent,
-    SessionRefund, SessionStatus, Timestamp, Tolerance, TxHash,
+    BaseUnits, ChainId, Delivery, DepositId, DepositRecord, DepositState, EventKind, EvmAddress, IllegalTransition,
+    PayoutIntent, Plan, RefundReason, Session, SessionEvent, SessionId, SessionRefund, SessionStatus, Timestamp,
+    Tolerance, TxHash,
 };
 use ferry_notify::Announcer;
 use ferry_runtime::{Clock, Ids};
-use ferry_store::{ChainStore, DepositRecord, DepositState, PayoutIntent, SessionChange, StoreError};
+use ferry_store::{ChainStore, RetryError, SessionChange, StoreError, retry_on_conflict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
     #[error("deposit {0} is not recorded")]
     UnknownDeposit(DepositId),
     #[error("session {0} of a deposit does not exist")]
-    UnknownSession(String),
+    UnknownSession(SessionId),
+    /// The session is not in a state the deposit's routing can change.
+    #[error("session {session} of a deposit cannot change")]
+    IllegalTransition {
+        session: SessionId,
+        #[source]
+        source: IllegalTransition,
+    },
     #[error("no relayer is configured for chain {0}")]
     NoRelayer(ChainId),
-    #[error("deposit {0} is being routed by another worker")]
-    Contended(DepositId),
+    /// Another writer kept changing the deposit or its session.
+    #[error("deposit {deposit} is being routed by another worker")]
+    Contended {
+        deposit: DepositId,
+        #[source]
+        source: RetryError,
+    },
     #[error("deposit {0} is recorded as settled, but its movement is not on chain")]
     MissingMovement(DepositId),
     #[error(transparent)]
@@ -92,6 +105,32 @@ fn movement_id(deposit: &DepositId, movement: Movement) -> B256 {
         Movement::Collect => "collect",
     };
     keccak256(format!("ferry:{kind}:{deposit}").as_bytes())
+}
+
+/// How often a change of a deposit's session is made again on a fresh read
+/// when another writer (an API request, the expiry worker, another router)
+/// changed the session first; then the message is retried by its queue.
+const SESSION_ATTEMPTS: u32 = 10;
+
+/// How often finishing a deposit is tried when the recovery sweep
+/// rescheduled it meanwhile.
+const FINISH_ATTEMPTS: u32 = 3;
+
+impl RouteError {
+    /// A retried change of `deposit` (or its session) that did not happen.
+    fn from_retry(deposit: DepositId, error: RetryError<RouteError>) -> Self {
+        match error {
+            RetryError::Refused(error) => error,
+            RetryError::Store(error) => Self::Store(error),
+            RetryError::Exhausted { attempts, last } => {
+                Self::Contended { deposit, source: RetryError::Exhausted { attempts, last } }
+            }
+        }
+    }
+
+    fn illegal(session: SessionId) -> impl FnOnce(IllegalTransition) -> RetryError<RouteError> {
+        move |source| RetryError::Refused(Self::IllegalTransition { session, source })
+    }
 }
 
 fn units(amount: U256) -> BaseUnits {
@@ -143,10 +182,7 @@ impl<S: ChainStore> RouteDeposits<S> {
     }
 
     async fn session(&self, record: &DepositRecord) -> Result<Session, RouteError> {
-        self.store
-            .get_session(&record.session_id)
-            .await?
-            .ok_or_else(|| RouteError::UnknownSession(record.session_id.to_string()))
+        self.store.get_session(&record.session_id).await?.ok_or(RouteError::UnknownSession(record.session_id))
     }
 
     /// Routes one deposit to its end; safe to call again for the same one.
@@ -165,7 +201,7 @@ impl<S: ChainStore> RouteDeposits<S> {
         if record.state == DepositState::Detected {
             let session = self.session(&record).await?;
             let plan = ferry_domain::plan(&session, &record.deposit, self.tolerance, now);
-            record = self.replace_state(&record, DepositState::Planned { plan }).await?;
+            record = self.replace(&record, record.planned(plan)).await?;
         }
         let plan = match &record.state {
             DepositState::Planned { plan } => plan.clone(),
@@ -177,46 +213,42 @@ impl<S: ChainStore> RouteDeposits<S> {
         };
         let plan = self.claim_session(&mut record, plan).await?;
         let moved = self.execute(&record, &plan).await?;
-        let settled = DepositState::Settled {
-            plan: plan.clone(),
-            tx_hash: TxHash::new(moved.tx_hash),
-            amount: units(moved.amount),
-        };
-        let record = self.replace_state(&record, settled).await?;
+        let settled = record.settled(plan.clone(), TxHash::new(moved.tx_hash), units(moved.amount));
+        let record = self.replace(&record, settled).await?;
         self.finish_session(&record, &plan, &moved).await?;
         Ok(record)
     }
 
     /// Takes a routed deposit off the recovery sweep's queue. Only a
     /// settled one: anything else still needs routing.
-    async fn mark_finished(&self, mut record: DepositRecord) -> Result<(), RouteError> {
-        for _ in 0..3 {
-            if record.is_finished() || !matches!(record.state, DepositState::Settled { .. }) {
-                return Ok(());
-            }
-            let mut next = record.clone();
-            next.recover_at = None;
-            next.version += 1;
-            match self.store.update_deposit(&next).await {
-                Ok(()) => return Ok(()),
-                // The recovery sweep rescheduled it meanwhile: read it again.
-                Err(StoreError::Conflict(_)) => {
-                    let id = record.id();
-                    record = self.store.get_deposit(&id).await?.ok_or(RouteError::UnknownDeposit(id))?;
+    async fn mark_finished(&self, record: DepositRecord) -> Result<(), RouteError> {
+        let (store, first, id) = (&self.store, &record, record.id());
+        retry_on_conflict(FINISH_ATTEMPTS, |attempt| {
+            let id = id.clone();
+            async move {
+                // After a conflict the recovery sweep rescheduled it meanwhile: read it again.
+                let record = match attempt {
+                    1 => first.clone(),
+                    _ => store.get_deposit(&id).await?.ok_or(RetryError::Refused(RouteError::UnknownDeposit(id)))?,
+                };
+                if record.is_finished() || !matches!(record.state, DepositState::Settled { .. }) {
+                    return Ok(());
                 }
-                Err(other) => return Err(other.into()),
+                Ok(store.update_deposit(&record.finished()).await?)
             }
-        }
-        Err(RouteError::Contended(record.id()))
+        })
+        .await
+        .map_err(|error| RouteError::from_retry(record.id(), error))
     }
 
-    async fn replace_state(&self, record: &DepositRecord, state: DepositState) -> Result<DepositRecord, RouteError> {
-        let mut next = record.clone();
-        next.state = state;
-        next.version += 1;
+    /// Writes `next` (the next version of `record`); a conflict means
+    /// another worker is routing the deposit.
+    async fn replace(&self, record: &DepositRecord, next: DepositRecord) -> Result<DepositRecord, RouteError> {
         match self.store.update_deposit(&next).await {
             Ok(()) => Ok(next),
-            Err(StoreError::Conflict(_)) => Err(RouteError::Contended(record.id())),
+            Err(last @ StoreError::Conflict(_)) => {
+                Err(RouteError::Contended { deposit: record.id(), source: RetryError::Exhausted { attempts: 1, last } })
+            }
             Err(other) => Err(other.into()),
         }
     }
@@ -227,29 +259,31 @@ impl<S: ChainStore> RouteDeposits<S> {
         if matches!(plan, Plan::Refund { .. }) {
             return Ok(plan);
         }
-        loop {
-            let session = self.session(record).await?;
-            if session.paid_by() == Some(&record.id()) {
-                return Ok(plan);
+        let (this, deposit) = (self, &*record);
+        let claim = retry_on_conflict(SESSION_ATTEMPTS, |_attempt| async move {
+            let session = this.session(deposit).await.map_err(RetryError::Refused)?;
+            if session.paid_by() == Some(&deposit.id()) {
+                return Ok(None);
             }
-            if session.status != SessionStatus::WaitingPayment {
-                let to = session.refund_address.unwrap_or(record.deposit.from);
+            if session.status() != SessionStatus::WaitingPayment {
+                return Ok(Some(session.refund_address.unwrap_or(deposit.deposit.from)));
+            }
+            let (next, kind) = session.deposit_seen(&deposit.deposit).map_err(RouteError::illegal(session.id))?;
+            let event = this.event_of(kind, &next);
+            this.store.commit(SessionChange::new(&next).emitting(&event)).await?;
+            tracing::info!(session_id = %next.id, "session processing");
+            this.announcer.committed(&event).await;
+            Ok(None)
+        })
+        .await
+        .map_err(|error| RouteError::from_retry(record.id(), error))?;
+        match claim {
+            None => Ok(plan),
+            // Another deposit pays the session: this one goes back.
+            Some(to) => {
                 let refund = Plan::Refund { to, reason: RefundReason::AlreadyPaid };
-                *record = self.replace_state(record, DepositState::Planned { plan: refund.clone() }).await?;
-                return Ok(refund);
-            }
-            let (next, kind) = session
-                .deposit_seen(&record.deposit)
-                .map_err(|e| RouteError::UnknownSession(format!("{}: {e}", session.id)))?;
-            let event = self.event_of(kind, &next);
-            match self.store.commit(SessionChange::new(&next).emitting(&event)).await {
-                Ok(()) => {
-                    tracing::info!(session_id = %next.id, "session processing");
-                    self.announcer.committed(&event).await;
-                    return Ok(plan);
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(other) => return Err(other.into()),
+                *record = self.replace(record, record.planned(refund.clone())).await?;
+                Ok(refund)
             }
         }
     }
@@ -288,14 +322,14 @@ impl<S: ChainStore> RouteDeposits<S> {
             Plan::Payout { chain_id, token: out_token, amount: out_amount, to, calldata, refund_to } => {
                 let destination = self.relayer(*chain_id)?;
                 let payout_id = movement_id(&record.id(), Movement::Payout);
-                let earlier = self.store.get_payout(&payout_id.to_string()).await?;
+                let earlier = self.store.get_payout(&payout_id.into()).await?;
                 let search_from = earlier.as_ref().map_or(0, |intent| intent.from_block);
                 let paid = match destination.find_done(payout_id, search_from).await? {
                     Some(paid) => paid,
                     None => {
                         let call = call(calldata, *to, *refund_to);
                         let intent = PayoutIntent {
-                            payout_id: payout_id.to_string(),
+                            payout_id: payout_id.into(),
                             deposit_id: record.id(),
                             chain_id: *chain_id,
                             relayer: EvmAddress::new(destination.address()),
@@ -343,10 +377,8 @@ impl<S: ChainStore> RouteDeposits<S> {
 
     /// Notes the mined transaction on the payout's intent.
     async fn record_payout_tx(&self, payout_id: B256, tx_hash: B256) -> Result<(), RouteError> {
-        if let Some(mut intent) = self.store.get_payout(&payout_id.to_string()).await? {
-            intent.tx_hash = Some(TxHash::new(tx_hash));
-            intent.version += 1;
-            self.store.update_payout(&intent).await?;
+        if let Some(intent) = self.store.get_payout(&payout_id.into()).await? {
+            self.store.update_payout(&intent.mined(TxHash::new(tx_hash))).await?;
         }
         Ok(())
     }
@@ -382,12 +414,12 @@ impl<S: ChainStore> RouteDeposits<S> {
             ),
             Plan::Payout { chain_id, .. } => {
                 let id = movement_id(&record.id(), Movement::Payout);
-                let intent = self.store.get_payout(&id.to_string()).await?;
+                let intent = self.store.get_payout(&id.into()).await?;
                 (self.relayer(*chain_id)?, id, intent.map_or(0, |intent| intent.from_block))
             }
         };
         let session = self.session(record).await?;
-        if session.paid_by() != Some(&record.id()) || session.status != SessionStatus::Processing {
+        if session.paid_by() != Some(&record.id()) || session.status() != SessionStatus::Processing {
             return Ok(());
         }
         let moved = relayer.find_done(id, from_block).await?.ok_or_else(|| RouteError::MissingMovement(record.id()))?;
@@ -399,9 +431,10 @@ impl<S: ChainStore> RouteDeposits<S> {
         if matches!(plan, Plan::Refund { .. }) {
             return self.list_refund(record, plan, tx_hash, amount).await;
         }
-        loop {
-            let session = self.session(record).await?;
-            if session.paid_by() != Some(&record.id()) || session.status != SessionStatus::Processing {
+        let this = self;
+        retry_on_conflict(SESSION_ATTEMPTS, |_attempt| async move {
+            let session = this.session(record).await.map_err(RetryError::Refused)?;
+            if session.paid_by() != Some(&record.id()) || session.status() != SessionStatus::Processing {
                 return Ok(());
             }
             let transition = if moved.delivered {
@@ -409,18 +442,15 @@ impl<S: ChainStore> RouteDeposits<S> {
             } else {
                 session.refunded(SessionRefund::sent_back(&record.deposit, plan, &session.destination, tx_hash, amount))
             };
-            let (next, kind) = transition.map_err(|e| RouteError::UnknownSession(format!("{}: {e}", session.id)))?;
-            let event = self.event_of(kind, &next);
-            match self.store.commit(SessionChange::new(&next).emitting(&event)).await {
-                Ok(()) => {
-                    tracing::info!(session_id = %next.id, status = %next.status, event = kind.as_str(), event_id = %event.id, "session settled");
-                    self.announcer.committed(&event).await;
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(other) => return Err(other.into()),
-            }
-        }
+            let (next, kind) = transition.map_err(RouteError::illegal(session.id))?;
+            let event = this.event_of(kind, &next);
+            this.store.commit(SessionChange::new(&next).emitting(&event)).await?;
+            tracing::info!(session_id = %next.id, status = %next.status(), event = kind.as_str(), event_id = %event.id, "session settled");
+            this.announcer.committed(&event).await;
+            Ok(())
+        })
+        .await
+        .map_err(|error| RouteError::from_retry(record.id(), error))
     }
 
     /// Lists a settled refund plan's refund in its session's `refunds`, in
@@ -434,21 +464,19 @@ impl<S: ChainStore> RouteDeposits<S> {
         tx_hash: TxHash,
         amount: BaseUnits,
     ) -> Result<(), RouteError> {
-        loop {
-            let session = self.session(record).await?;
+        let this = self;
+        retry_on_conflict(SESSION_ATTEMPTS, |_attempt| async move {
+            let session = this.session(record).await.map_err(RetryError::Refused)?;
             let refund = SessionRefund::sent_back(&record.deposit, plan, &session.destination, tx_hash, amount);
             let reason = refund.reason.clone();
             let Some(next) = session.record_refund(refund) else {
                 return Ok(());
             };
-            match self.store.commit(SessionChange::new(&next)).await {
-                Ok(()) => {
-                    tracing::info!(session_id = %next.id, status = %next.status, %reason, refund_tx = %tx_hash, "refund listed on the session");
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(other) => return Err(other.into()),
-            }
-        }
+            this.store.commit(SessionChange::new(&next)).await?;
+            tracing::info!(session_id = %next.id, status = %next.status(), %reason, refund_tx = %tx_hash, "refund listed on the session");
+            Ok(())
+        })
+        .await
+        .map_err(|error| RouteError::from_retry(record.id(), error))
     }
 }

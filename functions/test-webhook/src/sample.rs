@@ -7,9 +7,9 @@
 
 use alloy_primitives::{B256, address};
 use ferry_domain::{
-    BaseUnits, ChainId, ClientSecret, Delivery, Deposit, Destination, DisplayInfo, EventKind, EvmAddress, ExpireError,
-    IllegalTransition, MerchantId, NewSession, Plan, Session, SessionError, SessionId, SessionRefund, Timestamp, Token,
-    TxHash,
+    BaseUnits, ChainId, ClientSecret, Delivery, Deposit, Destination, DisplayError, DisplayInfo, EventKind, EvmAddress,
+    ExpireError, IllegalTransition, MerchantId, NewSession, Plan, Session, SessionError, SessionId, SessionRefund,
+    Timestamp, Token, TxHash,
 };
 use ferry_runtime::Ids;
 
@@ -40,6 +40,8 @@ pub enum SampleError {
     Session(#[from] SessionError),
     #[error("cannot build the sample session")]
     Expire(#[from] ExpireError),
+    #[error("cannot build the sample session")]
+    Display(#[from] DisplayError),
 }
 
 /// A session of `merchant_id` as the change that emits `kind` left it, at
@@ -52,7 +54,7 @@ pub fn session(merchant_id: MerchantId, kind: EventKind, now: Timestamp, ids: &I
     };
     let created = Timestamp::from_unix_seconds(now.unix_seconds().saturating_sub(lifetime));
     let session = Session::create(
-        new_session(),
+        new_session()?,
         SessionId::from_bytes(ids.next()),
         merchant_id,
         ClientSecret::from_bytes(ids.next()),
@@ -82,8 +84,8 @@ fn usdc() -> Token {
     Token { symbol: "USDC".into(), address: USDC_ON_BASE, decimals: 6 }
 }
 
-fn new_session() -> NewSession {
-    NewSession {
+fn new_session() -> Result<NewSession, DisplayError> {
+    Ok(NewSession {
         destination: Destination {
             address: DESTINATION,
             chain_id: BASE,
@@ -93,16 +95,10 @@ fn new_session() -> NewSession {
             calldata: None,
             delivery: None,
         },
-        display: DisplayInfo {
-            title: TITLE.into(),
-            verb: "Pay".into(),
-            theme_css_url: None,
-            payment_options: None,
-            theme_mode: None,
-        },
+        display: DisplayInfo::parse(TITLE.into(), "Pay".into(), None, None)?,
         metadata: None,
         refund_address: Some(REFUND),
-    }
+    })
 }
 
 fn deposit(ids: &Ids) -> Deposit {
@@ -147,10 +143,10 @@ mod tests {
             (EventKind::Expired, SessionStatus::Expired),
         ] {
             let session = session(merchant(), kind, NOW, &Ids::random()).expect("sample");
-            assert_eq!(session.status, status, "{kind:?}");
+            assert_eq!(session.status(), status, "{kind:?}");
             assert_eq!(session.merchant_id, merchant());
             assert_eq!(session.destination.address, DESTINATION);
-            assert_eq!(session.display.title, TITLE);
+            assert_eq!(session.display.title(), TITLE);
             assert!(session.created_at < NOW && session.expires_at.unix_seconds() <= NOW.unix_seconds() + 3600);
         }
     }

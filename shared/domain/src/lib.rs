@@ -10,6 +10,7 @@ pub mod api_key_meta;
 pub mod credentials;
 pub mod deposit;
 pub mod event;
+pub mod idempotency;
 pub mod ids;
 pub mod locale;
 pub mod money;
@@ -24,9 +25,11 @@ pub use address::{AddressError, Calldata, EvmAddress, TxHash};
 pub use api_key_meta::{ApiKeyId, ApiKeyLabel, ApiKeyMetaError, utc_date, utc_day};
 pub use credentials::{ApiKey, ApiKeyHash, ClientSecret, Merchant};
 pub use deposit::{
-    Deposit, DepositId, DepositSource, Plan, RefundReason, RouteDeposit, Tolerance, convert_at_par, plan,
+    Deposit, DepositId, DepositRecord, DepositSource, DepositState, PayoutId, PayoutIntent, Plan, RefundReason,
+    RouteDeposit, Tolerance, convert_at_par, plan,
 };
 pub use event::{EventId, SessionEvent};
+pub use idempotency::{IdempotencyKey, IdempotencyKeyError, RequestHash};
 pub use ids::{IdError, MerchantId, SessionId};
 pub use locale::{Locale, LocaleError};
 pub use money::{AmountError, BaseUnits};

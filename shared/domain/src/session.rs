@@ -172,18 +172,19 @@ pub struct Delivery {
     pub received: BaseUnits,
 }
 
-/// What the checkout shows the payer.
+/// What the checkout shows the payer. Built only by [`DisplayInfo::parse`]
+/// (or read back from a store), so its limits always hold.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisplayInfo {
-    pub title: String,
-    pub verb: String,
-    pub theme_css_url: Option<String>,
-    pub payment_options: Option<Vec<String>>,
+    title: String,
+    verb: String,
+    theme_css_url: Option<String>,
+    payment_options: Option<Vec<String>>,
     /// Light, dark or the payer's system setting; `None` when the merchant
     /// did not say (clients then follow the system). Sessions stored before
     /// the field existed read as `None`.
     #[serde(default)]
-    pub theme_mode: Option<ThemeMode>,
+    theme_mode: Option<ThemeMode>,
 }
 
 /// The checkout's colour scheme, as the merchant chose it.
@@ -285,6 +286,26 @@ impl DisplayInfo {
     /// The same display with the merchant's theme mode.
     pub fn with_theme_mode(self, theme_mode: Option<ThemeMode>) -> Self {
         Self { theme_mode, ..self }
+    }
+
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    pub fn verb(&self) -> &str {
+        &self.verb
+    }
+
+    pub fn theme_css_url(&self) -> Option<&str> {
+        self.theme_css_url.as_deref()
+    }
+
+    pub fn payment_options(&self) -> Option<&[String]> {
+        self.payment_options.as_deref()
+    }
+
+    pub fn theme_mode(&self) -> Option<ThemeMode> {
+        self.theme_mode
     }
 }
 
@@ -411,12 +432,16 @@ pub struct NewSession {
 }
 
 /// A payment session.
+///
+/// Its `status` and `version` change only through the transitions below
+/// (each the next version), so the state machine holds by construction; a
+/// store reads them back as it wrote them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub id: SessionId,
     pub merchant_id: MerchantId,
     pub client_secret: ClientSecret,
-    pub status: SessionStatus,
+    status: SessionStatus,
     pub destination: Destination,
     pub display: DisplayInfo,
     pub metadata: Option<Metadata>,
@@ -431,7 +456,7 @@ pub struct Session {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     /// Incremented by every change; stores write conditionally on it.
-    pub version: u64,
+    version: u64,
 }
 
 impl Session {
@@ -465,6 +490,15 @@ impl Session {
             expires_at: now.plus_seconds(Self::DEFAULT_LIFETIME_SECONDS),
             version: 0,
         }
+    }
+
+    pub fn status(&self) -> SessionStatus {
+        self.status
+    }
+
+    /// Incremented by every change; stores write conditionally on it.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Whether the payer's time is up at `now` (the expiry worker may not

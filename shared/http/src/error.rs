@@ -2,7 +2,7 @@
 //! is `{"error": {"type", "code", "message", "param"?}}`.
 
 use ferry_domain::{IllegalTransition, SessionError};
-use ferry_store::{BoxError, CreateSessionError, StoreError};
+use ferry_store::{BoxError, CreateSessionError, RetryError, StoreError};
 use http::StatusCode;
 use serde::Serialize;
 
@@ -264,6 +264,20 @@ pub struct ErrorBody {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         Self::internal(error)
+    }
+}
+
+/// A retried change: the attempt's own refusal as it was, a store failure
+/// or a change that kept conflicting as an opaque 500 with its source.
+impl<E: Into<ApiError>> From<RetryError<E>> for ApiError {
+    fn from(error: RetryError<E>) -> Self {
+        match error {
+            RetryError::Refused(error) => error.into(),
+            RetryError::Store(error) => error.into(),
+            RetryError::Exhausted { attempts, last } => {
+                Self::internal(RetryError::<std::convert::Infallible>::Exhausted { attempts, last })
+            }
+        }
     }
 }
 

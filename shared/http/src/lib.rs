@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod cors;
 pub mod error;
+pub mod idempotency;
 pub mod openapi;
 pub mod request;
 pub mod routes;

@@ -1,15 +1,11 @@
 //! Loading and changing a session on behalf of a request.
 
 use ferry_domain::{EvmAddress, Session, SessionId};
-use ferry_store::{SessionChange, SessionStore, StoreError};
+use ferry_store::{DEFAULT_ATTEMPTS, RetryError, SessionChange, SessionStore, retry_on_conflict};
 use lambda_http::Request;
 
 use crate::ApiError;
 use crate::request::path_param;
-
-/// How often a change is re-applied to a fresh copy when a concurrent
-/// writer changed the session first.
-const MAX_ATTEMPTS: usize = 5;
 
 /// The `{sessionId}` path parameter. An id that cannot exist is simply not
 /// found.
@@ -31,25 +27,21 @@ pub struct Write {
 /// Loads the session, asks `decide` what to write (`None`: nothing), and writes it
 /// conditionally. If another writer got there first, `decide` runs again on
 /// the fresh copy, so decisions are always made on the state they change.
-pub async fn update<S, F>(store: &S, id: &SessionId, mut decide: F) -> Result<Session, ApiError>
+pub async fn update<S, F>(store: &S, id: &SessionId, decide: F) -> Result<Session, ApiError>
 where
     S: SessionStore,
-    F: FnMut(&Session) -> Result<Option<Write>, ApiError>,
+    F: Fn(&Session) -> Result<Option<Write>, ApiError>,
 {
-    for _attempt in 0..MAX_ATTEMPTS {
-        let current = load(store, id).await?;
-        let Some(Write { next, claim_receiver }) = decide(&current)? else {
+    let decide = &decide;
+    retry_on_conflict(DEFAULT_ATTEMPTS, |_attempt| async move {
+        let current = load(store, id).await.map_err(RetryError::Refused)?;
+        let Some(Write { next, claim_receiver }) = decide(&current).map_err(RetryError::Refused)? else {
             return Ok(current);
         };
         // Setting a payment method or recording a hint emits no event.
-        let change = SessionChange { session: &next, claim_receiver, event: None };
-        match store.commit(change).await {
-            Ok(()) => return Ok(next),
-            Err(StoreError::Conflict(why)) => {
-                tracing::info!(%why, "session changed concurrently; retrying")
-            }
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Err(ApiError::internal("session kept changing concurrently"))
+        store.commit(SessionChange { session: &next, claim_receiver, event: None }).await?;
+        Ok(next)
+    })
+    .await
+    .map_err(ApiError::from)
 }

@@ -403,7 +403,7 @@ impl From<&Session> for SessionPublicInfo {
         let decimals = destination.token.decimals;
         Self {
             session_id: session.id.to_string(),
-            status: session.status.into(),
+            status: session.status().into(),
             destination: DestinationView {
                 kind: "evm",
                 address: destination.address.to_string(),
@@ -419,11 +419,11 @@ impl From<&Session> for SessionPublicInfo {
                 }),
             },
             display: DisplayView {
-                title: session.display.title.clone(),
-                verb: session.display.verb.clone(),
-                theme_css_url: session.display.theme_css_url.clone(),
-                payment_options: session.display.payment_options.clone(),
-                theme_mode: session.display.theme_mode.map(Into::into),
+                title: session.display.title().to_string(),
+                verb: session.display.verb().to_string(),
+                theme_css_url: session.display.theme_css_url().map(str::to_string),
+                payment_options: session.display.payment_options().map(<[String]>::to_vec),
+                theme_mode: session.display.theme_mode().map(Into::into),
             },
             payment_method: session.payment_method.as_ref().map(|method| match method {
                 PaymentMethod::Evm { receiver_address, created_at, source } => PaymentMethodView::Evm {
@@ -781,8 +781,8 @@ mod tests {
         let plan = Plan::Refund { to, reason: RefundReason::Expired };
         let refund_tx = TxHash::new([0xab; 32].into());
         let refund = SessionRefund::sent_back(&deposit, &plan, &session.destination, refund_tx, deposit.amount);
-        let mut expired = session.record_refund(refund).expect("recorded");
-        expired.status = SessionStatus::Expired;
+        let refunded = session.record_refund(refund).expect("recorded");
+        let (expired, _event) = refunded.expire(refunded.expires_at).expect("open and due");
 
         let json = serde_json::to_value(SessionView::from(&expired)).expect("json");
         assert_eq!(
@@ -818,8 +818,8 @@ mod tests {
 
     #[test]
     fn an_event_payload_is_the_merchant_view_without_the_client_secret() {
-        let mut session = ferry_store::conformance::sample_session(MerchantId::from_random_bytes([5; 16]));
-        session.status = SessionStatus::Expired;
+        let open = ferry_store::conformance::sample_session(MerchantId::from_random_bytes([5; 16]));
+        let (session, _event) = open.expire(open.expires_at).expect("open and due");
         let event =
             SessionEvent::new([6; 16], EventKind::Expired, &session, Timestamp::from_unix_seconds(1_800_000_100));
         let json = serde_json::to_value(EventPayload::from(&event)).expect("json");

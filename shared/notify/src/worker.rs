@@ -6,7 +6,7 @@ use std::time::Duration;
 use ferry_domain::{ClaimError, DeliveryState, EventId, RetryPolicy, SessionEvent, Timestamp, WebhookDelivery};
 use ferry_http::wire::EventPayload;
 use ferry_queue::{MAX_DELAY, Queue, QueueError, TypedQueue};
-use ferry_store::{DeliveryStore, StoreError, WebhookStore};
+use ferry_store::{DEFAULT_ATTEMPTS, DeliveryStore, RetryError, StoreError, WebhookStore, retry_on_conflict};
 
 use crate::message::{DeliveryMessage, WebhookMessage};
 use crate::sender::{DELIVERY_TIMEOUT, WebhookSender};
@@ -251,8 +251,9 @@ pub fn event_body(event: &SessionEvent, is_test_event: bool) -> Result<Vec<u8>, 
 /// Makes parked deliveries (one event's, or the oldest `limit` of all) due
 /// `now` with a fresh round of attempts, and returns them. Nothing is
 /// queued: a worker's sweep finds them (or [`DeliverWebhooks::replay`]
-/// queues them itself). One replayed concurrently by someone else is
-/// skipped.
+/// queues them itself). A delivery that changed since it was listed is read
+/// again and replayed if it is still parked; one replayed concurrently by
+/// someone else is skipped.
 pub async fn replay_parked<S: DeliveryStore>(
     store: &S,
     scope: ReplayScope,
@@ -265,12 +266,26 @@ pub async fn replay_parked<S: DeliveryStore>(
         ReplayScope::Parked { limit } => store.parked_deliveries(limit).await?,
     };
     let mut replayed = Vec::new();
-    for delivery in parked {
-        let Ok(next) = delivery.replay(now) else { continue };
-        match store.update_delivery(&next).await {
-            Ok(()) => replayed.push(next),
-            Err(StoreError::Conflict(_)) => {}
-            Err(other) => return Err(other),
+    for listed in &parked {
+        let (event_id, webhook_id) = (listed.event_id, listed.webhook_id);
+        let outcome = retry_on_conflict(DEFAULT_ATTEMPTS, |attempt| async move {
+            let current = match attempt {
+                1 => Some(listed.clone()),
+                _ => store.get_delivery(&event_id, &webhook_id).await?,
+            };
+            let Some(next) = current.and_then(|delivery| delivery.replay(now).ok()) else {
+                return Ok(None);
+            };
+            store.update_delivery(&next).await?;
+            Ok::<_, RetryError>(Some(next))
+        })
+        .await;
+        match outcome {
+            Ok(next) => replayed.extend(next),
+            Err(RetryError::Store(error)) => return Err(error),
+            Err(exhausted) => {
+                tracing::warn!(%event_id, %webhook_id, error = %exhausted, "parked delivery kept changing; not replayed")
+            }
         }
     }
     Ok(replayed)

@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferry_domain::{
-    ApiKey, BaseUnits, ChainId, ClientSecret, Deposit, Destination, DisplayInfo, EventId, EventKind, EvmAddress,
-    Merchant, MerchantId, Metadata, NewSession, Plan, Session, SessionEvent, SessionId, SessionStatus, Timestamp,
-    Token, TxHash,
+    ApiKey, BaseUnits, ChainId, ClientSecret, Deposit, DepositRecord, DepositState, Destination, DisplayInfo, EventId,
+    EventKind, EvmAddress, IdempotencyKey, Merchant, MerchantId, Metadata, NewSession, PayoutId, PayoutIntent, Plan,
+    RequestHash, Session, SessionEvent, SessionId, SessionStatus, Timestamp, Token, TxHash,
 };
 
 use crate::{
-    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DeliveryStore, DepositRecord, DepositState, EventStore,
-    ExpiryStore, IdempotencyRecord, PayoutIntent, Recorded, SessionChange, Store, StoreError,
+    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DeliveryStore, EventStore, ExpiryStore,
+    IdempotencyRecord, Recorded, SessionChange, Store, StoreError,
 };
 
 mod api_keys;
@@ -117,13 +117,9 @@ pub fn sample_session(merchant_id: MerchantId) -> Session {
             calldata: Some("0xa9059cbb".parse().expect("calldata")),
             delivery: None,
         },
-        display: DisplayInfo {
-            title: "Order #1".into(),
-            verb: "Pay".into(),
-            theme_css_url: None,
-            payment_options: Some(vec!["evm".into()]),
-            theme_mode: Some(ferry_domain::ThemeMode::Dark),
-        },
+        display: DisplayInfo::parse("Order #1".into(), "Pay".into(), None, Some(vec!["evm".into()]))
+            .expect("display")
+            .with_theme_mode(Some(ferry_domain::ThemeMode::Dark)),
         metadata: Some(Metadata::parse(BTreeMap::from([("order".to_string(), "1".to_string())])).expect("metadata")),
         refund_address: Some(fresh_address()),
     };
@@ -134,6 +130,12 @@ pub fn sample_session(merchant_id: MerchantId) -> Session {
         ClientSecret::from_bytes(fresh_bytes()),
         NOW,
     )
+}
+
+/// The next version of `session` (a transaction hint recorded: a change
+/// in any status but a final one).
+fn next_version(session: &Session) -> Session {
+    session.record_tx_hash_hint(fresh_tx_hash()).expect("a hint changes an open session")
 }
 
 /// A 25 USDC transfer on Base, as the chain watcher would see it: a fresh
@@ -168,11 +170,11 @@ fn fresh_merchant() -> MerchantId {
     MerchantId::from_random_bytes(fresh_bytes())
 }
 
-fn idempotency(merchant_id: MerchantId, key: &str, body: &str) -> IdempotencyRecord {
+fn idempotency(merchant_id: MerchantId, key: &IdempotencyKey, body: &str) -> IdempotencyRecord {
     IdempotencyRecord {
         merchant_id,
-        key: key.into(),
-        request_hash: "ab".repeat(32),
+        key: key.clone(),
+        request_hash: RequestHash::of_canonical(b"{}"),
         response_status: 201,
         response_body: body.into(),
         created_at: NOW,
@@ -201,7 +203,7 @@ async fn commits_are_conditional_on_the_version<S: Store>(store: &S) {
     store.create_session(&session, None).await.expect("create");
     let receiver = fresh_address();
     let next = session.set_evm_payment_method(receiver, NOW).expect("legal").expect("changed");
-    assert_eq!(next.version, 1);
+    assert_eq!(next.version(), 1);
     store.commit(SessionChange::new(&next).claiming_receiver(receiver)).await.expect("first commit");
     assert_eq!(store.get_session(&session.id).await.expect("get"), Some(next.clone()));
 
@@ -209,12 +211,11 @@ async fn commits_are_conditional_on_the_version<S: Store>(store: &S) {
     let stale = store.commit(SessionChange::new(&next)).await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
     // Skipping a version is refused too.
-    let mut skipping = next.clone();
-    skipping.version = 3;
+    let skipping = next_version(&next_version(&next));
+    assert_eq!(skipping.version(), 3);
     assert!(matches!(store.commit(SessionChange::new(&skipping)).await, Err(StoreError::Conflict(_))));
     // And a session that was never created cannot be committed.
-    let mut ghost = sample_session(fresh_merchant());
-    ghost.version = 1;
+    let ghost = next_version(&sample_session(fresh_merchant()));
     assert!(matches!(store.commit(SessionChange::new(&ghost)).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.get_session(&session.id).await.expect("get"), Some(next));
 }
@@ -238,8 +239,7 @@ async fn a_receiver_belongs_to_one_session<S: Store>(store: &S) {
     assert_eq!(store.find_session_by_receiver(&receiver).await.expect("find"), Some(first.id));
 
     // The owner may claim its own receiver again.
-    let mut again = first_next.clone();
-    again.version += 1;
+    let again = next_version(&first_next);
     store.commit(SessionChange::new(&again).claiming_receiver(receiver)).await.expect("re-claim");
     assert_eq!(store.find_session_by_receiver(&fresh_address()).await.expect("find"), None);
 }
@@ -268,7 +268,7 @@ async fn receivers_are_found_in_bulk<S: Store>(store: &S) {
 
 async fn idempotency_keys_are_scoped_to_a_merchant_and_expire<S: Store>(store: &S) {
     let merchant = fresh_merchant();
-    let key = format!("order-{}", hex_of(fresh_bytes()));
+    let key = IdempotencyKey::parse(&format!("order-{}", hex_of(fresh_bytes()))).expect("key");
     let first = sample_session(merchant);
     let record = idempotency(merchant, &key, "first");
     store.create_session(&first, Some(&record)).await.expect("create");
@@ -297,7 +297,7 @@ async fn idempotency_keys_are_scoped_to_a_merchant_and_expire<S: Store>(store: &
 
 async fn concurrent_creates_with_one_key_store_one_session<S: Store>(store: &S) {
     let merchant = fresh_merchant();
-    let key = format!("race-{}", hex_of(fresh_bytes()));
+    let key = IdempotencyKey::parse(&format!("race-{}", hex_of(fresh_bytes()))).expect("key");
     let attempts: Vec<_> = (0..8)
         .map(|_| {
             let store = store.clone();
@@ -342,7 +342,7 @@ async fn concurrent_commits_on_one_version_let_exactly_one_win<S: Store>(store: 
     }
     assert_eq!(winners.len(), 1, "exactly one writer wins");
     assert_eq!(store.get_session(&session.id).await.expect("get").as_ref(), winners.first());
-    assert_eq!(winners[0].status, SessionStatus::WaitingPayment);
+    assert_eq!(winners[0].status(), SessionStatus::WaitingPayment);
 }
 
 async fn merchants_and_api_keys_round_trip<S: Store>(store: &S) {
@@ -495,7 +495,7 @@ async fn concurrent_records_of_one_deposit_store_it_once<S: ChainStore>(store: &
 async fn payouts_are_created_once_and_updated_by_version<S: ChainStore>(store: &S) {
     let deposit = sample_deposit();
     let intent = PayoutIntent {
-        payout_id: format!("0x{}{}", hex_of(fresh_bytes()), hex_of(fresh_bytes())),
+        payout_id: fresh_payout_id(),
         deposit_id: deposit.id(),
         chain_id: ChainId::new(8453),
         relayer: fresh_address(),
@@ -513,7 +513,7 @@ async fn payouts_are_created_once_and_updated_by_version<S: ChainStore>(store: &
     let duplicate = store.create_payout(&PayoutIntent { nonce: 43, ..intent.clone() }).await;
     assert!(matches!(duplicate, Err(StoreError::Conflict(_))), "{duplicate:?}");
     assert_eq!(store.get_payout(&intent.payout_id).await.expect("get"), Some(intent.clone()));
-    let unknown = format!("0x{}{}", hex_of(fresh_bytes()), hex_of(fresh_bytes()));
+    let unknown = fresh_payout_id();
     assert_eq!(store.get_payout(&unknown).await.expect("get unknown"), None);
 
     let signed = PayoutIntent { tx_hash: Some(fresh_tx_hash()), version: 1, ..intent.clone() };
@@ -585,8 +585,7 @@ async fn a_losing_commit_stores_neither_the_change_nor_its_event<S: Store + Even
     assert_eq!(store.get_event(&winner.id).await.expect("get event"), Some(winner));
 
     // A session that was never created: no event either.
-    let mut ghost = sample_session(fresh_merchant());
-    ghost.version = 1;
+    let ghost = next_version(&sample_session(fresh_merchant()));
     let orphan = event_for(EventKind::Expired, &ghost);
     assert!(matches!(store.commit(SessionChange::new(&ghost).emitting(&orphan)).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.get_event(&orphan.id).await.expect("get event"), None);
@@ -703,7 +702,7 @@ fn ids(sessions: &[Session]) -> Vec<SessionId> {
 /// Every listed session is open and due at `now`, and the list is sorted by expiry.
 fn assert_due_listing(listed: &[Session], now: Timestamp) {
     for session in listed {
-        assert!(session.status.is_open(), "{:?} is {}", session.id, session.status);
+        assert!(session.status().is_open(), "{:?} is {}", session.id, session.status());
         assert!(session.expires_at <= now, "{:?} expires at {}, after {now}", session.id, session.expires_at);
     }
     assert!(listed.windows(2).all(|pair| pair[0].expires_at <= pair[1].expires_at), "oldest first");
@@ -733,7 +732,7 @@ async fn due_sessions_are_the_open_ones_past_their_expiry<S: ExpiryStore>(store:
         assert_eq!(found, Some(due), "a due open session is listed as stored");
     }
     for not_due in [&not_yet, &waiting_not_yet, &processing, &already_expired] {
-        assert!(!listed_ids.contains(&not_due.id), "{} at {} is not due", not_due.status, not_due.expires_at);
+        assert!(!listed_ids.contains(&not_due.id), "{} at {} is not due", not_due.status(), not_due.expires_at);
     }
     let position = |id| listed_ids.iter().position(|listed| *listed == id).expect("listed");
     assert!(position(long_ago.id) < position(waiting_due.id) && position(waiting_due.id) < position(just_now.id));
@@ -799,6 +798,13 @@ async fn an_expiry_racing_a_deposit_loses_to_it<S: ExpiryStore>(store: &S) {
     let (late, _event) = other.deposit_seen(&sample_deposit()).expect("legal on the stale copy");
     assert!(matches!(store.commit(SessionChange::new(&late)).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.get_session(&other.id).await.expect("get"), Some(expired));
+}
+
+fn fresh_payout_id() -> PayoutId {
+    let mut bytes = [0; 32];
+    bytes[..16].copy_from_slice(&fresh_bytes());
+    bytes[16..].copy_from_slice(&fresh_bytes());
+    bytes.into()
 }
 
 fn hex_of(bytes: [u8; 16]) -> String {

@@ -54,14 +54,14 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem,
 };
 use ferry_domain::{
-    ApiKeyHash, ApiKeyId, ChainId, DepositId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent,
-    SessionId, Timestamp,
+    ApiKeyHash, ApiKeyId, ChainId, DepositId, DepositRecord, EventId, EvmAddress, IdempotencyKey, Merchant, MerchantId,
+    PayoutId, PayoutIntent, Session, SessionEvent, SessionId, Timestamp,
 };
 
 use crate::{
-    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, EventStore, ExpiryStore,
-    IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange,
-    SessionStore, StoreError, StoreResult, decode, encode,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositStore, EventStore, ExpiryStore,
+    IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutStore, Recorded, SessionChange, SessionStore, StoreError,
+    StoreResult, decode, encode,
 };
 
 /// The name of the sparse index over open sessions by expiry.
@@ -112,7 +112,7 @@ fn receiver_key(receiver: &EvmAddress) -> Item {
     key(format!("RECEIVER#EVM#{}", receiver.to_lowercase_hex()), "RECEIVER")
 }
 
-fn idempotency_key(merchant_id: &MerchantId, idempotency_key: &str) -> Item {
+fn idempotency_key(merchant_id: &MerchantId, idempotency_key: &IdempotencyKey) -> Item {
     key(format!("IDEMPOTENCY#{merchant_id}#{idempotency_key}"), "IDEMPOTENCY")
 }
 
@@ -132,7 +132,7 @@ fn deposit_key(id: &DepositId) -> Item {
     key(format!("DEPOSIT#{id}"), "DEPOSIT")
 }
 
-fn payout_key(payout_id: &str) -> Item {
+fn payout_key(payout_id: &PayoutId) -> Item {
     key(format!("PAYOUT#{payout_id}"), "PAYOUT")
 }
 
@@ -180,11 +180,11 @@ fn payout_item(intent: &PayoutIntent) -> StoreResult<Item> {
 fn session_item(session: &Session) -> StoreResult<Item> {
     let mut item = session_key(&session.id);
     item.insert("type".into(), s("session"));
-    item.insert("version".into(), n(session.version));
-    item.insert("status".into(), s(session.status.as_str()));
+    item.insert("version".into(), n(session.version()));
+    item.insert("status".into(), s(session.status().as_str()));
     item.insert("merchantId".into(), s(session.merchant_id.to_string()));
     item.insert("expiresAt".into(), n(session.expires_at.unix_seconds()));
-    if session.status.is_open() {
+    if session.status().is_open() {
         item.insert("openShard".into(), s(sharded(OPEN_SHARD, &session.id.to_string())));
     }
     item.insert("doc".into(), s(encode("session", session)?));
@@ -535,12 +535,12 @@ impl SessionStore for DynamoStore {
     /// session's) and the event's Put (`attribute_not_exists(pk)`).
     async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
         let session = change.session;
-        let previous = session.version.checked_sub(1).ok_or(StoreError::Conflict("session version changed"))?;
+        let previous = session.version().checked_sub(1).ok_or(StoreError::Conflict("session version changed"))?;
         let condition = "version = :previous";
         let values = HashMap::from([(":previous".to_string(), n(previous))]);
         let item = session_item(session)?;
         if change.claim_receiver.is_none() && change.event.is_none() {
-            return self.put_next_version(item, session.version, "session version changed").await;
+            return self.put_next_version(item, session.version(), "session version changed").await;
         }
         let mut items = vec![put(item, &self.table, condition, Some(values))?];
         // What a failed condition at each further position means.
@@ -649,7 +649,7 @@ impl IdempotencyStore for DynamoStore {
     async fn get_idempotency(
         &self,
         merchant_id: &MerchantId,
-        key: &str,
+        key: &IdempotencyKey,
         now: Timestamp,
     ) -> StoreResult<Option<IdempotencyRecord>> {
         let Some(item) = self.get_item(idempotency_key(merchant_id, key)).await? else {
@@ -753,7 +753,7 @@ impl PayoutStore for DynamoStore {
         self.put_new(payout_item(intent)?, "payout already exists").await
     }
 
-    async fn get_payout(&self, payout_id: &str) -> StoreResult<Option<PayoutIntent>> {
+    async fn get_payout(&self, payout_id: &PayoutId) -> StoreResult<Option<PayoutIntent>> {
         let item = self.get_item(payout_key(payout_id)).await?;
         item.map(|item| doc_of("payout", &item)).transpose()
     }

@@ -17,8 +17,9 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use ferry_domain::{
-    ApiKeyHash, ApiKeyId, ApiKeyLabel, BaseUnits, ChainId, Deposit, DepositId, EventId, EvmAddress, Merchant,
-    MerchantId, Plan, Session, SessionEvent, SessionId, Timestamp, Token, TxHash, WebhookDelivery, WebhookId,
+    ApiKeyHash, ApiKeyId, ApiKeyLabel, ChainId, DepositId, DepositRecord, EventId, EvmAddress, IdempotencyKey,
+    Merchant, MerchantId, PayoutId, PayoutIntent, RequestHash, Session, SessionEvent, SessionId, Timestamp,
+    WebhookDelivery, WebhookId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,8 +27,11 @@ pub mod conformance;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod memory;
+pub mod retry;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use retry::{DEFAULT_ATTEMPTS, RetryError, retry_on_conflict};
 
 pub use ferry_runtime::BoxError;
 
@@ -65,9 +69,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
     pub merchant_id: MerchantId,
-    pub key: String,
-    /// Hex SHA-256 of the request body in canonical JSON.
-    pub request_hash: String,
+    pub key: IdempotencyKey,
+    pub request_hash: RequestHash,
     pub response_status: u16,
     pub response_body: String,
     pub created_at: Timestamp,
@@ -311,7 +314,7 @@ pub trait IdempotencyStore: Send + Sync {
     fn get_idempotency(
         &self,
         merchant_id: &MerchantId,
-        key: &str,
+        key: &IdempotencyKey,
         now: Timestamp,
     ) -> impl Future<Output = StoreResult<Option<IdempotencyRecord>>> + Send;
 }
@@ -364,64 +367,6 @@ pub trait CursorStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-/// Where a deposit is in its life.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum DepositState {
-    /// Seen on chain and matched to its session; waiting to be routed.
-    Detected,
-    /// The router decided what to do; carrying it out.
-    Planned { plan: Plan },
-    /// Done: the funds moved in `tx_hash` (to the destination, or back).
-    Settled { plan: Plan, tx_hash: TxHash, amount: BaseUnits },
-}
-
-/// A deposit as recorded: exactly once per `chainId:txHash:logIndex`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DepositRecord {
-    pub deposit: Deposit,
-    pub session_id: SessionId,
-    pub state: DepositState,
-    pub recorded_at: Timestamp,
-    /// While the deposit's routing has not finished: when the recovery sweep
-    /// is to queue it again, in case its queue message was lost (a crash, a
-    /// message dead-lettered or dropped). `None` once routing finished: the
-    /// deposit is settled and its session shows the outcome. Records stored
-    /// before this field existed read as finished.
-    #[serde(default)]
-    pub recover_at: Option<Timestamp>,
-    /// How many times the recovery sweep has queued the deposit again.
-    #[serde(default)]
-    pub recoveries: u32,
-    /// Incremented by every change; writes are conditional on it.
-    pub version: u64,
-}
-
-impl DepositRecord {
-    /// A deposit just seen on chain, to be routed, due for recovery at
-    /// `recover_at` if its routing has not finished by then.
-    pub fn detected(deposit: Deposit, session_id: SessionId, now: Timestamp, recover_at: Timestamp) -> Self {
-        Self {
-            deposit,
-            session_id,
-            state: DepositState::Detected,
-            recorded_at: now,
-            recover_at: Some(recover_at),
-            recoveries: 0,
-            version: 0,
-        }
-    }
-
-    pub fn id(&self) -> DepositId {
-        self.deposit.id()
-    }
-
-    /// Whether routing has finished (nothing left for the recovery sweep).
-    pub fn is_finished(&self) -> bool {
-        self.recover_at.is_none()
-    }
-}
-
 /// Whether [`DepositStore::record_deposit`] stored something new.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Recorded {
@@ -452,37 +397,12 @@ pub trait DepositStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Vec<DepositRecord>>> + Send;
 }
 
-/// A payout from the relayer's inventory, written before its transaction is
-/// sent so that a retry after a crash resumes it instead of paying twice.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PayoutIntent {
-    /// 32 bytes, the id the factory's `pay`/`payAndCall` records on chain
-    /// (which refuses a second payout with the same id).
-    pub payout_id: String,
-    pub deposit_id: DepositId,
-    pub chain_id: ChainId,
-    pub relayer: EvmAddress,
-    /// The relayer's nonce this payout's transaction uses.
-    pub nonce: u64,
-    pub token: Token,
-    pub amount: BaseUnits,
-    pub to: EvmAddress,
-    /// Set once the payout's transaction is mined.
-    pub tx_hash: Option<TxHash>,
-    /// The destination chain's block when the intent was written: where a
-    /// retry searches for the payout's event.
-    #[serde(default)]
-    pub from_block: u64,
-    pub created_at: Timestamp,
-    pub version: u64,
-}
-
 pub trait PayoutStore: Send + Sync {
     /// Stores a new intent (version 0); [`StoreError::Conflict`] if one with
     /// its `payout_id` exists.
     fn create_payout(&self, intent: &PayoutIntent) -> impl Future<Output = StoreResult<()>> + Send;
 
-    fn get_payout(&self, payout_id: &str) -> impl Future<Output = StoreResult<Option<PayoutIntent>>> + Send;
+    fn get_payout(&self, payout_id: &PayoutId) -> impl Future<Output = StoreResult<Option<PayoutIntent>>> + Send;
 
     /// Replaces the intent if the stored one is at `intent.version - 1`.
     fn update_payout(&self, intent: &PayoutIntent) -> impl Future<Output = StoreResult<()>> + Send;

@@ -5,14 +5,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ferry_domain::{
-    ApiKeyHash, ApiKeyId, ChainId, DepositId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent,
-    SessionId, Timestamp,
+    ApiKeyHash, ApiKeyId, ChainId, DepositId, DepositRecord, EventId, EvmAddress, IdempotencyKey, Merchant, MerchantId,
+    PayoutId, PayoutIntent, Session, SessionEvent, SessionId, Timestamp,
 };
 
 use crate::{
-    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositRecord, DepositStore, EventStore, ExpiryStore,
-    IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, Recorded, SessionChange,
-    SessionStore, StoreError, StoreResult,
+    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositStore, EventStore, ExpiryStore,
+    IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutStore, Recorded, SessionChange, SessionStore, StoreError,
+    StoreResult,
 };
 
 #[derive(Default)]
@@ -20,12 +20,12 @@ struct State {
     sessions: HashMap<SessionId, Session>,
     receivers: HashMap<EvmAddress, SessionId>,
     receiver_log: Vec<crate::ReceiverClaim>,
-    idempotency: HashMap<(MerchantId, String), IdempotencyRecord>,
+    idempotency: HashMap<(MerchantId, IdempotencyKey), IdempotencyRecord>,
     merchants: HashMap<MerchantId, Merchant>,
     api_keys: HashMap<ApiKeyHash, ApiKeyRecord>,
     cursors: HashMap<ChainId, ChainCursor>,
     deposits: HashMap<DepositId, DepositRecord>,
-    payouts: HashMap<String, PayoutIntent>,
+    payouts: HashMap<PayoutId, PayoutIntent>,
     webhooks: HashMap<(MerchantId, ferry_domain::WebhookId), ferry_domain::WebhookEndpoint>,
     events: HashMap<EventId, SessionEvent>,
     /// Events not fanned out yet.
@@ -84,7 +84,7 @@ impl SessionStore for MemoryStore {
         let mut state = self.state();
         let next = change.session;
         let current = state.sessions.get(&next.id).ok_or(StoreError::Conflict("session does not exist"))?;
-        if current.version.checked_add(1) != Some(next.version) {
+        if current.version().checked_add(1) != Some(next.version()) {
             return Err(StoreError::Conflict("session version changed"));
         }
         if let Some(receiver) = change.claim_receiver
@@ -136,7 +136,7 @@ impl ExpiryStore for MemoryStore {
     async fn due_sessions(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<Session>> {
         let state = self.state();
         let mut due: Vec<Session> =
-            state.sessions.values().filter(|s| s.status.is_open() && s.expires_at <= now).cloned().collect();
+            state.sessions.values().filter(|s| s.status().is_open() && s.expires_at <= now).cloned().collect();
         due.sort_by_key(|s| (s.expires_at, s.id));
         due.truncate(limit);
         Ok(due)
@@ -147,11 +147,11 @@ impl IdempotencyStore for MemoryStore {
     async fn get_idempotency(
         &self,
         merchant_id: &MerchantId,
-        key: &str,
+        key: &IdempotencyKey,
         now: Timestamp,
     ) -> StoreResult<Option<IdempotencyRecord>> {
         let state = self.state();
-        let record = state.idempotency.get(&(*merchant_id, key.to_string()));
+        let record = state.idempotency.get(&(*merchant_id, key.clone()));
         Ok(record.filter(|r| r.expires_at > now).cloned())
     }
 }
@@ -275,7 +275,7 @@ impl PayoutStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_payout(&self, payout_id: &str) -> StoreResult<Option<PayoutIntent>> {
+    async fn get_payout(&self, payout_id: &PayoutId) -> StoreResult<Option<PayoutIntent>> {
         Ok(self.state().payouts.get(payout_id).cloned())
     }
 

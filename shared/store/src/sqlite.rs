@@ -9,15 +9,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ferry_domain::{
-    ApiKeyHash, ApiKeyId, ChainId, EventId, EvmAddress, Merchant, MerchantId, Session, SessionEvent, SessionId,
-    Timestamp,
+    ApiKeyHash, ApiKeyId, ChainId, EventId, EvmAddress, IdempotencyKey, Merchant, MerchantId, PayoutId, PayoutIntent,
+    Session, SessionEvent, SessionId, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
     ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, EventStore, ExpiryStore, IdempotencyRecord,
-    IdempotencyStore, MerchantStore, PayoutIntent, PayoutStore, SessionChange, SessionStore, StoreError, StoreResult,
-    decode, encode,
+    IdempotencyStore, MerchantStore, PayoutStore, SessionChange, SessionStore, StoreError, StoreResult, decode, encode,
 };
 
 const SCHEMA: &str = "
@@ -160,7 +159,7 @@ impl SessionStore for SqliteStore {
         let (id, merchant, status, expires) = (
             session.id.to_string(),
             session.merchant_id.to_string(),
-            session.status.as_str(),
+            session.status().as_str(),
             session.expires_at.unix_seconds() as i64,
         );
         let record =
@@ -172,7 +171,7 @@ impl SessionStore for SqliteStore {
                     let live: Option<i64> = tx
                         .query_row(
                             "SELECT expires_at FROM idempotency WHERE merchant_id = ?1 AND key = ?2 AND expires_at > ?3",
-                            params![merchant_id, record.key, record.created_at.unix_seconds() as i64],
+                            params![merchant_id, record.key.as_str(), record.created_at.unix_seconds() as i64],
                             |row| row.get(0),
                         )
                         .optional()
@@ -182,7 +181,7 @@ impl SessionStore for SqliteStore {
                     }
                     tx.execute(
                         "INSERT OR REPLACE INTO idempotency (merchant_id, key, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",
-                        params![merchant_id, record.key, record.expires_at.unix_seconds() as i64, record_doc],
+                        params![merchant_id, record.key.as_str(), record.expires_at.unix_seconds() as i64, record_doc],
                     )
                     .map_err(db)?;
                 }
@@ -215,9 +214,9 @@ impl SessionStore for SqliteStore {
         let session = change.session;
         let doc = encode("session", session)?;
         let id = session.id.to_string();
-        let previous = session.version.checked_sub(1).ok_or(StoreError::Conflict("session version changed"))? as i64;
+        let previous = session.version().checked_sub(1).ok_or(StoreError::Conflict("session version changed"))? as i64;
         let (version, status, expires) =
-            (session.version as i64, session.status.as_str(), session.expires_at.unix_seconds() as i64);
+            (session.version() as i64, session.status().as_str(), session.expires_at.unix_seconds() as i64);
         let receiver = change.claim_receiver.map(|r| r.to_lowercase_hex());
         let claim = crate::ReceiverClaim::of(&change);
         let event = change
@@ -359,7 +358,7 @@ impl IdempotencyStore for SqliteStore {
     async fn get_idempotency(
         &self,
         merchant_id: &MerchantId,
-        key: &str,
+        key: &IdempotencyKey,
         now: Timestamp,
     ) -> StoreResult<Option<IdempotencyRecord>> {
         let (merchant_id, key, now) = (merchant_id.to_string(), key.to_string(), now.unix_seconds() as i64);
@@ -540,7 +539,7 @@ impl CursorStore for SqliteStore {
 impl PayoutStore for SqliteStore {
     async fn create_payout(&self, intent: &PayoutIntent) -> StoreResult<()> {
         let doc = encode("payout", intent)?;
-        let (id, version) = (intent.payout_id.clone(), int(intent.version));
+        let (id, version) = (intent.payout_id.to_string(), int(intent.version));
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
             match tx.execute("INSERT INTO payouts (id, version, doc) VALUES (?1, ?2, ?3)", params![id, version, doc]) {
@@ -552,7 +551,7 @@ impl PayoutStore for SqliteStore {
         .await
     }
 
-    async fn get_payout(&self, payout_id: &str) -> StoreResult<Option<PayoutIntent>> {
+    async fn get_payout(&self, payout_id: &PayoutId) -> StoreResult<Option<PayoutIntent>> {
         let id = payout_id.to_string();
         let doc: Option<String> = self
             .with(move |conn| {
@@ -565,7 +564,7 @@ impl PayoutStore for SqliteStore {
     async fn update_payout(&self, intent: &PayoutIntent) -> StoreResult<()> {
         let doc = encode("payout", intent)?;
         let previous = intent.version.checked_sub(1).ok_or(StoreError::Conflict("payout version changed"))?;
-        let (id, version, previous) = (intent.payout_id.clone(), int(intent.version), int(previous));
+        let (id, version, previous) = (intent.payout_id.to_string(), int(intent.version), int(previous));
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
             let updated = tx

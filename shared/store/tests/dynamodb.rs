@@ -117,9 +117,9 @@ async fn attribute(store: &DynamoStore, pk: String, sk: &str, attribute: &str) -
 /// fans out, and a legacy deposit's next write moves it to its shard.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sparse_indexes_spread_over_shards_and_still_list_items_written_before_sharding() {
-    use ferry_domain::{EventId, EvmAddress, MerchantId, SessionEvent, Timestamp};
+    use ferry_domain::{DepositRecord, EventId, EvmAddress, MerchantId, SessionEvent, Timestamp};
     use ferry_store::conformance::{sample_deposit, sample_session};
-    use ferry_store::{DeliveryStore, DepositRecord, DepositStore, ExpiryStore, SessionChange, SessionStore};
+    use ferry_store::{DeliveryStore, DepositStore, ExpiryStore, SessionChange, SessionStore};
 
     let table = format!("ferry-shards-{}", uuid_like());
     let store = DynamoStore::local(&endpoint(), table).await;

@@ -15,9 +15,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ferry_chains::evm::client::{ChainError, EvmClient, TokenTransfer};
-use ferry_domain::{BaseUnits, Chain, Deposit, EvmAddress, RouteDeposit, Session, SessionId, Timestamp, TxHash};
+use ferry_domain::{
+    BaseUnits, Chain, Deposit, DepositRecord, DepositState, EvmAddress, RouteDeposit, Session, SessionId, Timestamp,
+    TxHash,
+};
 use ferry_queue::{Queue, QueueError, TypedQueue};
-use ferry_store::{DepositRecord, DepositState, DepositStore, ReceiverLog, Recorded, SessionStore, StoreError};
+use ferry_store::{DepositStore, ReceiverLog, Recorded, SessionStore, StoreError};
 
 mod hints;
 pub mod receivers;
@@ -185,7 +188,7 @@ impl<S: SessionStore + DepositStore, Q: Queue> DepositDetector<S, Q> {
         {
             tracing::warn!(
                 %session_id,
-                status = %session.status,
+                status = %session.status(),
                 expires_at = %session.expires_at,
                 chain = %chain.id,
                 tx = %transfer.tx_hash,

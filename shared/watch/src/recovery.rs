@@ -6,7 +6,7 @@
 //! deposit and queueing it — while the watcher's cursor has already moved
 //! past the deposit's block, so no scan will ever find it again. Every
 //! deposit is therefore recorded with a time to recover it
-//! ([`DepositRecord::recover_at`]); routing it to its end clears that time.
+//! ([`ferry_domain::DepositRecord::recover_at`]); routing it to its end clears that time.
 //! The sweep lists the deposits past it (a sparse index: its reads grow with
 //! the deposits due, never with all deposits), queues each again, and
 //! pushes its time back with an exponential backoff, so a deposit that keeps
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use ferry_domain::{RouteDeposit, Timestamp};
 use ferry_queue::{Queue, TypedQueue};
-use ferry_store::{DepositRecord, DepositStore, StoreError};
+use ferry_store::{DepositStore, StoreError};
 
 use crate::WatchError;
 
@@ -94,12 +94,7 @@ impl<S: DepositStore, Q: Queue> RecoverDeposits<S, Q> {
             }
             self.queue.send(&RouteDeposit::new(record.id())).await?;
             let recoveries = record.recoveries.saturating_add(1);
-            let next = DepositRecord {
-                recover_at: Some(now.plus_seconds(self.policy.wait_after(recoveries).as_secs())),
-                recoveries,
-                version: record.version + 1,
-                ..record.clone()
-            };
+            let next = record.requeued(now.plus_seconds(self.policy.wait_after(recoveries).as_secs()));
             match self.store.update_deposit(&next).await {
                 Ok(()) => report.requeued += 1,
                 Err(StoreError::Conflict(_)) => report.contended += 1,

@@ -9,12 +9,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use alloy::primitives::{B256, U256};
 use ferry_chains::evm::client::TokenTransfer;
-use ferry_domain::{Chain, ChainId, ChainRegistry, DepositId, EvmAddress, MerchantId, Session, SessionId, Timestamp};
+use ferry_domain::{
+    Chain, ChainId, ChainRegistry, DepositId, DepositRecord, EvmAddress, MerchantId, Session, SessionId, Timestamp,
+};
 use ferry_queue::memory::MemoryQueue;
 use ferry_store::memory::MemoryStore;
 use ferry_store::{
-    CreateSessionError, DepositRecord, DepositStore, IdempotencyRecord, ReceiverClaim, ReceiverLog, Recorded,
-    SessionChange, SessionStore, StoreResult, conformance,
+    CreateSessionError, DepositStore, IdempotencyRecord, ReceiverClaim, ReceiverLog, Recorded, SessionChange,
+    SessionStore, StoreResult, conformance,
 };
 use ferry_watch::{DepositDetector, WatchedReceivers};
 

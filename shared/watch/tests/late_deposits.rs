@@ -32,7 +32,7 @@ async fn expired_session(store: &MemoryStore) -> (Session, EvmAddress) {
     let (expired, kind) = waiting.expire(waiting.expires_at).expect("due");
     let event = SessionEvent::new([2; 16], kind, &expired, expired.expires_at);
     store.commit(SessionChange::new(&expired).emitting(&event)).await.expect("expire");
-    assert_eq!(expired.status, SessionStatus::Expired);
+    assert_eq!(expired.status(), SessionStatus::Expired);
     (expired, receiver)
 }
 

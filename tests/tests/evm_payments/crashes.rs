@@ -7,11 +7,11 @@ use alloy::providers::Provider as _;
 use alloy::sol_types::SolCall;
 use ferry_chains::evm::contracts::{FerryFactory, TestMerchant};
 use ferry_chains::evm::local;
-use ferry_domain::{ChainId, EvmAddress, Plan};
+use ferry_domain::{ChainId, DepositState, EvmAddress, Plan};
 use ferry_e2e::chains::{CHAIN_A, CHAIN_B, relayer, usdc};
 use ferry_e2e::evm::{SessionRequest, spawn_app_with_chains_and_manual_workers};
 use ferry_e2e::faults::{CrashPoint, Crashing};
-use ferry_store::{DepositState, PayoutStore as _};
+use ferry_store::PayoutStore as _;
 use route_deposits::RouteError;
 
 use crate::{REFUND, merchant_session, tx_hash, units};
@@ -39,7 +39,7 @@ async fn a_router_that_dies_after_paying_out_pays_exactly_once_when_the_deposit_
     assert_eq!(app.session_view(&session.id).await["status"], "processing");
     // Its intent was written before it was sent: the payout, its relayer and the nonce it went out with.
     let (payout, payout_tx) = &paid[0];
-    let intent = app.store.get_payout(&payout.payoutId.to_string()).await.expect("get_payout").expect("an intent");
+    let intent = app.store.get_payout(&payout.payoutId.into()).await.expect("get_payout").expect("an intent");
     let sent = destination.provider().get_transaction_by_hash(*payout_tx).await.expect("tx").expect("mined");
     assert_eq!(
         (intent.deposit_id, intent.chain_id, intent.relayer, intent.nonce, intent.to, intent.amount),

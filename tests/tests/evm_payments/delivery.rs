@@ -4,10 +4,10 @@
 use alloy::primitives::U256;
 use ferry_chains::evm::contracts::FerryFactory;
 use ferry_chains::evm::local;
-use ferry_domain::{ChainId, EvmAddress, Plan};
+use ferry_domain::{ChainId, DepositState, EvmAddress, Plan};
 use ferry_e2e::chains::{CHAIN_A, CHAIN_B, relayer, usdc};
 use ferry_e2e::evm::{ChainApp, SessionRequest, spawn_app_with_chains, spawn_app_with_chains_on_dynamodb};
-use ferry_store::{ChainStore, DepositState, Store};
+use ferry_store::{ChainStore, Store};
 
 use crate::{source_view, tx_hash, units};
 

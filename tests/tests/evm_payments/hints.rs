@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_chains::evm::local;
-use ferry_domain::{ChainRegistry, RouteDeposit};
+use ferry_domain::{ChainRegistry, DepositState, RouteDeposit};
 use ferry_e2e::TestApp;
 use ferry_e2e::chains::{CHAIN_A, CHAIN_B};
 use ferry_e2e::evm::{ChainApp, SessionRequest, spawn_app_with_chains_and_manual_workers};
 use ferry_e2e::spawn_api_with;
 use ferry_queue::TypedQueue;
 use ferry_queue::memory::MemoryQueue;
-use ferry_store::DepositState;
 use ferry_store::sqlite::SqliteStore;
 use ferry_watch::{ChainTxLookup, DepositDetector};
 use serde_json::json;

@@ -261,7 +261,7 @@ async fn one_session_costs_what_the_readme_says() {
         }
         let routing_time = started.elapsed();
         steps.push(("route-deposits: the deposit routed", meters.read(batches)));
-        assert_eq!(app.stored_session(&session.id).await.status.to_string(), "succeeded");
+        assert_eq!(app.stored_session(&session.id).await.status().to_string(), "succeeded");
         let _check = meters.read(0);
 
         // deliver-webhooks: announcements fanned out, deliveries sent.

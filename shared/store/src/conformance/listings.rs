@@ -9,11 +9,12 @@
 //! suite runs them last: their items are the oldest in every listing.
 
 use ferry_domain::{
-    AttemptOutcome, DeliveryAttempt, RetryPolicy, Session, SessionEvent, Timestamp, WebhookDelivery, WebhookId,
+    AttemptOutcome, DeliveryAttempt, DepositRecord, RetryPolicy, Session, SessionEvent, Timestamp, WebhookDelivery,
+    WebhookId,
 };
 
 use super::{detected, fresh_bytes, fresh_merchant, sample_deposit, sample_session, stored_waiting};
-use crate::{ChainStore, DeliveryStore, DepositRecord, ExpiryStore, SessionChange, Store};
+use crate::{ChainStore, DeliveryStore, ExpiryStore, SessionChange, Store};
 
 /// Items per listing: more than a queue's shards (16), so several shards hold more than one.
 const COUNT: u64 = 40;
@@ -173,7 +174,7 @@ async fn deposits_due_for_recovery_are_listed_soonest_first_across_shards<S: Cha
     }
     assert_eq!(store.deposits_due_for_recovery(era.plus_seconds(2), 100).await.expect("due"), first(&expected, 3));
     for record in &expected {
-        let finished = DepositRecord { recover_at: None, version: record.version + 1, ..record.clone() };
+        let finished = record.finished();
         store.update_deposit(&finished).await.expect("finish");
     }
     let left = store.deposits_due_for_recovery(last, 100).await.expect("due deposits");

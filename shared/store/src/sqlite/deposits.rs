@@ -3,11 +3,11 @@
 //! [`DepositRecord::recover_at`] (`NULL` once routing finished), read through
 //! the partial index `deposits_due_for_recovery`.
 
-use ferry_domain::{DepositId, Timestamp};
+use ferry_domain::{DepositId, DepositRecord, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{SqliteStore, db, int};
-use crate::{DepositRecord, DepositStore, Recorded, StoreError, StoreResult, decode, encode};
+use crate::{DepositStore, Recorded, StoreError, StoreResult, decode, encode};
 
 /// Adds `recover_at` to a `deposits` table made before it existed (its
 /// records read as finished, as their documents do) and the index over it.
