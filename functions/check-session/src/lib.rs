@@ -13,7 +13,7 @@ use ferry_http::request::json_body;
 use ferry_http::sessions::{self, Write};
 use ferry_http::wire::{CheckSessionRequest, PublicSessionResponse};
 use ferry_http::{ApiError, HandlerResult, Request, json};
-use ferry_runtime::Clock;
+use ferry_runtime::Ambient;
 use ferry_store::SessionStore;
 use ferry_watch::TxHintLookup;
 use http::StatusCode;
@@ -21,17 +21,17 @@ use http::StatusCode;
 pub struct CheckSession<S> {
     store: S,
     lookup: Option<Arc<dyn TxHintLookup>>,
-    clock: Clock,
+    ambient: Ambient,
 }
 
 impl<S: SessionStore> CheckSession<S> {
     pub fn new(store: S) -> Self {
-        Self { store, lookup: None, clock: Clock::system() }
+        Self { store, lookup: None, ambient: Ambient::default() }
     }
 
-    /// Reads the time from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
@@ -54,7 +54,7 @@ impl<S: SessionStore> CheckSession<S> {
         if session.status() != SessionStatus::WaitingPayment {
             return;
         }
-        let outcome = lookup.look_up(tx_hash, *receiver_address, self.clock.now()).await;
+        let outcome = lookup.look_up(tx_hash, *receiver_address, self.ambient.now()).await;
         let found = outcome.enqueued;
         if outcome.timed_out.is_empty() {
             tracing::info!(session_id = %session.id, %tx_hash, found, failed = ?outcome.failed, "hinted transaction looked up");

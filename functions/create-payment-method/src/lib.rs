@@ -10,7 +10,7 @@ use ferry_http::request::{body_bytes, json_body};
 use ferry_http::sessions::{self, Write};
 use ferry_http::wire::{CreatePaymentMethodRequest, PaymentMethodRequest, PublicSessionResponse};
 use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
-use ferry_runtime::Clock;
+use ferry_runtime::Ambient;
 use ferry_store::SessionStore;
 use http::StatusCode;
 
@@ -39,17 +39,17 @@ fn not_offered(request: &Request) -> Option<ApiError> {
 pub struct CreatePaymentMethod<S> {
     store: S,
     receivers: ReceiverDerivation,
-    clock: Clock,
+    ambient: Ambient,
 }
 
 impl<S: SessionStore> CreatePaymentMethod<S> {
     pub fn new(store: S, receivers: ReceiverDerivation) -> Self {
-        Self { store, receivers, clock: Clock::system() }
+        Self { store, receivers, ambient: Ambient::default() }
     }
 
-    /// Reads the time from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
@@ -64,7 +64,7 @@ impl<S: SessionStore> CreatePaymentMethod<S> {
             Locale::parse(locale).map_err(|e| ApiError::invalid("locale", &e))?;
         }
         let receiver = self.receivers.receiver(&id);
-        let now = self.clock.now();
+        let now = self.ambient.now();
         let session = sessions::update(&self.store, &id, |current| {
             check_client_secret(current, body.client_secret.as_deref())?;
             match &body.payment_method {

@@ -15,15 +15,14 @@ use ferry_http::idempotency::{self, idempotency_key, raw_json, replay, request_h
 use ferry_http::request::{body_bytes, json_body};
 use ferry_http::wire::{CreateSessionRequest, SessionResponse};
 use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
-use ferry_runtime::{Clock, Ids};
+use ferry_runtime::{Ambient, Ids};
 use ferry_store::{CreateSessionError, IdempotencyStore, MerchantStore, SessionStore};
 use http::StatusCode;
 
 pub struct CreateSession<S> {
     store: S,
     registry: Arc<ChainRegistry>,
-    clock: Clock,
-    ids: Ids,
+    ambient: Ambient,
 }
 
 impl<S> CreateSession<S>
@@ -31,32 +30,25 @@ where
     S: SessionStore + IdempotencyStore + MerchantStore,
 {
     pub fn new(store: S, registry: Arc<ChainRegistry>) -> Self {
-        Self { store, registry, clock: Clock::system(), ids: Ids::random() }
+        Self { store, registry, ambient: Ambient::default() }
     }
 
-    /// Reads the time from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Draws session ids and client secrets from `ids` (the CSPRNG by
-    /// default).
-    pub fn with_ids(mut self, ids: Ids) -> Self {
-        self.ids = ids;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request, self.clock.now()).await?;
+        let merchant = require_merchant(&self.store, &request, self.ambient.now()).await?;
         let idempotency_key = idempotency_key(&request)?;
         let body: CreateSessionRequest = json_body(&request)?;
         let new = parse_new_session(body, &self.registry)?;
-        let now = self.clock.now();
+        let now = self.ambient.now();
 
         let Some(key) = idempotency_key else {
-            let session = new_session(new, merchant, now, &self.ids);
+            let session = new_session(new, merchant, now, &self.ambient.ids);
             self.store.create_session(&session, None).await?;
             tracing::info!(session_id = %session.id, "session created");
             return json(StatusCode::CREATED, &SessionResponse { session: (&session).into() });
@@ -66,7 +58,7 @@ where
         if let Some(record) = self.store.get_idempotency(&merchant, &key, now).await? {
             return replay(&record, &request_hash);
         }
-        let session = new_session(new, merchant, now, &self.ids);
+        let session = new_session(new, merchant, now, &self.ambient.ids);
         let response_body =
             serde_json::to_string(&SessionResponse { session: (&session).into() }).map_err(ApiError::internal)?;
         let record = idempotency::record(

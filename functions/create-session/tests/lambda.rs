@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use create_session::CreateSession;
 use ferry_domain::{ChainRegistry, ClientSecret, Session, SessionId, SessionStatus, Timestamp};
-use ferry_runtime::{Clock, Ids};
+use ferry_runtime::{Ambient, Clock, Ids};
 use ferry_store::memory::MemoryStore;
 use ferry_store::sqlite::SqliteStore;
 use ferry_store::{SessionStore, Store};
@@ -111,7 +111,7 @@ async fn the_time_and_the_ids_are_the_handlers_to_be_given() {
         let at = Timestamp::from_unix_seconds(1_800_000_000);
         let ids = Ids::sequence(42);
         let expected = Ids::sequence(42);
-        let function = function(store).with_clock(Clock::fixed(at)).with_ids(ids);
+        let function = function(store).with_ambient(Ambient { clock: Clock::fixed(at), ids });
         let response =
             ferry_http::respond(request("create-session", &[("API_KEY", &key)]), |r| function.handle(r)).await;
         assert_eq!(response.status(), StatusCode::CREATED);

@@ -20,7 +20,7 @@ use ferry_http::webhooks::parse_new_webhook;
 use ferry_http::wire::{CreateWebhookRequest, CreatedWebhookResponse};
 use ferry_http::{ApiError, HandlerResult, Request, json};
 use ferry_notify::{GuardedResolver, HostLookup, ResolveError};
-use ferry_runtime::{Clock, Ids};
+use ferry_runtime::Ambient;
 use ferry_store::{CreateWebhookError, MerchantStore, RetryError, WebhookStore, retry_on_conflict};
 use http::StatusCode;
 
@@ -35,30 +35,17 @@ pub struct CreateWebhook<S> {
     store: S,
     policy: UrlPolicy,
     resolver: GuardedResolver,
-    clock: Clock,
-    ids: Ids,
+    ambient: Ambient,
 }
 
 impl<S: WebhookStore + MerchantStore> CreateWebhook<S> {
     pub fn new(store: S, policy: UrlPolicy) -> Self {
-        Self {
-            store,
-            policy,
-            resolver: GuardedResolver::new(HostLookup::System, policy),
-            clock: Clock::system(),
-            ids: Ids::random(),
-        }
+        Self { store, policy, resolver: GuardedResolver::new(HostLookup::System, policy), ambient: Ambient::default() }
     }
 
-    /// Reads the time from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Draws endpoint ids and secrets from `ids` (the CSPRNG by default).
-    pub fn with_ids(mut self, ids: Ids) -> Self {
-        self.ids = ids;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
@@ -90,11 +77,11 @@ impl<S: WebhookStore + MerchantStore> CreateWebhook<S> {
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request, self.clock.now()).await?;
+        let merchant = require_merchant(&self.store, &request, self.ambient.now()).await?;
         let body: CreateWebhookRequest = json_body(&request)?;
         let new = parse_new_webhook(body, self.policy)?;
         self.check_host(&new.url).await?;
-        let endpoint = new.into_endpoint(merchant, self.clock.now(), &self.ids);
+        let endpoint = new.into_endpoint(merchant, self.ambient.now(), &self.ambient.ids);
         let (store, endpoint) = (&self.store, &endpoint);
         retry_on_conflict(MAX_ATTEMPTS, |_attempt| async move {
             store.create_webhook(endpoint, MAX_WEBHOOKS_PER_MERCHANT).await.map_err(|error| match error {

@@ -7,7 +7,7 @@ use ferry_http::auth::require_merchant;
 use ferry_http::webhooks::webhook_id;
 use ferry_http::wire::DeletedWebhookResponse;
 use ferry_http::{ApiError, HandlerResult, Request, json};
-use ferry_runtime::Clock;
+use ferry_runtime::Ambient;
 use ferry_store::{MerchantStore, RetryError, WebhookStore, retry_on_conflict};
 use http::StatusCode;
 
@@ -17,23 +17,23 @@ const MAX_ATTEMPTS: u32 = 5;
 
 pub struct DeleteWebhook<S> {
     store: S,
-    clock: Clock,
+    ambient: Ambient,
 }
 
 impl<S: WebhookStore + MerchantStore> DeleteWebhook<S> {
     pub fn new(store: S) -> Self {
-        Self { store, clock: Clock::system() }
+        Self { store, ambient: Ambient::default() }
     }
 
-    /// Reads the time from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request, self.clock.now()).await?;
+        let merchant = require_merchant(&self.store, &request, self.ambient.now()).await?;
         let id = webhook_id(&request)?;
         let (store, merchant, id) = (&self.store, &merchant, &id);
         let deleted = retry_on_conflict(MAX_ATTEMPTS, |_attempt| async move {

@@ -11,7 +11,7 @@ use ferry_queue::lambda::{SqsEvent, process_typed_batch};
 use ferry_queue::sqs::SqsQueue;
 use ferry_runtime::BoxError;
 use ferry_runtime::lambda::{InvocationFailure, diagnostic};
-use ferry_runtime::{Clock, Deadline, error_chain};
+use ferry_runtime::{Ambient, Deadline, error_chain};
 use ferry_store::dynamodb::DynamoStore;
 use ferry_store::{DeliveryStore, WebhookStore};
 use serde::Serialize;
@@ -62,17 +62,17 @@ pub struct SweepSummary {
 pub struct DeliverWebhooksLambda<S, Q> {
     worker: DeliverWebhooks<S, Q>,
     pub safety_margin: Duration,
-    clock: Clock,
+    ambient: Ambient,
 }
 
 impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverWebhooksLambda<S, Q> {
     pub fn new(worker: DeliverWebhooks<S, Q>) -> Self {
-        Self { worker, safety_margin: SAFETY_MARGIN, clock: Clock::system() }
+        Self { worker, safety_margin: SAFETY_MARGIN, ambient: Ambient::default() }
     }
 
-    /// Reads the time from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
@@ -107,7 +107,7 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverWebhooksLambda<S, Q> {
     pub async fn handle_batch(&self, batch: SqsEvent) -> ferry_queue::lambda::SqsBatchResponse {
         let messages = batch.records.len();
         let response = process_typed_batch(batch, |message: WebhookMessage| async move {
-            self.worker.handle(&message, self.clock.now()).await.map(|_outcome| ())
+            self.worker.handle(&message, self.ambient.now()).await.map(|_outcome| ())
         })
         .await;
         tracing::info!(messages, failed = response.batch_item_failures.len(), "webhook batch handled");
@@ -119,10 +119,10 @@ impl<S: DeliveryStore + WebhookStore, Q: Queue> DeliverWebhooksLambda<S, Q> {
     /// duplicates), then fans pending events out batch after batch while
     /// batches come back full, until `stop_at`.
     pub async fn sweep_until(&self, stop_at: Instant) -> Result<SweepSummary, NotifyError> {
-        let swept = self.worker.sweep(self.clock.now()).await?;
+        let swept = self.worker.sweep(self.ambient.now()).await?;
         let mut summary = SweepSummary { swept: swept as u64, ..SweepSummary::default() };
         loop {
-            let dispatched = self.worker.dispatch(self.clock.now()).await?;
+            let dispatched = self.worker.dispatch(self.ambient.now()).await?;
             summary.events += dispatched.events as u64;
             summary.deliveries += dispatched.deliveries as u64;
             if dispatched.events < BATCH {

@@ -9,7 +9,7 @@ use ferry_config::Config;
 use ferry_notify::Announcer;
 use ferry_queue::sqs::SqsQueue;
 use ferry_runtime::lambda::{InvocationFailure, diagnostic};
-use ferry_runtime::{Clock, Deadline, error_chain};
+use ferry_runtime::{Ambient, Deadline, error_chain};
 use ferry_store::dynamodb::DynamoStore;
 use ferry_store::{ExpiryStore, StoreError};
 
@@ -48,17 +48,17 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
 pub struct ExpireSessionsLambda<S> {
     worker: ExpireSessions<S>,
     pub safety_margin: Duration,
-    clock: Clock,
+    ambient: Ambient,
 }
 
 impl<S: ExpiryStore> ExpireSessionsLambda<S> {
     pub fn new(worker: ExpireSessions<S>) -> Self {
-        Self { worker, safety_margin: SAFETY_MARGIN, clock: Clock::system() }
+        Self { worker, safety_margin: SAFETY_MARGIN, ambient: Ambient::default() }
     }
 
-    /// Reads the time from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
@@ -76,7 +76,7 @@ impl<S: ExpiryStore> ExpireSessionsLambda<S> {
     ) -> Result<ExpiryReport, InvocationError> {
         let stop_at = Deadline::before(deadline, self.safety_margin);
         tracing::debug!(event_id = event["id"].as_str().unwrap_or(""), left = ?stop_at.remaining(), "expiring");
-        let outcome = self.worker.run_until(self.clock.now(), Some(stop_at.instant())).await;
+        let outcome = self.worker.run_until(self.ambient.now(), Some(stop_at.instant())).await;
         match &outcome {
             Ok(report) => tracing::info!(
                 expired = report.expired,

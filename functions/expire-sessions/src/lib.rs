@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use ferry_domain::{Session, SessionEvent, SessionId, Timestamp};
 use ferry_notify::Announcer;
-use ferry_runtime::Ids;
+use ferry_runtime::Ambient;
 use ferry_store::{ExpiryStore, SessionChange, StoreError};
 use serde::Serialize;
 
@@ -55,18 +55,12 @@ pub struct ExpireSessions<S> {
     pub batch_size: usize,
     /// Where each `session.expired` event is announced after its commit.
     announcer: Announcer,
-    ids: Ids,
+    ambient: Ambient,
 }
 
 impl<S: ExpiryStore> ExpireSessions<S> {
     pub fn new(store: S) -> Self {
-        Self { store, batch_size: BATCH_SIZE, announcer: Announcer::none(), ids: Ids::random() }
-    }
-
-    /// Draws its events' ids from `ids` (the CSPRNG by default).
-    pub fn with_ids(mut self, ids: Ids) -> Self {
-        self.ids = ids;
-        self
+        Self { store, batch_size: BATCH_SIZE, announcer: Announcer::none(), ambient: Ambient::default() }
     }
 
     /// Announces each event right after its commit, so its webhooks go out
@@ -136,7 +130,7 @@ impl<S: ExpiryStore> ExpireSessions<S> {
                 return Ok(Outcome::Skipped);
             }
         };
-        let event = SessionEvent::new(self.ids.next(), kind, &expired, now);
+        let event = SessionEvent::new(self.ambient.fresh(), kind, &expired, now);
         match self.store.commit(SessionChange::new(&expired).emitting(&event)).await {
             Ok(()) => {
                 tracing::info!(session = %session.id, expires_at = %session.expires_at, event_id = %event.id, "session expired");

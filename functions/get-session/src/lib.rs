@@ -6,30 +6,30 @@ use ferry_http::auth::{check_client_secret, optional_merchant};
 use ferry_http::request::query_param;
 use ferry_http::wire::{PublicSessionResponse, SessionResponse};
 use ferry_http::{ApiError, HandlerResult, Request, json, sessions};
-use ferry_runtime::Clock;
+use ferry_runtime::Ambient;
 use ferry_store::{MerchantStore, SessionStore};
 use http::StatusCode;
 
 pub struct GetSession<S> {
     store: S,
-    clock: Clock,
+    ambient: Ambient,
 }
 
 impl<S: SessionStore + MerchantStore> GetSession<S> {
     pub fn new(store: S) -> Self {
-        Self { store, clock: Clock::system() }
+        Self { store, ambient: Ambient::default() }
     }
 
-    /// Reads the time from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
         let id = sessions::session_id(&request)?;
-        let merchant = optional_merchant(&self.store, &request, self.clock.now()).await?;
+        let merchant = optional_merchant(&self.store, &request, self.ambient.now()).await?;
         let session = sessions::load(&self.store, &id).await?;
         if let Some(merchant) = merchant {
             if session.merchant_id != merchant {

@@ -26,7 +26,7 @@ use ferry_queue::Queue;
 use ferry_queue::sqs::SqsQueue;
 use ferry_runtime::lambda::{InvocationFailure, diagnostic};
 use ferry_runtime::metrics::{MetricLine, Unit};
-use ferry_runtime::{Clock, Deadline, run_until};
+use ferry_runtime::{Ambient, Deadline, run_until};
 use ferry_store::ChainStore;
 use ferry_store::dynamodb::DynamoStore;
 use ferry_watch::{RecoverDeposits, RecoveryPolicy};
@@ -164,7 +164,7 @@ pub struct PollChainsLambda<S, Q> {
     pub scan_timeout: Duration,
     /// How node verification retries (briefly: it is tried again later).
     pub verify_retry: RetryPolicy,
-    clock: Clock,
+    ambient: Ambient,
 }
 
 impl<S: ChainStore, Q: Queue> PollChainsLambda<S, Q> {
@@ -184,13 +184,13 @@ impl<S: ChainStore, Q: Queue> PollChainsLambda<S, Q> {
             safety_margin: SAFETY_MARGIN,
             scan_timeout: SCAN_TIMEOUT,
             verify_retry: RetryPolicy { attempts: 2, first_backoff: Duration::from_millis(250) },
-            clock: Clock::system(),
+            ambient: Ambient::default(),
         }
     }
 
-    /// Reads the time from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
@@ -211,7 +211,7 @@ impl<S: ChainStore, Q: Queue> PollChainsLambda<S, Q> {
         let Some(recovery) = &self.recovery else { return 0 };
         // Boxed: the store's and queue's SDK futures nested inside the
         // invocation's are deeper than the compiler's layout limit.
-        match tokio::time::timeout(budget, Box::pin(recovery.run_once(self.clock.now()))).await {
+        match tokio::time::timeout(budget, Box::pin(recovery.run_once(self.ambient.now()))).await {
             Ok(Ok(report)) => {
                 if report.requeued + report.contended > 0 {
                     tracing::warn!(requeued = report.requeued, contended = report.contended, "deposits recovered");
@@ -323,7 +323,7 @@ impl<S: ChainStore, Q: Queue> PollChainsLambda<S, Q> {
             summary.scans += 1;
             let attempt = async {
                 self.verify(index, watched).await.map_err(|e| self.redactor.redact_chain(&e))?;
-                self.poller.scan(watched, self.clock.now()).await.map_err(|e| self.redactor.redact_chain(&e))
+                self.poller.scan(watched, self.ambient.now()).await.map_err(|e| self.redactor.redact_chain(&e))
             };
             match tokio::time::timeout(budget, attempt).await {
                 Ok(Ok(report)) => {

@@ -32,7 +32,7 @@ use ferry_notify::Announcer;
 use ferry_queue::lambda::{SqsBatchResponse, SqsEvent, process_typed_batch};
 use ferry_queue::sqs::SqsQueue;
 use ferry_queue::{Queue, QueueError};
-use ferry_runtime::{Clock, Deadline};
+use ferry_runtime::{Ambient, Clock, Deadline};
 use ferry_store::ChainStore;
 use ferry_store::dynamodb::DynamoStore;
 
@@ -76,7 +76,7 @@ pub struct RouteDepositsLambda<S, Q> {
     pub safety_margin: Duration,
     /// The relayer's funds, read after a batch and emitted as metrics.
     funds: Option<RelayerFunds>,
-    clock: Clock,
+    ambient: Ambient,
 }
 
 /// The longest the funds' read may take after a batch.
@@ -84,12 +84,12 @@ pub const FUNDS_BUDGET: Duration = Duration::from_secs(10);
 
 impl<S: ChainStore, Q: Queue> RouteDepositsLambda<S, Q> {
     pub fn new(consumer: DepositConsumer<S, Q>, redactor: RpcUrls) -> Self {
-        Self { consumer, redactor, safety_margin: SAFETY_MARGIN, funds: None, clock: Clock::system() }
+        Self { consumer, redactor, safety_margin: SAFETY_MARGIN, funds: None, ambient: Ambient::default() }
     }
 
-    /// Reads the time from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
@@ -119,7 +119,7 @@ impl<S: ChainStore, Q: Queue> RouteDepositsLambda<S, Q> {
     pub async fn handle(&self, event: SqsEvent, deadline: SystemTime) -> SqsBatchResponse {
         let stop_at = Deadline::before(deadline, self.safety_margin).instant();
         let messages = event.records.len();
-        let response = route_batch(&self.consumer, event, stop_at, &self.redactor, &self.clock).await;
+        let response = route_batch(&self.consumer, event, stop_at, &self.redactor, &self.ambient.clock).await;
         tracing::info!(messages, redelivered = response.batch_item_failures.len(), "batch handled");
         self.emit_funds(stop_at).await;
         response

@@ -38,7 +38,7 @@ use ferry_domain::{
     Tolerance, TxHash,
 };
 use ferry_notify::Announcer;
-use ferry_runtime::{Clock, Ids};
+use ferry_runtime::Ambient;
 use ferry_store::{ChainStore, RetryError, SessionChange, StoreError, retry_on_conflict};
 
 #[derive(Debug, thiserror::Error)]
@@ -81,8 +81,7 @@ pub struct RouteDeposits<S> {
     pub call_gas: u64,
     /// Where the events this router commits are announced.
     announcer: Announcer,
-    clock: Clock,
-    ids: Ids,
+    ambient: Ambient,
 }
 
 /// What a relayer transaction does with a deposit; each deposit gets each
@@ -147,27 +146,20 @@ impl<S: ChainStore> RouteDeposits<S> {
             tolerance: Tolerance::default(),
             call_gas: 500_000,
             announcer: Announcer::none(),
-            clock: Clock::system(),
-            ids: Ids::random(),
+            ambient: Ambient::default(),
         }
     }
 
-    /// Reads the time of its events from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Draws its events' ids from `ids` (the CSPRNG by default).
-    pub fn with_ids(mut self, ids: Ids) -> Self {
-        self.ids = ids;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
     /// The event of the change that produced `session`, under a fresh id,
     /// at the time of the write.
     fn event_of(&self, kind: EventKind, session: &Session) -> SessionEvent {
-        SessionEvent::new(self.ids.next(), kind, session, self.clock.now())
+        SessionEvent::new(self.ambient.fresh(), kind, session, self.ambient.now())
     }
 
     /// Announces each event right after its commit, so its webhooks go out

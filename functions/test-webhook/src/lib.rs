@@ -22,44 +22,37 @@ use ferry_http::webhooks::webhook_id;
 use ferry_http::wire::{EventPayload, TestWebhookRequest, TestWebhookResponse};
 use ferry_http::{ApiError, HandlerResult, Request, json};
 use ferry_notify::{WebhookSender, event_body};
-use ferry_runtime::{Clock, Ids};
+use ferry_runtime::Ambient;
 use ferry_store::{MerchantStore, WebhookStore};
 use http::StatusCode;
 
 pub struct TestWebhook<S> {
     store: S,
     sender: WebhookSender,
-    clock: Clock,
-    ids: Ids,
+    ambient: Ambient,
 }
 
 impl<S: WebhookStore + MerchantStore> TestWebhook<S> {
     pub fn new(store: S, sender: WebhookSender) -> Self {
-        Self { store, sender, clock: Clock::system(), ids: Ids::random() }
+        Self { store, sender, ambient: Ambient::default() }
     }
 
-    /// Reads the time from `clock` (the system's by default).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Draws the sample's ids from `ids` (the CSPRNG by default).
-    pub fn with_ids(mut self, ids: Ids) -> Self {
-        self.ids = ids;
+    /// Takes the time and fresh ids from `ambient` (the system's by default).
+    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
         self
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request, self.clock.now()).await?;
+        let merchant = require_merchant(&self.store, &request, self.ambient.now()).await?;
         let id = webhook_id(&request)?;
         let body: TestWebhookRequest = json_body(&request)?;
         let endpoint = self.store.get_webhook(&merchant, &id).await?.ok_or_else(ApiError::webhook_not_found)?;
         let kind = EventKind::from(body.event_type);
-        let now = self.clock.now();
-        let session = sample::session(merchant, kind, now, &self.ids).map_err(ApiError::internal)?;
-        let event = SessionEvent::new(self.ids.next(), kind, &session, now);
+        let now = self.ambient.now();
+        let session = sample::session(merchant, kind, now, &self.ambient.ids).map_err(ApiError::internal)?;
+        let event = SessionEvent::new(self.ambient.fresh(), kind, &session, now);
         let body = event_body(&event, true).map_err(ApiError::internal)?;
         let attempt = self.sender.send(&endpoint.url, &endpoint.secret, &body, now).await;
         tracing::info!(

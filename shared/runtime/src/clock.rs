@@ -107,6 +107,25 @@ impl fmt::Debug for Ids {
     }
 }
 
+/// What a handler or worker takes from its surroundings: the time and
+/// fresh ids. The system's by default; tests fix them.
+#[derive(Clone, Debug, Default)]
+pub struct Ambient {
+    pub clock: Clock,
+    pub ids: Ids,
+}
+
+impl Ambient {
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// 16 fresh bytes, for an id or a secret.
+    pub fn fresh(&self) -> [u8; 16] {
+        self.ids.next()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
