@@ -18,7 +18,12 @@ pub const REGION: &str = "us-east-1";
 /// How a moto server takes requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Serving {
-    /// `moto_server` as shipped: a thread per request (SQS long polls need it).
+    /// A thread per request (SQS long polls need it), with each queue's
+    /// receives made atomic: moto checks a message's visibility and marks
+    /// it received without a lock, so two concurrent receives could both
+    /// take it, which real SQS never does within the visibility timeout
+    /// (the queue conformance suite checks it). One queue's long polls wait
+    /// for each other; other queues' do not.
     Threaded,
     /// One request at a time. moto does not lock its transactions and
     /// conditional writes against each other, so under concurrent requests
@@ -33,6 +38,26 @@ const SERIAL_SERVER: &str = "import sys\n\
 from werkzeug.serving import run_simple\n\
 from moto.server import DomainDispatcherApplication, create_backend_app\n\
 run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)\n";
+
+/// moto's own server app, a thread per request, each queue's receives under
+/// a lock of their own (see [`Serving::Threaded`]).
+const THREADED_SERVER: &str = r#"import sys, threading
+from collections import defaultdict
+from werkzeug.serving import run_simple
+from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.sqs.models import SQSBackend
+
+guard, locks, receive = threading.Lock(), defaultdict(threading.Lock), SQSBackend.receive_message
+
+def atomic_receive(self, queue_name, *args, **kwargs):
+    with guard:
+        lock = locks[(id(self), queue_name)]
+    with lock:
+        return receive(self, queue_name, *args, **kwargs)
+
+SQSBackend.receive_message = atomic_receive
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=True)
+"#;
 
 /// A running `moto_server`; dropping it kills and reaps the process.
 pub struct Moto {
@@ -51,8 +76,8 @@ impl Moto {
 
         let mut command = match serving {
             Serving::Threaded => {
-                let mut command = venv.command(root, "moto_server")?;
-                command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                let mut command = venv.command(root, "python")?;
+                command.args(["-c", THREADED_SERVER, "127.0.0.1", &port.to_string()]);
                 command
             }
             Serving::OneAtATime => {
