@@ -97,15 +97,10 @@ async fn reports_only_what_the_queue_must_redeliver<S: ChainStore>(store: S) {
     let (queue, dead_letters) = (MemoryQueue::new(), MemoryQueue::new());
     let consumer = consumer(store.clone(), queue.clone(), dead_letters.clone());
     let far = Instant::now() + Duration::from_secs(120);
+    let (redactor, clock) = (RpcUrls::default(), Clock::system());
+    let batch = || fixture(&unknown.to_string(), &settled.id().to_string());
 
-    let response = route_batch(
-        &consumer,
-        fixture(&unknown.to_string(), &settled.id().to_string()),
-        far,
-        &RpcUrls::default(),
-        &Clock::system(),
-    )
-    .await;
+    let response = route_batch(&consumer, batch(), far, &redactor, &clock).await;
 
     assert_eq!(failed_ids(&response), [MALFORMED_MESSAGE]);
     // What Lambda reads back.
@@ -124,14 +119,7 @@ async fn reports_only_what_the_queue_must_redeliver<S: ChainStore>(store: S) {
     assert_eq!(listed, [settled.id()], "its session lists the refund");
 
     // Again (the message came back): listed once still.
-    route_batch(
-        &consumer,
-        fixture(&unknown.to_string(), &settled.id().to_string()),
-        far,
-        &RpcUrls::default(),
-        &Clock::system(),
-    )
-    .await;
+    route_batch(&consumer, batch(), far, &redactor, &clock).await;
     let again = store.get_session(&settled.session_id).await.expect("read").expect("its session");
     assert_eq!((&again.refunds, again.version()), (&session.refunds, session.version()));
 }
