@@ -10,8 +10,6 @@
 //!
 //! Needs `FERRY_TEST_ANVIL` (set by `cargo xtask test`).
 
-#![cfg(feature = "kms")]
-
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;

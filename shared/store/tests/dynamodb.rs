@@ -1,6 +1,5 @@
 //! The conformance suite against a real DynamoDB API: the `moto_server`
 //! that `cargo xtask test` starts and names in `FERRY_TEST_DYNAMODB_ENDPOINT`.
-#![cfg(feature = "dynamodb")]
 
 use ferry_store::dynamodb::DynamoStore;
 
