@@ -44,30 +44,6 @@ impl fmt::Debug for Clock {
     }
 }
 
-/// A clock a test moves by hand.
-#[derive(Clone, Debug)]
-pub struct ManualClock(Arc<AtomicU64>);
-
-impl ManualClock {
-    pub fn starting_at(at: Timestamp) -> Self {
-        Self(Arc::new(AtomicU64::new(at.unix_seconds())))
-    }
-
-    pub fn advance(&self, seconds: u64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-
-    pub fn set(&self, at: Timestamp) {
-        self.0.store(at.unix_seconds(), Ordering::SeqCst);
-    }
-
-    /// The [`Clock`] that reads this one.
-    pub fn clock(&self) -> Clock {
-        let seconds = Arc::clone(&self.0);
-        Clock(Arc::new(move || Timestamp::from_unix_seconds(seconds.load(Ordering::SeqCst))))
-    }
-}
-
 /// Where fresh 16-byte values (ids, secrets) come from. Cheap to clone.
 #[derive(Clone)]
 pub struct Ids(Arc<dyn Fn() -> [u8; 16] + Send + Sync>);
@@ -131,15 +107,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fixed_clock_stays_and_a_manual_one_moves_when_told() {
+    fn a_fixed_clock_stays_and_the_system_one_reads_the_time() {
         let at = Timestamp::from_unix_seconds(1_800_000_000);
         assert_eq!(Clock::fixed(at).now(), at);
-        let manual = ManualClock::starting_at(at);
-        let clock = manual.clock();
-        manual.advance(90);
-        assert_eq!(clock.now().unix_seconds(), 1_800_000_090);
-        manual.set(at);
-        assert_eq!(clock.now(), at);
         assert!(Clock::system().now().unix_seconds() > 1_700_000_000);
     }
 

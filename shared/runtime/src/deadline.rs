@@ -25,11 +25,6 @@ impl Deadline {
         Self(Instant::now() + budget)
     }
 
-    /// The earlier of the two.
-    pub fn min(self, other: Self) -> Self {
-        Self(self.0.min(other.0))
-    }
-
     pub fn instant(self) -> Instant {
         self.0
     }
@@ -57,6 +52,5 @@ mod tests {
         let past = Deadline::before(SystemTime::now() - Duration::from_secs(1), Duration::from_secs(5));
         assert!(past.passed());
         assert_eq!(past.remaining(), Duration::ZERO);
-        assert_eq!(deadline.min(past), past);
     }
 }

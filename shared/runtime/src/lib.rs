@@ -16,7 +16,7 @@ pub mod logging;
 pub mod metrics;
 pub mod schedule;
 
-pub use clock::{Ambient, Clock, Ids, ManualClock};
+pub use clock::{Ambient, Clock, Ids};
 pub use deadline::Deadline;
 pub use errors::{BoxError, error_chain};
 pub use schedule::run_until;
