@@ -148,7 +148,7 @@ async fn scenario(store: &Counting, chain: &Chain, now: Timestamp) -> Result<Vec
     let mut transfers = Vec::new();
     for i in 0..OPEN_SESSIONS {
         let receiver = EvmAddress::new([0x70, i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1].into());
-        let mut session = ferry_store::conformance::sample_session(MerchantId::from_random_bytes([i; 16]));
+        let mut session = ferry_testing::sample_session(MerchantId::from_random_bytes([i; 16]));
         session.created_at = now;
         session.expires_at = now.plus_seconds(Session::DEFAULT_LIFETIME_SECONDS);
         store.create_session(&session, None).await?;

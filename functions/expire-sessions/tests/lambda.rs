@@ -33,9 +33,8 @@ fn scheduled_event() -> String {
 /// A stored session that expires `seconds_from_now` from now (negative: in the past).
 async fn session_expiring_in<S: SessionStore>(store: &S, seconds_from_now: i64) -> Session {
     let now = ferry_testing::now().unix_seconds();
-    let mut session = ferry_store::conformance::sample_session(ferry_domain::MerchantId::from_random_bytes(
-        ferry_testing::random_bytes(),
-    ));
+    let mut session =
+        ferry_testing::sample_session(ferry_domain::MerchantId::from_random_bytes(ferry_testing::random_bytes()));
     session.expires_at = Timestamp::from_unix_seconds(now.saturating_add_signed(seconds_from_now));
     session.created_at = Timestamp::from_unix_seconds(session.expires_at.unix_seconds() - 3_600);
     store.create_session(&session, None).await.expect("create");
@@ -82,10 +81,10 @@ async fn the_binary_expires_due_sessions_in_dynamodb() {
         }
         let not_yet = session_expiring_in(&store, 3_600).await;
         let open = session_expiring_in(&store, -120).await;
-        let receiver = ferry_store::conformance::sample_deposit().receiver;
+        let receiver = ferry_testing::sample_deposit().receiver;
         let waiting = open.set_evm_payment_method(receiver, open.created_at).expect("legal").expect("changed");
         store.commit(SessionChange::new(&waiting).claiming_receiver(receiver)).await.expect("method");
-        let (paid, _event) = waiting.deposit_seen(&ferry_store::conformance::sample_deposit()).expect("legal");
+        let (paid, _event) = waiting.deposit_seen(&ferry_testing::sample_deposit()).expect("legal");
         store.commit(SessionChange::new(&paid)).await.expect("paid");
         (due, not_yet, paid)
     })
@@ -155,7 +154,7 @@ async fn the_binary_announces_each_expiry_and_the_webhook_goes_out_from_the_queu
     let (merchant, session) = bounded(async {
         let merchant = seed_merchant(&store).await;
         seed_webhook_at(&store, merchant.id, &receiver.url(), &["session.expired"]).await;
-        let mut session = ferry_store::conformance::sample_session(merchant.id);
+        let mut session = ferry_testing::sample_session(merchant.id);
         session.expires_at = Timestamp::from_unix_seconds(ferry_testing::now().unix_seconds() - 60);
         session.created_at = Timestamp::from_unix_seconds(session.expires_at.unix_seconds() - 3_600);
         store.create_session(&session, None).await.expect("create");

@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use expire_sessions::{ExpireSessions, ExpiryReport};
 use ferry_domain::{EventKind, Session, SessionEvent, SessionStatus, Timestamp};
-use ferry_store::conformance::{sample_deposit, sample_session};
 use ferry_store::{EventStore, ExpiryStore, SessionChange, SessionStore, StoreResult};
-use ferry_testing::on_each_store;
+use ferry_testing::{on_each_store, sample_deposit, sample_session};
 
 const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 

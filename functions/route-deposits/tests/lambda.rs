@@ -16,12 +16,11 @@ use ferry_queue::memory::MemoryQueue;
 use ferry_queue::sqs::SqsQueue;
 use ferry_queue::{Queue, TypedQueue};
 use ferry_runtime::Clock;
-use ferry_store::conformance::{sample_deposit, sample_session};
 use ferry_store::memory::MemoryStore;
 use ferry_store::{ChainStore, DepositStore};
 use ferry_testing::{
     FakeRuntimeApi, SETTLED_DEPOSIT_ID, TEST_TIMEOUT, UNKNOWN_DEPOSIT_ID, bounded, fresh_table, moto_endpoint,
-    on_each_store, sqs_endpoint, unique_table_name,
+    on_each_store, sample_deposit, sample_session, sqs_endpoint, unique_table_name,
 };
 use route_deposits::RouteDeposits;
 use route_deposits::consumer::{DepositConsumer, MAX_FAILED_ATTEMPTS, Outcome, replay_dead_letters};

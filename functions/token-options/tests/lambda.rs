@@ -74,7 +74,7 @@ async fn seed_session_for<S: SessionStore>(
     let registry = production();
     let chain = registry.chain(ChainId::new(chain_id)).expect("chain");
     let token: Token = chain.token(&token.parse().expect("token address")).expect("token").clone();
-    let mut session = ferry_store::conformance::sample_session(merchant);
+    let mut session = ferry_testing::sample_session(merchant);
     session.created_at = ferry_testing::now();
     session.expires_at = session.created_at.plus_seconds(Session::DEFAULT_LIFETIME_SECONDS);
     session.destination.chain_id = chain.id;

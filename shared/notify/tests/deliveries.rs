@@ -101,7 +101,7 @@ async fn a_delivery_carries_the_event_signed_with_the_endpoint_secret() {
         let signature = request.signature.as_deref().expect("a Ferry-Signature header");
         verify(&endpoint.secret, signature, &request.body, ferry_testing::now(), SIGNATURE_TOLERANCE_SECONDS)
             .expect("the signature verifies with the endpoint's secret");
-        let other = ferry_store::conformance::sample_webhook(merchant.id, ferry_testing::now()).secret;
+        let other = ferry_testing::sample_webhook(merchant.id, ferry_testing::now()).secret;
         assert!(verify(&other, signature, &request.body, ferry_testing::now(), 300).is_err(), "and no other secret");
 
         let body = request.json();
@@ -269,11 +269,9 @@ async fn attempt_to(sender: &WebhookSender, url: &str) -> AttemptOutcome {
     // Read back as a stored URL would be: the rules at registration may
     // have been laxer, and names resolve differently over time.
     let url: ferry_domain::WebhookUrl = serde_json::from_value(serde_json::json!(url)).expect("url");
-    let secret = ferry_store::conformance::sample_webhook(
-        ferry_domain::MerchantId::from_random_bytes([1; 16]),
-        ferry_testing::now(),
-    )
-    .secret;
+    let secret =
+        ferry_testing::sample_webhook(ferry_domain::MerchantId::from_random_bytes([1; 16]), ferry_testing::now())
+            .secret;
     sender.send(&url, &secret, b"{}", ferry_testing::now()).await.outcome
 }
 

@@ -1,11 +1,16 @@
-//! The behaviour every queue adapter must have, as one suite that each
-//! adapter's tests run against a fresh, empty queue that nothing else uses
-//! (the checks expect to see only their own messages). Every check acks all
-//! it sends, so the queue is empty again at the end.
+//! The behaviour every queue adapter must have: checks that each adapter's
+//! tests run, one test a check
+//! ([`queue_conformance_tests!`](crate::queue_conformance_tests)), against a
+//! fresh, empty queue that nothing else uses (the checks expect to see only
+//! their own messages). Every check acks all it sends, so the queue is empty
+//! again at its end ([`nothing_is_left`] checks it after each).
 //!
-//! The suite runs in real time (an SQS emulator cannot be paused): waits are
+//! Test support only: compiled for this crate's own tests and behind the
+//! `testing` feature, never into a Lambda binary.
+//!
+//! The checks run in real time (an SQS emulator cannot be paused): waits are
 //! short, visibility timeouts one or two seconds, about ten seconds in all;
-//! every receive is bounded, the whole by [`SUITE_TIMEOUT`].
+//! every receive is bounded, each check by [`CHECK_TIMEOUT`].
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -17,8 +22,9 @@ use tokio::time::Instant;
 
 use crate::{Queue, QueueError, Receipt, Received, TypedQueue};
 
-/// A bound for [`run_all`] as a whole, for the tests that run it.
-pub const SUITE_TIMEOUT: Duration = Duration::from_secs(120);
+/// A bound for each check, for the tests that run it: the longest take a
+/// few seconds of real time.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
 
 const SECOND: Duration = Duration::from_secs(1);
 /// How long a check keeps receiving before it gives up on a message.
@@ -30,18 +36,56 @@ const LONG_VISIBILITY: Duration = Duration::from_secs(60);
 /// visibility timeouts with its own clock.
 const SLACK: Duration = Duration::from_millis(250);
 
-/// Runs every check against `queue`.
-pub async fn run_all<Q: Queue>(queue: Q) {
-    send_receive_ack_round_trip(&queue).await;
-    an_unacked_message_reappears_after_its_visibility_timeout(&queue).await;
-    an_acked_message_never_reappears(&queue).await;
-    a_delayed_message_is_hidden_until_its_delay(&queue).await;
-    a_batch_holds_at_most_max_messages(&queue).await;
-    concurrent_consumers_never_receive_the_same_message(&queue).await;
-    typed_queues_report_malformed_bodies(&queue).await;
-    requests_beyond_the_limits_are_refused(&queue).await;
-    nothing_is_left(&queue).await;
+/// Expands, where it is invoked, to one `#[tokio::test]` per check, each
+/// against the fresh, empty queue that `$queue` evaluates to (inside the
+/// test's async body, so it may `.await`), bounded by [`CHECK_TIMEOUT`] and
+/// followed by [`nothing_is_left`]: every check acks all it sends. An
+/// optional second argument, a function taking `&queue`, runs after that
+/// (the in-memory queue's tests check there that nothing is in flight).
+/// One test a check: a failing check does not hide the others.
+///
+/// ```ignore
+/// mod memory {
+///     ferry_queue::queue_conformance_tests!(ferry_queue::memory::MemoryQueue::new());
+/// }
+/// ```
+#[macro_export]
+macro_rules! queue_conformance_tests {
+    (@checks ($queue:expr) ($after:expr); $($check:ident,)+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let queue = $queue;
+                let check = async {
+                    $crate::conformance::$check(&queue).await;
+                    $crate::conformance::nothing_is_left(&queue).await;
+                };
+                tokio::time::timeout($crate::conformance::CHECK_TIMEOUT, check)
+                    .await
+                    .expect(concat!(stringify!($check), " finishes in time"));
+                ($after)(&queue);
+            }
+        )+
+    };
+    ($queue:expr, $after:expr $(,)?) => {
+        $crate::queue_conformance_tests!(@checks ($queue) ($after);
+            send_receive_ack_round_trip,
+            an_unacked_message_reappears_after_its_visibility_timeout,
+            an_acked_message_never_reappears,
+            a_delayed_message_is_hidden_until_its_delay,
+            a_batch_holds_at_most_max_messages,
+            concurrent_consumers_never_receive_the_same_message,
+            typed_queues_report_malformed_bodies,
+            requests_beyond_the_limits_are_refused,
+        );
+    };
+    ($queue:expr $(,)?) => {
+        $crate::queue_conformance_tests!($queue, $crate::conformance::nothing_more);
+    };
 }
+
+/// What an adapter without checks of its own runs after each check: nothing.
+pub fn nothing_more<Q>(_queue: &Q) {}
 
 /// A message body as producers write them: JSON, here with characters that
 /// must survive verbatim.
@@ -95,7 +139,7 @@ async fn send<Q: Queue>(queue: &Q, body: &str, delay: Option<Duration>) {
     bounded("a send", PATIENCE, queue.send(body, delay)).await.expect("send");
 }
 
-async fn send_receive_ack_round_trip<Q: Queue>(queue: &Q) {
+pub async fn send_receive_ack_round_trip<Q: Queue>(queue: &Q) {
     let sent = body("round trip", 1);
     send(queue, &sent, None).await;
     let received = receive_exactly(queue, 1, 2 * SECOND).await;
@@ -106,7 +150,7 @@ async fn send_receive_ack_round_trip<Q: Queue>(queue: &Q) {
     ack(queue, &received[0].receipt).await;
 }
 
-async fn an_unacked_message_reappears_after_its_visibility_timeout<Q: Queue>(queue: &Q) {
+pub async fn an_unacked_message_reappears_after_its_visibility_timeout<Q: Queue>(queue: &Q) {
     let sent = body("reappears", 1);
     send(queue, &sent, None).await;
     let first = receive_exactly(queue, 1, SECOND).await;
@@ -128,7 +172,7 @@ async fn an_unacked_message_reappears_after_its_visibility_timeout<Q: Queue>(que
     ack(queue, &again[0].receipt).await;
 }
 
-async fn an_acked_message_never_reappears<Q: Queue>(queue: &Q) {
+pub async fn an_acked_message_never_reappears<Q: Queue>(queue: &Q) {
     send(queue, &body("acked", 1), None).await;
     let received = receive_exactly(queue, 1, SECOND).await;
     ack(queue, &received[0].receipt).await;
@@ -137,7 +181,7 @@ async fn an_acked_message_never_reappears<Q: Queue>(queue: &Q) {
     assert!(after.is_empty(), "an acked message reappeared: {after:?}");
 }
 
-async fn a_delayed_message_is_hidden_until_its_delay<Q: Queue>(queue: &Q) {
+pub async fn a_delayed_message_is_hidden_until_its_delay<Q: Queue>(queue: &Q) {
     let delay = 2 * SECOND;
     let sent = body("delayed", 1);
     let sent_at = Instant::now();
@@ -160,7 +204,7 @@ async fn a_delayed_message_is_hidden_until_its_delay<Q: Queue>(queue: &Q) {
     ack(queue, &received[0].receipt).await;
 }
 
-async fn a_batch_holds_at_most_max_messages<Q: Queue>(queue: &Q) {
+pub async fn a_batch_holds_at_most_max_messages<Q: Queue>(queue: &Q) {
     let count = 12;
     for n in 0..count {
         send(queue, &body("batch", n), None).await;
@@ -187,7 +231,7 @@ async fn a_batch_holds_at_most_max_messages<Q: Queue>(queue: &Q) {
     }
 }
 
-async fn concurrent_consumers_never_receive_the_same_message<Q: Queue>(queue: &Q) {
+pub async fn concurrent_consumers_never_receive_the_same_message<Q: Queue>(queue: &Q) {
     let count = 20usize;
     for n in 0..count {
         send(queue, &body("concurrent", n as u32), None).await;
@@ -227,7 +271,7 @@ async fn concurrent_consumers_never_receive_the_same_message<Q: Queue>(queue: &Q
     assert_eq!(seen.len(), count, "every message was received");
 }
 
-async fn typed_queues_report_malformed_bodies<Q: Queue>(queue: &Q) {
+pub async fn typed_queues_report_malformed_bodies<Q: Queue>(queue: &Q) {
     let typed = TypedQueue::<Q, Probe>::new(queue.clone());
     let good = probe("typed", 1);
     bounded("a typed send", PATIENCE, typed.send(&good)).await.expect("send");
@@ -257,7 +301,7 @@ async fn typed_queues_report_malformed_bodies<Q: Queue>(queue: &Q) {
     assert_eq!(malformed, ["not json", r#"{"check":"typed"}"#]);
 }
 
-async fn requests_beyond_the_limits_are_refused<Q: Queue>(queue: &Q) {
+pub async fn requests_beyond_the_limits_are_refused<Q: Queue>(queue: &Q) {
     for delay in [
         crate::MAX_DELAY + SECOND,
         // SQS counts whole seconds: this would be 901.
@@ -282,7 +326,7 @@ async fn requests_beyond_the_limits_are_refused<Q: Queue>(queue: &Q) {
     assert!(matches!(garbage, Err(QueueError::InvalidReceipt)), "{garbage:?}");
 }
 
-async fn nothing_is_left<Q: Queue>(queue: &Q) {
+pub async fn nothing_is_left<Q: Queue>(queue: &Q) {
     let left = receive(queue, 10, SECOND, SECOND).await;
     assert!(left.is_empty(), "messages left behind: {left:?}");
 }

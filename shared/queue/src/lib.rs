@@ -15,8 +15,8 @@
 //! A Lambda consumer does not receive by itself: the SQS event source
 //! mapping hands it a batch, and [`lambda::process_batch`] (feature
 //! `lambda`) turns the handler's per-message results into a partial batch
-//! response. One conformance suite ([`conformance`]) runs against every
-//! adapter.
+//! response. One set of conformance checks (`conformance`, feature
+//! `testing`) runs against every adapter, one test a check.
 //!
 //! Delivery is at least once and only roughly in order: consumers must be
 //! idempotent (the store's conditional writes make them so).
@@ -34,6 +34,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "testing")]
 pub mod conformance;
 #[cfg(feature = "lambda")]
 pub mod lambda;

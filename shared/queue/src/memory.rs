@@ -201,15 +201,6 @@ mod tests {
         timeout(Duration::from_secs(60), test).await.expect("the test finishes within a minute");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn memory_queue_conforms() {
-        let queue = MemoryQueue::new();
-        timeout(crate::conformance::SUITE_TIMEOUT, crate::conformance::run_all(queue.clone()))
-            .await
-            .expect("the conformance suite finishes in time");
-        assert!(queue.is_empty(), "the suite acks everything it sends");
-    }
-
     #[tokio::test(start_paused = true)]
     async fn a_message_reappears_exactly_when_its_visibility_ends() {
         bounded(async {

@@ -261,18 +261,11 @@ mod tests {
     use std::time::Duration;
 
     use super::SqliteQueue;
-    use crate::conformance::{SUITE_TIMEOUT, run_all};
     use crate::{Queue, QueueError, Receipt};
 
     fn temp_file(name: &str) -> std::path::PathBuf {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         std::env::temp_dir().join(format!("ferry-queue-{name}-{}-{nanos}.db", std::process::id()))
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite_queue_conforms() {
-        let queue = SqliteQueue::in_memory("conformance").expect("open");
-        tokio::time::timeout(SUITE_TIMEOUT, run_all(queue)).await.expect("the conformance suite finishes in time");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

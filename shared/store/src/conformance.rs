@@ -1,12 +1,20 @@
-//! The behaviour every store adapter must have, as one suite that each
-//! adapter's tests run against a fresh instance.
+//! The behaviour every store adapter must have: checks that each adapter's
+//! tests run, one test a check, against a fresh instance
+//! ([`store_conformance_tests!`](crate::store_conformance_tests)), and the
+//! sample data other crates' tests build on ([`sample_session`],
+//! [`sample_deposit`], [`sample_webhook`]).
 //!
-//! The checks use fresh identifiers, so they can share one instance (or one
-//! DynamoDB table) with other tests.
+//! Test support only: compiled for this crate's own tests and behind the
+//! `testing` feature, never into a Lambda binary. The sample data stays here
+//! rather than in `ferry-testing` because `ferry-testing` depends on this
+//! crate: the checks using it from there would make a dependency cycle.
+//!
+//! The checks use fresh identifiers, so they can also share one instance (or
+//! one DynamoDB table) with other tests.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferry_domain::{
     ApiKey, BaseUnits, ChainId, ClientSecret, Deposit, DepositRecord, DepositState, Destination, DisplayInfo, EventId,
@@ -15,8 +23,8 @@ use ferry_domain::{
 };
 
 use crate::{
-    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, DeliveryStore, EventStore, ExpiryStore,
-    IdempotencyRecord, Recorded, SessionChange, Store, StoreError,
+    ApiKeyRecord, ChainCursor, ChainStore, CreateSessionError, EventStore, ExpiryStore, IdempotencyRecord, Recorded,
+    SessionChange, Store, StoreError,
 };
 
 mod api_keys;
@@ -25,43 +33,83 @@ mod listings;
 mod receivers;
 mod webhooks;
 
-pub use webhooks::sample_webhook;
+pub use api_keys::*;
+pub use deliveries::*;
+pub use listings::*;
+pub use receivers::*;
+pub use webhooks::*;
 
 const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
-/// Runs every check against `store`.
-pub async fn run_all<S: Store + ChainStore + ExpiryStore + DeliveryStore>(store: S) {
-    sessions_round_trip(&store).await;
-    session_ids_are_unique(&store).await;
-    commits_are_conditional_on_the_version(&store).await;
-    a_receiver_belongs_to_one_session(&store).await;
-    receivers_are_found_in_bulk(&store).await;
-    receivers::run_all(&store).await;
-    a_commit_with_its_event_stores_both(&store).await;
-    a_losing_commit_stores_neither_the_change_nor_its_event(&store).await;
-    an_event_id_used_twice_loses(&store).await;
-    concurrent_commits_with_events_store_exactly_the_winners_event(&store).await;
-    idempotency_keys_are_scoped_to_a_merchant_and_expire(&store).await;
-    concurrent_creates_with_one_key_store_one_session(&store).await;
-    concurrent_commits_on_one_version_let_exactly_one_win(&store).await;
-    merchants_and_api_keys_round_trip(&store).await;
-    api_keys::run_all(&store).await;
-    cursors_advance_only_from_where_they_are(&store).await;
-    deposits_are_recorded_once(&store).await;
-    deposit_updates_are_conditional_on_the_version(&store).await;
-    concurrent_records_of_one_deposit_store_it_once(&store).await;
-    unfinished_deposits_are_due_for_recovery_soonest_first(&store).await;
-    payouts_are_created_once_and_updated_by_version(&store).await;
-    webhooks::run_all(&store).await;
-    deliveries::run_all(&store).await;
-    // Each expiry check lives in an era of its own, earlier than the one
-    // before (and long before `NOW`), so sessions left open by one check
-    // are never due in the next.
-    due_sessions_are_the_open_ones_past_their_expiry(&store).await;
-    due_sessions_are_listed_oldest_first_up_to_the_limit(&store).await;
-    an_expiry_racing_a_deposit_loses_to_it(&store).await;
-    // Last: their eras are the earliest of all, and they leave parked deliveries.
-    listings::run_all(&store).await;
+/// Bounds each check: the slowest, against moto_server, take a few seconds.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Expands, where it is invoked, to one `#[tokio::test]` per check, each
+/// against the fresh store that `$store` evaluates to (inside the test's
+/// async body, so it may `.await`). One test a check: a failing check does
+/// not hide the others, and nextest names the one that failed.
+///
+/// ```ignore
+/// mod memory {
+///     ferry_store::store_conformance_tests!(ferry_store::memory::MemoryStore::new());
+/// }
+/// ```
+#[macro_export]
+macro_rules! store_conformance_tests {
+    (@checks $store:expr; $($check:ident,)+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let store = $store;
+                tokio::time::timeout($crate::conformance::CHECK_TIMEOUT, $crate::conformance::$check(&store))
+                    .await
+                    .expect(concat!(stringify!($check), " finishes in time"));
+            }
+        )+
+    };
+    ($store:expr) => {
+        $crate::store_conformance_tests!(@checks $store;
+            sessions_round_trip,
+            session_ids_are_unique,
+            commits_are_conditional_on_the_version,
+            a_receiver_belongs_to_one_session,
+            receivers_are_found_in_bulk,
+            claims_are_logged_by_their_commit_and_listed_since_a_time,
+            a_commit_with_its_event_stores_both,
+            a_losing_commit_stores_neither_the_change_nor_its_event,
+            an_event_id_used_twice_loses,
+            concurrent_commits_with_events_store_exactly_the_winners_event,
+            idempotency_keys_are_scoped_to_a_merchant_and_expire,
+            concurrent_creates_with_one_key_store_one_session,
+            concurrent_commits_on_one_version_let_exactly_one_win,
+            merchants_and_api_keys_round_trip,
+            a_merchant_lists_its_keys_oldest_first,
+            a_revoked_key_is_gone_at_once_and_its_sibling_stays,
+            the_last_day_of_use_only_moves_forward,
+            cursors_advance_only_from_where_they_are,
+            deposits_are_recorded_once,
+            deposit_updates_are_conditional_on_the_version,
+            concurrent_records_of_one_deposit_store_it_once,
+            unfinished_deposits_are_due_for_recovery_soonest_first,
+            payouts_are_created_once_and_updated_by_version,
+            webhooks_round_trip_scoped_to_their_merchant,
+            webhooks_are_listed_oldest_first,
+            the_limit_counts_live_endpoints,
+            concurrent_creates_never_exceed_the_limit,
+            events_wait_to_be_fanned_out_once,
+            concurrent_fan_outs_of_one_event_store_one_set,
+            delivery_updates_are_conditional_on_the_version,
+            due_deliveries_are_the_unfinished_ones_whose_time_came,
+            parked_deliveries_wait_for_a_replay,
+            due_sessions_are_the_open_ones_past_their_expiry,
+            due_sessions_are_listed_oldest_first_up_to_the_limit,
+            an_expiry_racing_a_deposit_loses_to_it,
+            open_sessions_are_listed_by_expiry_across_shards,
+            pending_events_are_listed_oldest_first_across_shards,
+            deliveries_are_listed_by_wake_time_and_creation_across_shards,
+            deposits_due_for_recovery_are_listed_soonest_first_across_shards,
+        );
+    };
 }
 
 fn fresh_bytes() -> [u8; 16] {
@@ -182,7 +230,7 @@ fn idempotency(merchant_id: MerchantId, key: &IdempotencyKey, body: &str) -> Ide
     }
 }
 
-async fn sessions_round_trip<S: Store>(store: &S) {
+pub async fn sessions_round_trip<S: Store>(store: &S) {
     let session = sample_session(fresh_merchant());
     store.create_session(&session, None).await.expect("create");
     let loaded = store.get_session(&session.id).await.expect("get");
@@ -191,14 +239,14 @@ async fn sessions_round_trip<S: Store>(store: &S) {
     assert_eq!(store.get_session(&unknown).await.expect("get unknown"), None);
 }
 
-async fn session_ids_are_unique<S: Store>(store: &S) {
+pub async fn session_ids_are_unique<S: Store>(store: &S) {
     let session = sample_session(fresh_merchant());
     store.create_session(&session, None).await.expect("create");
     let again = store.create_session(&session, None).await;
     assert!(matches!(again, Err(CreateSessionError::Store(StoreError::Conflict(_)))), "{again:?}");
 }
 
-async fn commits_are_conditional_on_the_version<S: Store>(store: &S) {
+pub async fn commits_are_conditional_on_the_version<S: Store>(store: &S) {
     let session = sample_session(fresh_merchant());
     store.create_session(&session, None).await.expect("create");
     let receiver = fresh_address();
@@ -220,7 +268,7 @@ async fn commits_are_conditional_on_the_version<S: Store>(store: &S) {
     assert_eq!(store.get_session(&session.id).await.expect("get"), Some(next));
 }
 
-async fn a_receiver_belongs_to_one_session<S: Store>(store: &S) {
+pub async fn a_receiver_belongs_to_one_session<S: Store>(store: &S) {
     let receiver = fresh_address();
     let first = sample_session(fresh_merchant());
     let second = sample_session(fresh_merchant());
@@ -246,7 +294,7 @@ async fn a_receiver_belongs_to_one_session<S: Store>(store: &S) {
 
 /// Receivers are found in bulk: more addresses than one DynamoDB batch
 /// holds, repeats among them, most belonging to no session.
-async fn receivers_are_found_in_bulk<S: Store>(store: &S) {
+pub async fn receivers_are_found_in_bulk<S: Store>(store: &S) {
     let mut owned = Vec::new();
     for _ in 0..3 {
         let session = sample_session(fresh_merchant());
@@ -266,7 +314,7 @@ async fn receivers_are_found_in_bulk<S: Store>(store: &S) {
     assert_eq!(store.find_sessions_by_receivers(&[]).await.expect("find nothing"), Default::default());
 }
 
-async fn idempotency_keys_are_scoped_to_a_merchant_and_expire<S: Store>(store: &S) {
+pub async fn idempotency_keys_are_scoped_to_a_merchant_and_expire<S: Store>(store: &S) {
     let merchant = fresh_merchant();
     let key = IdempotencyKey::parse(&format!("order-{}", hex_of(fresh_bytes()))).expect("key");
     let first = sample_session(merchant);
@@ -295,7 +343,7 @@ async fn idempotency_keys_are_scoped_to_a_merchant_and_expire<S: Store>(store: &
     assert_eq!(store.get_idempotency(&merchant, &key, later).await.expect("get"), Some(fresh));
 }
 
-async fn concurrent_creates_with_one_key_store_one_session<S: Store>(store: &S) {
+pub async fn concurrent_creates_with_one_key_store_one_session<S: Store>(store: &S) {
     let merchant = fresh_merchant();
     let key = IdempotencyKey::parse(&format!("race-{}", hex_of(fresh_bytes()))).expect("key");
     let attempts: Vec<_> = (0..8)
@@ -319,7 +367,7 @@ async fn concurrent_creates_with_one_key_store_one_session<S: Store>(store: &S) 
     assert_eq!(record.response_body, created[0].to_string());
 }
 
-async fn concurrent_commits_on_one_version_let_exactly_one_win<S: Store>(store: &S) {
+pub async fn concurrent_commits_on_one_version_let_exactly_one_win<S: Store>(store: &S) {
     let session = sample_session(fresh_merchant());
     store.create_session(&session, None).await.expect("create");
     let writers: Vec<_> = (0..8)
@@ -345,7 +393,7 @@ async fn concurrent_commits_on_one_version_let_exactly_one_win<S: Store>(store: 
     assert_eq!(winners[0].status(), SessionStatus::WaitingPayment);
 }
 
-async fn merchants_and_api_keys_round_trip<S: Store>(store: &S) {
+pub async fn merchants_and_api_keys_round_trip<S: Store>(store: &S) {
     let merchant = Merchant { id: fresh_merchant(), name: "Acme".into(), created_at: NOW };
     let key = ApiKey::from_random_bytes(fresh_bytes());
     let label = "production".parse().ok();
@@ -365,7 +413,7 @@ async fn merchants_and_api_keys_round_trip<S: Store>(store: &S) {
     assert_eq!(store.find_api_key(&unknown.hash()).await.expect("find"), None);
 }
 
-async fn cursors_advance_only_from_where_they_are<S: ChainStore>(store: &S) {
+pub async fn cursors_advance_only_from_where_they_are<S: ChainStore>(store: &S) {
     let chain_id = fresh_chain_id();
     assert_eq!(store.get_cursor(chain_id).await.expect("get"), None);
     let first = ChainCursor { chain_id, last_scanned_block: 100 };
@@ -389,7 +437,7 @@ async fn cursors_advance_only_from_where_they_are<S: ChainStore>(store: &S) {
     assert_eq!(store.get_cursor(other_chain.chain_id).await.expect("get"), None);
 }
 
-async fn deposits_are_recorded_once<S: ChainStore>(store: &S) {
+pub async fn deposits_are_recorded_once<S: ChainStore>(store: &S) {
     let record = detected(sample_deposit());
     assert_eq!(store.record_deposit(&record).await.expect("record"), Recorded::New);
     assert_eq!(store.get_deposit(&record.id()).await.expect("get"), Some(record.clone()));
@@ -408,7 +456,7 @@ async fn deposits_are_recorded_once<S: ChainStore>(store: &S) {
     assert_eq!(store.record_deposit(&detected(next_log)).await.expect("record"), Recorded::New);
 }
 
-async fn deposit_updates_are_conditional_on_the_version<S: ChainStore>(store: &S) {
+pub async fn deposit_updates_are_conditional_on_the_version<S: ChainStore>(store: &S) {
     let record = detected(sample_deposit());
     store.record_deposit(&record).await.expect("record");
     let plan = sweep_plan(&record.deposit);
@@ -439,7 +487,7 @@ async fn deposit_updates_are_conditional_on_the_version<S: ChainStore>(store: &S
 
 /// In an era of its own, long before `NOW` (when the other checks'
 /// deposits are due), so that only this check's deposits are ever due.
-async fn unfinished_deposits_are_due_for_recovery_soonest_first<S: ChainStore>(store: &S) {
+pub async fn unfinished_deposits_are_due_for_recovery_soonest_first<S: ChainStore>(store: &S) {
     let era = Timestamp::from_unix_seconds(1_000_000);
     let mut by_delay = HashMap::new();
     for delay in [30, 10, 20] {
@@ -471,7 +519,7 @@ async fn unfinished_deposits_are_due_for_recovery_soonest_first<S: ChainStore>(s
     assert_eq!(store.get_deposit(&rescheduled.id()).await.expect("get"), Some(rescheduled));
 }
 
-async fn concurrent_records_of_one_deposit_store_it_once<S: ChainStore>(store: &S) {
+pub async fn concurrent_records_of_one_deposit_store_it_once<S: ChainStore>(store: &S) {
     let deposit = sample_deposit();
     let attempts: Vec<_> = (0..8)
         .map(|attempt| {
@@ -492,7 +540,7 @@ async fn concurrent_records_of_one_deposit_store_it_once<S: ChainStore>(store: &
     assert_eq!(store.get_deposit(&deposit.id()).await.expect("get").as_ref(), new.first());
 }
 
-async fn payouts_are_created_once_and_updated_by_version<S: ChainStore>(store: &S) {
+pub async fn payouts_are_created_once_and_updated_by_version<S: ChainStore>(store: &S) {
     let deposit = sample_deposit();
     let intent = PayoutIntent {
         payout_id: fresh_payout_id(),
@@ -545,7 +593,7 @@ async fn stored_waiting<S: Store>(store: &S) -> Session {
     next
 }
 
-async fn a_commit_with_its_event_stores_both<S: Store + EventStore>(store: &S) {
+pub async fn a_commit_with_its_event_stores_both<S: Store + EventStore>(store: &S) {
     let waiting = stored_waiting(store).await;
     let (processing, kind) = waiting.deposit_seen(&sample_deposit()).expect("legal");
     let event = event_for(kind, &processing);
@@ -569,7 +617,7 @@ async fn a_commit_with_its_event_stores_both<S: Store + EventStore>(store: &S) {
     assert_eq!(store.get_event(&event.id).await.expect("get event"), Some(event));
 }
 
-async fn a_losing_commit_stores_neither_the_change_nor_its_event<S: Store + EventStore>(store: &S) {
+pub async fn a_losing_commit_stores_neither_the_change_nor_its_event<S: Store + EventStore>(store: &S) {
     let waiting = stored_waiting(store).await;
     let (processing, kind) = waiting.deposit_seen(&sample_deposit()).expect("legal");
     let winner = event_for(kind, &processing);
@@ -606,7 +654,7 @@ async fn a_losing_commit_stores_neither_the_change_nor_its_event<S: Store + Even
     assert_eq!(store.get_session(&thief.id).await.expect("get"), Some(thief));
 }
 
-async fn an_event_id_used_twice_loses<S: Store + EventStore>(store: &S) {
+pub async fn an_event_id_used_twice_loses<S: Store + EventStore>(store: &S) {
     let first = stored_waiting(store).await;
     let (processing, kind) = first.deposit_seen(&sample_deposit()).expect("legal");
     let event = event_for(kind, &processing);
@@ -631,7 +679,7 @@ async fn an_event_id_used_twice_loses<S: Store + EventStore>(store: &S) {
     assert_eq!(store.get_event(&event.id).await.expect("get event"), Some(event), "the first event stays");
 }
 
-async fn concurrent_commits_with_events_store_exactly_the_winners_event<S: Store + EventStore>(store: &S) {
+pub async fn concurrent_commits_with_events_store_exactly_the_winners_event<S: Store + EventStore>(store: &S) {
     let waiting = stored_waiting(store).await;
     let attempts: Vec<(Session, SessionEvent)> = (0..4)
         .map(|_| {
@@ -708,7 +756,7 @@ fn assert_due_listing(listed: &[Session], now: Timestamp) {
     assert!(listed.windows(2).all(|pair| pair[0].expires_at <= pair[1].expires_at), "oldest first");
 }
 
-async fn due_sessions_are_the_open_ones_past_their_expiry<S: ExpiryStore>(store: &S) {
+pub async fn due_sessions_are_the_open_ones_past_their_expiry<S: ExpiryStore>(store: &S) {
     let now = Timestamp::from_unix_seconds(1_300_000_000);
     let long_ago = open_session_expiring(store, Timestamp::from_unix_seconds(1_299_990_000)).await;
     let just_now = open_session_expiring(store, now).await;
@@ -753,7 +801,7 @@ async fn due_sessions_are_the_open_ones_past_their_expiry<S: ExpiryStore>(store:
     assert!(!ids(&before).contains(&long_ago.id), "{before:?}");
 }
 
-async fn due_sessions_are_listed_oldest_first_up_to_the_limit<S: ExpiryStore>(store: &S) {
+pub async fn due_sessions_are_listed_oldest_first_up_to_the_limit<S: ExpiryStore>(store: &S) {
     let now = Timestamp::from_unix_seconds(1_200_000_000);
     let mut created = Vec::new();
     // Stored newest first, so that the store's order is not insertion order.
@@ -775,7 +823,7 @@ async fn due_sessions_are_listed_oldest_first_up_to_the_limit<S: ExpiryStore>(st
     }
 }
 
-async fn an_expiry_racing_a_deposit_loses_to_it<S: ExpiryStore>(store: &S) {
+pub async fn an_expiry_racing_a_deposit_loses_to_it<S: ExpiryStore>(store: &S) {
     let now = Timestamp::from_unix_seconds(1_100_000_000);
     let session = waiting(store, &open_session_expiring(store, now).await).await;
     let listed = store.due_sessions(now, ALL).await.expect("due sessions");

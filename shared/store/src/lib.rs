@@ -10,8 +10,9 @@
 //!   deployed with SAM.
 //!
 //! Every change to a session is a conditional write on its `version`, so two
-//! writers racing on one session can never both win. One conformance suite
-//! ([`conformance`]) runs against every adapter.
+//! writers racing on one session can never both win. One set of conformance
+//! checks (`conformance`, feature `testing`, with the sample data other
+//! crates' tests use) runs against every adapter, one test a check.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -23,6 +24,7 @@ use ferry_domain::{
 };
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "testing")]
 pub mod conformance;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;

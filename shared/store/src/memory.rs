@@ -304,11 +304,3 @@ impl crate::ReceiverLog for MemoryStore {
         Ok(Timestamp::from_unix_seconds(0))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn memory_store_conforms() {
-        crate::conformance::run_all(super::MemoryStore::new()).await;
-    }
-}

@@ -586,11 +586,6 @@ impl PayoutStore for SqliteStore {
 mod tests {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite_store_conforms() {
-        crate::conformance::run_all(SqliteStore::in_memory().expect("open")).await;
-    }
-
     #[test]
     fn due_sessions_are_read_through_the_partial_index() {
         let connection = Connection::open_in_memory().expect("open");

@@ -12,7 +12,10 @@
 //!   function's real binary on one event;
 //! - [`moto_endpoint`], [`fresh_table`], [`session_function_env`]: the
 //!   DynamoDB (moto_server) the binaries run against;
-//! - [`WebhookReceiver`]: a webhook endpoint on loopback with scripted answers.
+//! - [`WebhookReceiver`]: a webhook endpoint on loopback with scripted answers;
+//! - [`sample_session`], [`sample_deposit`], [`sample_webhook`]: the sample
+//!   data of the store conformance checks, for tests that need a realistic
+//!   value without storing it.
 
 use std::future::Future;
 use std::path::Path;
@@ -33,6 +36,11 @@ pub use anvil::Anvil;
 pub use receiver::{ReceivedRequest, Reply, WebhookReceiver};
 pub use runtime::{Captured, FakeRuntimeApi, Outcome};
 pub use silent_node::SilentNode;
+
+/// Defined beside the store conformance checks that use them (feature
+/// `testing` of `ferry-store`): this crate depends on `ferry-store`, so the
+/// checks could not take them from here without a dependency cycle.
+pub use ferry_store::conformance::{sample_deposit, sample_session, sample_webhook};
 
 /// How long one test may take before it fails.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -275,11 +283,11 @@ pub async fn seed_api_key<S: MerchantStore>(store: &S) -> String {
     seed_merchant(store).await.api_key
 }
 
-/// Stores an open session of `merchant_id` — the conformance suite's
-/// [`sample_session`](ferry_store::conformance::sample_session) (Base USDC,
-/// 10.00, metadata `{"order": "1"}`), created now — and returns it.
+/// Stores an open session of `merchant_id` — the conformance checks'
+/// [`sample_session`] (Base USDC, 10.00, metadata `{"order": "1"}`),
+/// created now — and returns it.
 pub async fn seed_session<S: SessionStore>(store: &S, merchant_id: MerchantId) -> Session {
-    let mut session = ferry_store::conformance::sample_session(merchant_id);
+    let mut session = sample_session(merchant_id);
     let now = now();
     session.created_at = now;
     session.expires_at = now.plus_seconds(Session::DEFAULT_LIFETIME_SECONDS);
@@ -287,15 +295,14 @@ pub async fn seed_session<S: SessionStore>(store: &S, merchant_id: MerchantId) -
     session
 }
 
-/// Stores a webhook endpoint of `merchant_id` — the conformance suite's
-/// [`sample_webhook`](ferry_store::conformance::sample_webhook)
-/// (`https://merchant.example/hooks/ferry`, succeeded and bounced), created
-/// now — and returns it.
+/// Stores a webhook endpoint of `merchant_id` — the conformance checks'
+/// [`sample_webhook`] (`https://merchant.example/hooks/ferry`, succeeded
+/// and bounced), created now — and returns it.
 pub async fn seed_webhook<S: ferry_store::WebhookStore>(
     store: &S,
     merchant_id: MerchantId,
 ) -> ferry_domain::WebhookEndpoint {
-    let endpoint = ferry_store::conformance::sample_webhook(merchant_id, now());
+    let endpoint = sample_webhook(merchant_id, now());
     store.create_webhook(&endpoint, ferry_domain::webhook::MAX_WEBHOOKS_PER_MERCHANT).await.expect("seed a webhook");
     endpoint
 }
@@ -308,7 +315,7 @@ pub async fn seed_webhook_at<S: ferry_store::WebhookStore>(
     url: &str,
     events: &[&str],
 ) -> ferry_domain::WebhookEndpoint {
-    let mut endpoint = ferry_store::conformance::sample_webhook(merchant_id, now());
+    let mut endpoint = sample_webhook(merchant_id, now());
     let policy = ferry_domain::UrlPolicy::DEVELOPMENT;
     endpoint.url = ferry_domain::WebhookUrl::parse(url, policy).expect("a valid endpoint URL");
     endpoint.events = ferry_domain::EventSelection::parse(events).expect("valid events");
@@ -321,7 +328,7 @@ pub async fn seed_webhook_at<S: ferry_store::WebhookStore>(
 /// outbox, waiting to be fanned out. Returns the session and the event.
 pub async fn seed_event<S: SessionStore>(store: &S, merchant_id: MerchantId) -> (Session, SessionEvent) {
     let session = seed_session(store, merchant_id).await;
-    let deposit = ferry_store::conformance::sample_deposit();
+    let deposit = sample_deposit();
     let now = now();
     let waiting = session.set_evm_payment_method(deposit.receiver, now).expect("legal").expect("changed");
     store.commit(SessionChange::new(&waiting).claiming_receiver(deposit.receiver)).await.expect("set payment method");

@@ -16,7 +16,7 @@ use ferry_queue::memory::MemoryQueue;
 use ferry_store::memory::MemoryStore;
 use ferry_store::{
     CreateSessionError, DepositStore, IdempotencyRecord, ReceiverClaim, ReceiverLog, Recorded, SessionChange,
-    SessionStore, StoreResult, conformance,
+    SessionStore, StoreResult,
 };
 use ferry_watch::{DepositDetector, WatchedReceivers};
 
@@ -122,7 +122,7 @@ fn transfer(chain: &Chain, to: EvmAddress, tx: u8) -> TokenTransfer {
 #[tokio::test]
 async fn a_scan_looks_its_receivers_up_in_bulk() {
     let (store, queue, chain) = (Counting::default(), MemoryQueue::new(), base());
-    let session = conformance::sample_session(MerchantId::from_random_bytes([1; 16]));
+    let session = ferry_testing::sample_session(MerchantId::from_random_bytes([1; 16]));
     store.create_session(&session, None).await.expect("create");
     let receiver = EvmAddress::new([0x7e; 20].into());
     let waiting = session.set_evm_payment_method(receiver, session.created_at).expect("legal").expect("changed");
@@ -146,7 +146,7 @@ async fn a_scan_looks_its_receivers_up_in_bulk() {
 
 /// A stored session waiting for payment into `receiver`, claimed at `at`.
 async fn waiting_session(store: &Counting, receiver: EvmAddress, at: Timestamp) -> Session {
-    let mut session = conformance::sample_session(MerchantId::from_random_bytes([receiver.into_inner()[0]; 16]));
+    let mut session = ferry_testing::sample_session(MerchantId::from_random_bytes([receiver.into_inner()[0]; 16]));
     session.created_at = at;
     session.expires_at = at.plus_seconds(Session::DEFAULT_LIFETIME_SECONDS);
     store.create_session(&session, None).await.expect("create");

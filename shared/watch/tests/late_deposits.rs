@@ -13,7 +13,7 @@ use ferry_domain::{
 };
 use ferry_queue::memory::MemoryQueue;
 use ferry_store::memory::MemoryStore;
-use ferry_store::{DepositStore, SessionChange, SessionStore, conformance};
+use ferry_store::{DepositStore, SessionChange, SessionStore};
 use ferry_watch::DepositDetector;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -24,7 +24,7 @@ fn base() -> Chain {
 
 /// An expired session with an EVM receiver, as stored after `expire-sessions` ran.
 async fn expired_session(store: &MemoryStore) -> (Session, EvmAddress) {
-    let created = conformance::sample_session(MerchantId::from_random_bytes([1; 16]));
+    let created = ferry_testing::sample_session(MerchantId::from_random_bytes([1; 16]));
     store.create_session(&created, None).await.expect("create");
     let receiver = EvmAddress::new([0x7e; 20].into());
     let waiting = created.set_evm_payment_method(receiver, created.created_at).expect("legal").expect("changed");

@@ -5,12 +5,6 @@ use ferry_domain::{ApiKey, ApiKeyId, Merchant, Timestamp, utc_day};
 use super::{NOW, fresh_bytes, fresh_merchant};
 use crate::{ApiKeyRecord, MerchantStore};
 
-pub(super) async fn run_all<S: MerchantStore>(store: &S) {
-    a_merchant_lists_its_keys_oldest_first(store).await;
-    a_revoked_key_is_gone_at_once_and_its_sibling_stays(store).await;
-    the_last_day_of_use_only_moves_forward(store).await;
-}
-
 async fn merchant_with_keys<S: MerchantStore>(store: &S, labels: &[Option<&str>]) -> (Merchant, Vec<ApiKeyRecord>) {
     let merchant = Merchant { id: fresh_merchant(), name: "Rotating".into(), created_at: NOW };
     store.create_merchant(&merchant).await.expect("create merchant");
@@ -25,7 +19,7 @@ async fn merchant_with_keys<S: MerchantStore>(store: &S, labels: &[Option<&str>]
     (merchant, records)
 }
 
-async fn a_merchant_lists_its_keys_oldest_first<S: MerchantStore>(store: &S) {
+pub async fn a_merchant_lists_its_keys_oldest_first<S: MerchantStore>(store: &S) {
     let (merchant, records) = merchant_with_keys(store, &[Some("old"), None, Some("rotation 2026-12")]).await;
     let (_, others) = merchant_with_keys(store, &[Some("someone else")]).await;
     let listed = store.list_api_keys(&merchant.id).await.expect("list");
@@ -40,7 +34,7 @@ async fn a_merchant_lists_its_keys_oldest_first<S: MerchantStore>(store: &S) {
     assert_eq!(store.find_api_key_by_id(&unknown).await.expect("by id"), None);
 }
 
-async fn a_revoked_key_is_gone_at_once_and_its_sibling_stays<S: MerchantStore>(store: &S) {
+pub async fn a_revoked_key_is_gone_at_once_and_its_sibling_stays<S: MerchantStore>(store: &S) {
     // A rotation: the new key is created while the old one still works.
     let (merchant, records) = merchant_with_keys(store, &[Some("old"), Some("new")]).await;
     let (old, new) = (&records[0], &records[1]);
@@ -61,7 +55,7 @@ async fn a_revoked_key_is_gone_at_once_and_its_sibling_stays<S: MerchantStore>(s
     assert!(store.list_api_keys(&merchant.id).await.expect("list").is_empty());
 }
 
-async fn the_last_day_of_use_only_moves_forward<S: MerchantStore>(store: &S) {
+pub async fn the_last_day_of_use_only_moves_forward<S: MerchantStore>(store: &S) {
     let (merchant, records) = merchant_with_keys(store, &[Some("used"), None]).await;
     let (used, unused) = (&records[0], &records[1]);
     let today = utc_day(NOW);

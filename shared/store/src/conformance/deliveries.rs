@@ -12,14 +12,6 @@ use ferry_domain::{
 use super::{fresh_bytes, stored_waiting};
 use crate::{DeliveryStore, SessionChange, Store, StoreError};
 
-pub(super) async fn run_all<S: Store + DeliveryStore>(store: &S) {
-    events_wait_to_be_fanned_out_once(store).await;
-    concurrent_fan_outs_of_one_event_store_one_set(store).await;
-    delivery_updates_are_conditional_on_the_version(store).await;
-    due_deliveries_are_the_unfinished_ones_whose_time_came(store).await;
-    parked_deliveries_wait_for_a_replay(store).await;
-}
-
 /// Eras far before `NOW` (and before each other, latest first).
 const PENDING_ERA: Timestamp = Timestamp::from_unix_seconds(5_000_000);
 const FAN_OUT_ERA: Timestamp = Timestamp::from_unix_seconds(4_000_000);
@@ -58,7 +50,7 @@ fn response(at: Timestamp, status: u16) -> DeliveryAttempt {
     DeliveryAttempt { at, outcome: AttemptOutcome::Responded { status }, latency_ms: 42 }
 }
 
-async fn events_wait_to_be_fanned_out_once<S: Store + DeliveryStore>(store: &S) {
+pub async fn events_wait_to_be_fanned_out_once<S: Store + DeliveryStore>(store: &S) {
     let (_, first) = committed_event(store, PENDING_ERA).await;
     let (_, second) = committed_event(store, PENDING_ERA.plus_seconds(1)).await;
     let pending = store.pending_events(2).await.expect("pending");
@@ -90,7 +82,7 @@ async fn events_wait_to_be_fanned_out_once<S: Store + DeliveryStore>(store: &S) 
     assert_eq!(store.get_event(&second.id).await.expect("get"), Some(second), "the event itself stays");
 }
 
-async fn concurrent_fan_outs_of_one_event_store_one_set<S: Store + DeliveryStore>(store: &S) {
+pub async fn concurrent_fan_outs_of_one_event_store_one_set<S: Store + DeliveryStore>(store: &S) {
     let (_, event) = committed_event(store, FAN_OUT_ERA).await;
     let (left, right) = (vec![delivery_for(&event, FAN_OUT_ERA)], vec![delivery_for(&event, FAN_OUT_ERA)]);
     let (a, b) = tokio::join!(store.fan_out(&event.id, &left), store.fan_out(&event.id, &right));
@@ -102,7 +94,7 @@ async fn concurrent_fan_outs_of_one_event_store_one_set<S: Store + DeliveryStore
     assert_eq!(store.list_deliveries(&event.id).await.expect("list"), winner);
 }
 
-async fn delivery_updates_are_conditional_on_the_version<S: Store + DeliveryStore>(store: &S) {
+pub async fn delivery_updates_are_conditional_on_the_version<S: Store + DeliveryStore>(store: &S) {
     let (_, event) = committed_event(store, UPDATE_ERA).await;
     let stored = fanned_out(store, &event, UPDATE_ERA, 1).await.remove(0);
     let claimed = stored.claim(UPDATE_ERA, 60).expect("due");
@@ -121,7 +113,7 @@ async fn delivery_updates_are_conditional_on_the_version<S: Store + DeliveryStor
     assert_eq!(store.get_delivery(&event.id, &done.webhook_id).await.expect("get"), Some(done));
 }
 
-async fn due_deliveries_are_the_unfinished_ones_whose_time_came<S: Store + DeliveryStore>(store: &S) {
+pub async fn due_deliveries_are_the_unfinished_ones_whose_time_came<S: Store + DeliveryStore>(store: &S) {
     let (_, event) = committed_event(store, DUE_ERA).await;
     let [pending, sending, succeeded] =
         <[WebhookDelivery; 3]>::try_from(fanned_out(store, &event, DUE_ERA, 3).await).expect("three deliveries");
@@ -151,7 +143,7 @@ async fn due_deliveries_are_the_unfinished_ones_whose_time_came<S: Store + Deliv
     assert_eq!(due, vec![retry.clone(), sending], "retry at +31 s, lease lapsing at +60 s");
 }
 
-async fn parked_deliveries_wait_for_a_replay<S: Store + DeliveryStore>(store: &S) {
+pub async fn parked_deliveries_wait_for_a_replay<S: Store + DeliveryStore>(store: &S) {
     let policy = RetryPolicy { max_attempts: 1, ..RetryPolicy::STANDARD };
     let (_, event) = committed_event(store, PARKED_ERA).await;
     let deliveries = fanned_out(store, &event, PARKED_ERA, 2).await;

@@ -5,8 +5,8 @@
 //! inside and across shards. Every adapter must list exactly the first
 //! `limit` by the listing's order.
 //!
-//! Each check works in an era earlier than every other check's, and the
-//! suite runs them last: their items are the oldest in every listing.
+//! Each check works in an era earlier than every other check's: on a store
+//! shared with other checks, its items are the oldest in every listing.
 
 use ferry_domain::{
     AttemptOutcome, DeliveryAttempt, DepositRecord, RetryPolicy, Session, SessionEvent, Timestamp, WebhookDelivery,
@@ -20,13 +20,6 @@ use crate::{ChainStore, DeliveryStore, ExpiryStore, SessionChange, Store};
 const COUNT: u64 = 40;
 /// Limits inside the first shard's share, across shards, and past the end.
 const LIMITS: [usize; 6] = [1, 2, 7, 17, 39, 100];
-
-pub(super) async fn run_all<S: Store + ChainStore + ExpiryStore + DeliveryStore>(store: &S) {
-    open_sessions_are_listed_by_expiry_across_shards(store).await;
-    pending_events_are_listed_oldest_first_across_shards(store).await;
-    deliveries_are_listed_by_wake_time_and_creation_across_shards(store).await;
-    deposits_due_for_recovery_are_listed_soonest_first_across_shards(store).await;
-}
 
 /// `0..COUNT` in a fixed order that is neither ascending nor descending, so
 /// that a store returning insertion order fails.
@@ -50,7 +43,7 @@ fn assert_first<T: Clone + PartialEq + std::fmt::Debug>(listed: &[T], expected: 
     assert_eq!(listed[..mine], expected[..mine], "{what}: the first {limit}, in order");
 }
 
-async fn open_sessions_are_listed_by_expiry_across_shards<S: ExpiryStore>(store: &S) {
+pub async fn open_sessions_are_listed_by_expiry_across_shards<S: ExpiryStore>(store: &S) {
     let era = Timestamp::from_unix_seconds(900_000_000);
     let mut by_offset: Vec<(u64, Session)> = Vec::new();
     for offset in shuffled() {
@@ -78,7 +71,7 @@ async fn open_sessions_are_listed_by_expiry_across_shards<S: ExpiryStore>(store:
     assert!(left.iter().all(|s| expected.iter().all(|e| e.id != s.id)), "all of them expired: {left:?}");
 }
 
-async fn pending_events_are_listed_oldest_first_across_shards<S: Store + DeliveryStore>(store: &S) {
+pub async fn pending_events_are_listed_oldest_first_across_shards<S: Store + DeliveryStore>(store: &S) {
     let era = Timestamp::from_unix_seconds(100_000);
     let mut by_offset: Vec<(u64, SessionEvent)> = Vec::new();
     for offset in shuffled() {
@@ -107,7 +100,7 @@ async fn pending_events_are_listed_oldest_first_across_shards<S: Store + Deliver
     assert!(left.iter().all(|e| expected.iter().all(|x| x.id != e.id)), "all of them fanned out: {left:?}");
 }
 
-async fn deliveries_are_listed_by_wake_time_and_creation_across_shards<S: Store + DeliveryStore>(store: &S) {
+pub async fn deliveries_are_listed_by_wake_time_and_creation_across_shards<S: Store + DeliveryStore>(store: &S) {
     let era = Timestamp::from_unix_seconds(50_000);
     // Two events (a fan-out holds at most one delivery per endpoint), 20 deliveries each.
     let mut by_offset: Vec<(u64, WebhookDelivery)> = Vec::new();
@@ -156,7 +149,7 @@ async fn deliveries_are_listed_by_wake_time_and_creation_across_shards<S: Store 
     assert!(due.iter().all(|d| !parked.iter().any(|p| p.event_id == d.event_id)), "parked ones are not due");
 }
 
-async fn deposits_due_for_recovery_are_listed_soonest_first_across_shards<S: ChainStore>(store: &S) {
+pub async fn deposits_due_for_recovery_are_listed_soonest_first_across_shards<S: ChainStore>(store: &S) {
     let era = Timestamp::from_unix_seconds(10_000);
     let mut by_offset: Vec<(u64, DepositRecord)> = Vec::new();
     for offset in shuffled() {

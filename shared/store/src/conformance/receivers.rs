@@ -6,10 +6,6 @@ use ferry_domain::{EvmAddress, Timestamp};
 use super::{NOW, fresh_address, fresh_merchant, sample_session};
 use crate::{ChainStore, ReceiverClaim, SessionChange, StoreError};
 
-pub(super) async fn run_all<S: ChainStore>(store: &S) {
-    claims_are_logged_by_their_commit_and_listed_since_a_time(store).await;
-}
-
 /// A fresh session given `receiver` at `at`; the claim its commit made.
 async fn claimed<S: ChainStore>(store: &S, receiver: EvmAddress, at: Timestamp) -> ReceiverClaim {
     let session = sample_session(fresh_merchant());
@@ -19,7 +15,7 @@ async fn claimed<S: ChainStore>(store: &S, receiver: EvmAddress, at: Timestamp) 
     ReceiverClaim { receiver, session_id: session.id, claimed_at: at, expires_at: session.expires_at }
 }
 
-async fn claims_are_logged_by_their_commit_and_listed_since_a_time<S: ChainStore>(store: &S) {
+pub async fn claims_are_logged_by_their_commit_and_listed_since_a_time<S: ChainStore>(store: &S) {
     let start = store.receiver_log_start(NOW).await.expect("log start");
     assert_eq!(store.receiver_log_start(NOW.plus_seconds(60)).await.expect("log start"), start, "it starts once");
     assert!(start <= NOW, "a store that logged every claim it holds starts no later than them: {start}");

@@ -7,13 +7,6 @@ use ferry_domain::{
 use super::{NOW, fresh_bytes, fresh_merchant};
 use crate::{CreateWebhookError, StoreError, WebhookStore};
 
-pub(super) async fn run_all<S: WebhookStore + Clone + 'static>(store: &S) {
-    webhooks_round_trip_scoped_to_their_merchant(store).await;
-    webhooks_are_listed_oldest_first(store).await;
-    the_limit_counts_live_endpoints(store).await;
-    concurrent_creates_never_exceed_the_limit(store).await;
-}
-
 /// An endpoint as `create-webhook` would build it.
 pub fn sample_webhook(merchant_id: MerchantId, created_at: Timestamp) -> WebhookEndpoint {
     let mut secret = [0u8; 32];
@@ -30,7 +23,7 @@ pub fn sample_webhook(merchant_id: MerchantId, created_at: Timestamp) -> Webhook
     }
 }
 
-async fn webhooks_round_trip_scoped_to_their_merchant<S: WebhookStore>(store: &S) {
+pub async fn webhooks_round_trip_scoped_to_their_merchant<S: WebhookStore>(store: &S) {
     let (owner, other) = (fresh_merchant(), fresh_merchant());
     let endpoint = sample_webhook(owner, NOW);
     store.create_webhook(&endpoint, 16).await.expect("create");
@@ -53,7 +46,7 @@ async fn webhooks_round_trip_scoped_to_their_merchant<S: WebhookStore>(store: &S
     assert_eq!(store.list_webhooks(&owner).await.expect("list"), vec![]);
 }
 
-async fn webhooks_are_listed_oldest_first<S: WebhookStore>(store: &S) {
+pub async fn webhooks_are_listed_oldest_first<S: WebhookStore>(store: &S) {
     let merchant = fresh_merchant();
     let endpoints: Vec<WebhookEndpoint> =
         [30, 10, 20].iter().map(|offset| sample_webhook(merchant, NOW.plus_seconds(*offset))).collect();
@@ -65,7 +58,7 @@ async fn webhooks_are_listed_oldest_first<S: WebhookStore>(store: &S) {
     assert_eq!(listed, vec![NOW.plus_seconds(10), NOW.plus_seconds(20), NOW.plus_seconds(30)]);
 }
 
-async fn the_limit_counts_live_endpoints<S: WebhookStore>(store: &S) {
+pub async fn the_limit_counts_live_endpoints<S: WebhookStore>(store: &S) {
     let merchant = fresh_merchant();
     let mut created = Vec::new();
     for _ in 0..3 {
@@ -86,7 +79,7 @@ async fn the_limit_counts_live_endpoints<S: WebhookStore>(store: &S) {
     assert_eq!(store.list_webhooks(&merchant).await.expect("list").len(), 3);
 }
 
-async fn concurrent_creates_never_exceed_the_limit<S: WebhookStore + Clone + 'static>(store: &S) {
+pub async fn concurrent_creates_never_exceed_the_limit<S: WebhookStore + Clone + 'static>(store: &S) {
     const LIMIT: usize = 3;
     let merchant = fresh_merchant();
     let tasks: Vec<_> = (0..8)
