@@ -6,21 +6,12 @@
 //!    bulk lookup of every recipient; on DynamoDB one `BatchGetItem` per 100
 //!    distinct recipients, each recipient one item read).
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use alloy::primitives::{B256, U256};
 use ferry_chains::evm::client::TokenTransfer;
-use ferry_domain::{
-    Chain, ChainId, ChainRegistry, DepositId, DepositRecord, EvmAddress, MerchantId, Session, SessionId, Timestamp,
-};
+use ferry_domain::{Chain, ChainId, ChainRegistry, EvmAddress, MerchantId, Session, Timestamp};
 use ferry_queue::memory::MemoryQueue;
-use ferry_store::memory::MemoryStore;
-use ferry_store::{
-    CreateSessionError, DepositStore, IdempotencyRecord, ReceiverClaim, ReceiverLog, Recorded, SessionChange,
-    SessionStore, StoreResult,
-};
+use ferry_store::{SessionChange, SessionStore};
+use ferry_testing::CountingStore;
 use ferry_watch::{DepositDetector, WatchedReceivers};
 
 use crate::Error;
@@ -29,104 +20,17 @@ const UNRELATED: u32 = 10_000;
 const OPEN_SESSIONS: u8 = 200;
 const PAID: u8 = 3;
 
-/// The memory store, counting its reads.
-#[derive(Clone, Default)]
-struct Counting {
-    inner: MemoryStore,
-    /// Receiver lookups: calls, and addresses looked up (items read on DynamoDB).
-    lookups: Arc<AtomicUsize>,
-    addresses: Arc<AtomicUsize>,
-    /// Receiver-log reads (as DynamoDB Queries: one per UTC day read), and claims they returned.
-    log_reads: Arc<AtomicUsize>,
-    claims: Arc<AtomicUsize>,
-    /// Every other read (sessions, deposits).
-    other_reads: Arc<AtomicUsize>,
-}
-
-impl Counting {
-    fn reset(&self) {
-        for counter in [&self.lookups, &self.addresses, &self.log_reads, &self.claims, &self.other_reads] {
-            counter.store(0, Ordering::Relaxed);
-        }
-    }
-
-    /// (store calls, items read), DynamoDB-style: a bulk lookup is one
-    /// `BatchGetItem` per 100 addresses; a log read one Query per UTC day
-    /// from `since`'s to the day after `now`'s.
-    fn reads(&self) -> (usize, usize) {
-        let addresses = self.addresses.load(Ordering::Relaxed);
-        let lookups = self.lookups.load(Ordering::Relaxed).max(addresses.div_ceil(100));
-        let calls = lookups + self.log_reads.load(Ordering::Relaxed) + self.other_reads.load(Ordering::Relaxed);
-        let items = addresses + self.claims.load(Ordering::Relaxed) + self.other_reads.load(Ordering::Relaxed);
-        (calls, items)
-    }
-}
-
-impl SessionStore for Counting {
-    async fn create_session(
-        &self,
-        session: &Session,
-        idem: Option<&IdempotencyRecord>,
-    ) -> Result<(), CreateSessionError> {
-        self.inner.create_session(session, idem).await
-    }
-
-    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
-        self.other_reads.fetch_add(1, Ordering::Relaxed);
-        self.inner.get_session(id).await
-    }
-
-    async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
-        self.inner.commit(change).await
-    }
-
-    async fn find_session_by_receiver(&self, receiver: &EvmAddress) -> StoreResult<Option<SessionId>> {
-        self.lookups.fetch_add(1, Ordering::Relaxed);
-        self.addresses.fetch_add(1, Ordering::Relaxed);
-        self.inner.find_session_by_receiver(receiver).await
-    }
-
-    async fn find_sessions_by_receivers(
-        &self,
-        receivers: &[EvmAddress],
-    ) -> StoreResult<HashMap<EvmAddress, SessionId>> {
-        let distinct: std::collections::HashSet<&EvmAddress> = receivers.iter().collect();
-        self.addresses.fetch_add(distinct.len(), Ordering::Relaxed);
-        self.inner.find_sessions_by_receivers(receivers).await
-    }
-}
-
-impl ReceiverLog for Counting {
-    async fn receivers_claimed_since(&self, since: Timestamp, now: Timestamp) -> StoreResult<Vec<ReceiverClaim>> {
-        let claims = self.inner.receivers_claimed_since(since, now).await?;
-        let days = (now.unix_seconds() / 86_400 + 1).saturating_sub(since.unix_seconds() / 86_400) + 1;
-        self.log_reads.fetch_add(days as usize, Ordering::Relaxed);
-        self.claims.fetch_add(claims.len(), Ordering::Relaxed);
-        Ok(claims)
-    }
-
-    async fn receiver_log_start(&self, now: Timestamp) -> StoreResult<Timestamp> {
-        self.inner.receiver_log_start(now).await
-    }
-}
-
-impl DepositStore for Counting {
-    async fn record_deposit(&self, record: &DepositRecord) -> StoreResult<Recorded> {
-        self.inner.record_deposit(record).await
-    }
-
-    async fn get_deposit(&self, id: &DepositId) -> StoreResult<Option<DepositRecord>> {
-        self.other_reads.fetch_add(1, Ordering::Relaxed);
-        self.inner.get_deposit(id).await
-    }
-
-    async fn update_deposit(&self, record: &DepositRecord) -> StoreResult<()> {
-        self.inner.update_deposit(record).await
-    }
-
-    async fn deposits_due_for_recovery(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<DepositRecord>> {
-        self.inner.deposits_due_for_recovery(now, limit).await
-    }
+/// DynamoDB-style (store calls, items read) of `store`'s reads: a bulk
+/// lookup is one `BatchGetItem` per 100 distinct addresses; a log read one
+/// Query per UTC day from `since`'s to the day after `now`'s.
+fn dynamodb_reads(store: &CountingStore) -> (usize, usize) {
+    let reads = store.reads();
+    let addresses = reads.single_lookups + reads.distinct_bulk_addresses;
+    let lookups = reads.single_lookups.max(addresses.div_ceil(100));
+    let other_reads = reads.session_reads + reads.deposit_reads;
+    let calls = lookups + reads.log_days + other_reads;
+    let items = addresses + reads.claims_read + other_reads;
+    (calls, items)
 }
 
 fn usdc_transfer(chain: &Chain, to: [u8; 20], tx: u32) -> Result<TokenTransfer, Error> {
@@ -144,7 +48,7 @@ fn usdc_transfer(chain: &Chain, to: [u8; 20], tx: u32) -> Result<TokenTransfer, 
 
 /// 10,000 transfers to strangers and `PAID` into open sessions' receivers,
 /// on a store with `OPEN_SESSIONS` sessions waiting for payment.
-async fn scenario(store: &Counting, chain: &Chain, now: Timestamp) -> Result<Vec<TokenTransfer>, Error> {
+async fn scenario(store: &CountingStore, chain: &Chain, now: Timestamp) -> Result<Vec<TokenTransfer>, Error> {
     let mut transfers = Vec::new();
     for i in 0..OPEN_SESSIONS {
         let receiver = EvmAddress::new([0x70, i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1].into());
@@ -173,24 +77,24 @@ pub async fn store_reads_per_scan() -> Result<(), Error> {
     let chain = ChainRegistry::production()?.chain(ChainId::new(8453)).ok_or("no Base")?.clone();
     let now = Timestamp::from_unix_seconds(1_800_000_000);
 
-    let baseline_store = Counting::default();
+    let baseline_store = CountingStore::default();
     let transfers = scenario(&baseline_store, &chain, now).await?;
     let baseline = DepositDetector::new(baseline_store.clone(), MemoryQueue::new());
     baseline_store.reset();
     let enqueued = baseline.detect_all(&chain, &transfers, now.plus_seconds(5)).await?;
-    let (base_calls, base_items) = baseline_store.reads();
+    let (base_calls, base_items) = dynamodb_reads(&baseline_store);
     println!(
         "   baseline (every recipient looked up): {base_calls} store calls, {base_items} items read, {enqueued} deposits"
     );
 
-    let store = Counting::default();
+    let store = CountingStore::default();
     let transfers = scenario(&store, &chain, now).await?;
     let detector = DepositDetector::new(store.clone(), MemoryQueue::new());
     let watched = WatchedReceivers::new(Session::DEFAULT_LATE_DEPOSIT_WINDOW);
     store.reset();
     // The cold start's first scan (unrelated transfers only) loads the receivers...
     let first = detector.detect_watched(&chain, &transfers[PAID as usize..], now.plus_seconds(1), &watched).await?;
-    let (load_calls, load_items) = store.reads();
+    let (load_calls, load_items) = dynamodb_reads(&store);
     println!(
         "   Ferry, first scan after a cold start (loads the {OPEN_SESSIONS} receivers, 8 days of the log): \
          {load_calls} store calls, {load_items} items read"
@@ -204,7 +108,7 @@ pub async fn store_reads_per_scan() -> Result<(), Error> {
     store.reset();
     // ...and a warm scan's reads follow the matching transfers only.
     let later = detector.detect_watched(&chain, &transfers, now.plus_seconds(300), &watched).await?;
-    let (calls, items) = store.reads();
+    let (calls, items) = dynamodb_reads(&store);
     println!(
         "   Ferry, warm scan (5 min later, same blocks): {calls} store calls, {items} items read, {} deposits \
          ({}× fewer calls, {}× fewer items than the baseline)",

@@ -12,7 +12,8 @@ use ferry_store::sqlite::SqliteStore;
 
 mod support;
 
-use support::{FERRY, TempDir, ferry};
+use ferry_testing::TempDir;
+use support::{FERRY, ferry};
 
 /// Creates a merchant and a key with the CLI and returns them.
 fn merchant_and_key(store_args: &[&str]) -> (MerchantId, ApiKey) {
@@ -25,15 +26,15 @@ fn merchant_and_key(store_args: &[&str]) -> (MerchantId, ApiKey) {
 #[tokio::test]
 async fn operators_create_merchants_and_keys_in_the_embedded_store() {
     let dir = TempDir::new("operator");
-    let data_dir = dir.0.to_str().expect("utf8 path");
+    let data_dir = dir.as_str();
     let (merchant, key) = merchant_and_key(&["--data-dir", data_dir]);
-    let store = SqliteStore::open(&dir.0.join("ferry.db")).expect("open");
+    let store = SqliteStore::open(&dir.path().join("ferry.db")).expect("open");
     let record = store.find_api_key(&key.hash()).await.expect("find").expect("key stored");
     assert_eq!(record.merchant_id, merchant);
     assert_eq!(store.get_merchant(&merchant).await.expect("get").map(|m| m.name), Some("Acme".to_string()));
     // Only the hash is stored: the key's text appears nowhere in the database.
     for file in ["ferry.db", "ferry.db-wal"] {
-        let bytes = std::fs::read(dir.0.join(file)).unwrap_or_default();
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
         assert!(!String::from_utf8_lossy(&bytes).contains(&key.reveal()), "the plain API key is in {file}");
     }
 }
@@ -67,7 +68,7 @@ fn unknown_merchants_get_no_keys() {
     let dir = TempDir::new("orphan");
     let output = Command::new(FERRY)
         .args(["api-key", "create", "--merchant", "6f1c1f2e-2a8c-4c55-9d2e-3c1f3e0a9b7d", "--data-dir"])
-        .arg(&dir.0)
+        .arg(dir.path())
         .output()
         .expect("run ferry");
     assert!(!output.status.success());
@@ -81,7 +82,7 @@ fn ferry_dev_passes_its_self_check_and_keeps_serving() {
     let dir = TempDir::new("dev");
     let mut child = Command::new(FERRY)
         .args(["dev", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir.0)
+        .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -129,7 +130,7 @@ fn operators_list_and_replay_parked_deliveries() {
     let dir = TempDir::new("replay");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let (event, parked) = runtime.block_on(async {
-        let store = SqliteStore::open(&dir.0.join("ferry.db")).expect("open");
+        let store = SqliteStore::open(&dir.path().join("ferry.db")).expect("open");
         let merchant = ferry_testing::seed_merchant(&store).await;
         let endpoint =
             ferry_testing::seed_webhook_at(&store, merchant.id, "https://merchant.example/hooks", &["*"]).await;
@@ -145,7 +146,7 @@ fn operators_list_and_replay_parked_deliveries() {
         store.update_delivery(&parked).await.expect("park");
         (event, parked)
     });
-    let data_dir = dir.0.to_str().expect("utf8 path");
+    let data_dir = dir.as_str();
 
     let listed = ferry(&["webhooks", "parked", "--data-dir", data_dir]);
     assert!(listed.contains(&event.id.to_string()) && listed.contains("last answer HTTP 503"), "{listed}");
@@ -154,7 +155,7 @@ fn operators_list_and_replay_parked_deliveries() {
     let replayed = ferry(&["webhooks", "replay", "--event", &event.id.to_string(), "--data-dir", data_dir]);
     assert!(replayed.contains("1 deliveries replayed"), "{replayed}");
     let stored = runtime.block_on(async {
-        let store = SqliteStore::open(&dir.0.join("ferry.db")).expect("open");
+        let store = SqliteStore::open(&dir.path().join("ferry.db")).expect("open");
         store.get_delivery(&parked.event_id, &parked.webhook_id).await.expect("get").expect("stored")
     });
     assert!(matches!(stored.state, DeliveryState::Pending { .. }), "{stored:?}");
@@ -230,7 +231,7 @@ fn operators_rotate_keys_and_a_revoked_key_is_refused_at_once() {
     use ferry_domain::{ApiKey, Timestamp, utc_date, utc_day};
 
     let dir = TempDir::new("rotate");
-    let data_dir = dir.0.to_str().expect("utf8 path");
+    let data_dir = dir.as_str();
     let store = ["--data-dir", data_dir];
     let merchant = ferry(&[&["merchant", "create", "--name", "Acme"][..], &store].concat());
     let create = |label: &str| -> ApiKey {
@@ -238,7 +239,7 @@ fn operators_rotate_keys_and_a_revoked_key_is_refused_at_once() {
         key.parse().expect("API key printed")
     };
     let (old, new) = (create("old"), create("rotation 2026-12"));
-    let (server, addr) = serve(&dir.0);
+    let (server, addr) = serve(dir.path());
     let today = || {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
         utc_date(utc_day(Timestamp::from_unix_seconds(now)))

@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{FERRY, TempDir, ferry};
+use ferry_testing::TempDir;
+use support::{FERRY, ferry};
 /// Payments in the batch: half from chain B (a payout from inventory on A
 /// plus a collection on B), half on chain A (a sweep to the destination).
 const PAYMENTS: usize = 6;
@@ -132,13 +133,13 @@ async fn killing_ferry_serve_at_random_points_strands_no_deposit_and_pays_nothin
     let mut rng = Rng(seed);
     let chains = spawn_chains().await;
     let dir = TempDir::new("crashes");
-    let data_dir = dir.0.to_str().expect("utf8 path").to_string();
+    let data_dir = dir.as_str().to_string();
     let merchant = ferry(&["merchant", "create", "--name", "Crash test", "--data-dir", &data_dir]);
     let key = ferry(&["api-key", "create", "--merchant", &merchant, "--data-dir", &data_dir]);
 
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
     let inventory_before = chains.get(CHAIN_A).usdc_balance(relayer()).await;
-    let mut server = Server::start(&dir.0, &chains);
+    let mut server = Server::start(dir.path(), &chains);
 
     // Sessions and their deposit addresses, over the API.
     let mut sessions = Vec::new();
@@ -177,7 +178,7 @@ async fn killing_ferry_serve_at_random_points_strands_no_deposit_and_pays_nothin
             server.kill();
             kills += 1;
             tokio::time::sleep(rng.millis(0, 500)).await;
-            server = Server::start(&dir.0, &chains);
+            server = Server::start(dir.path(), &chains);
             next_kill = Instant::now() + rng.millis(300, 4_000);
         }
     }
@@ -185,7 +186,7 @@ async fn killing_ferry_serve_at_random_points_strands_no_deposit_and_pays_nothin
         tokio::time::sleep(next_kill.saturating_duration_since(Instant::now())).await;
         server.kill();
         kills += 1;
-        server = Server::start(&dir.0, &chains);
+        server = Server::start(dir.path(), &chains);
         next_kill = Instant::now() + rng.millis(300, 4_000);
     }
 

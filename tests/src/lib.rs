@@ -17,6 +17,7 @@ use ferry_domain::{ChainRegistry, Session, SessionId, UrlPolicy};
 use ferry_store::dynamodb::DynamoStore;
 use ferry_store::sqlite::SqliteStore;
 use ferry_store::{SessionChange, Store};
+pub use ferry_testing::TempDir;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -49,33 +50,10 @@ pub struct TestApp<S> {
     pub(crate) _data_dir: Option<TempDir>,
 }
 
-/// A directory removed on drop.
-pub struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    pub fn new(label: &str) -> Self {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let path = std::env::temp_dir().join(format!("ferry-{label}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        Self(path)
-    }
-
-    pub fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The stack over the embedded store, as `ferry serve` runs by default.
 pub async fn spawn_app() -> TestApp<SqliteStore> {
     let dir = TempDir::new("e2e");
-    let store = SqliteStore::open(&dir.0.join("ferry.db")).expect("open store");
+    let store = SqliteStore::open(&dir.path().join("ferry.db")).expect("open store");
     let mut app = spawn_app_with(store).await;
     app._data_dir = Some(dir);
     app
@@ -132,7 +110,7 @@ pub async fn spawn_api_with<S: Store>(
 /// origins allowed to send API keys as `--cors-allowed-origins` says.
 pub async fn spawn_app_with_cors(cors: ferry_http::cors::CorsPolicy) -> TestApp<SqliteStore> {
     let dir = TempDir::new("e2e-cors");
-    let store = SqliteStore::open(&dir.0.join("ferry.db")).expect("open store");
+    let store = SqliteStore::open(&dir.path().join("ferry.db")).expect("open store");
     let registry = ChainRegistry::production().expect("registry");
     let api = Api::new(store.clone(), Arc::new(registry), receivers()).with_cors(cors);
     let mut app = serve_api(api, store).await;

@@ -13,6 +13,8 @@
 //! - [`moto_endpoint`], [`fresh_table`], [`session_function_env`]: the
 //!   DynamoDB (moto_server) the binaries run against;
 //! - [`WebhookReceiver`]: a webhook endpoint on loopback with scripted answers;
+//! - [`CountingStore`]: the in-memory store counting its reads;
+//! - [`TempDir`]: a directory of the test's own, removed on drop;
 //! - [`sample_session`], [`sample_deposit`], [`sample_webhook`]: the sample
 //!   data of the store conformance checks, for tests that need a realistic
 //!   value without storing it.
@@ -28,14 +30,18 @@ use ferry_store::{ApiKeyRecord, MerchantStore, SessionChange, SessionStore};
 use lambda_http::{Body, Response};
 
 mod anvil;
+mod counting;
 mod receiver;
 mod runtime;
 mod silent_node;
+mod temp_dir;
 
 pub use anvil::Anvil;
+pub use counting::{CountingStore, Reads};
 pub use receiver::{ReceivedRequest, Reply, WebhookReceiver};
 pub use runtime::{Captured, FakeRuntimeApi, Outcome};
 pub use silent_node::SilentNode;
+pub use temp_dir::TempDir;
 
 /// Defined beside the store conformance checks that use them (feature
 /// `testing` of `ferry-store`): this crate depends on `ferry-store`, so the

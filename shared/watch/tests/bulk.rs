@@ -3,103 +3,13 @@
 //! else. With the receivers in memory ([`WatchedReceivers`]), the store is
 //! read only for transfers into them; without, in one bulk lookup.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use alloy::primitives::{B256, U256};
 use ferry_chains::evm::client::TokenTransfer;
-use ferry_domain::{
-    Chain, ChainId, ChainRegistry, DepositId, DepositRecord, EvmAddress, MerchantId, Session, SessionId, Timestamp,
-};
+use ferry_domain::{Chain, ChainId, ChainRegistry, EvmAddress, MerchantId, Session, Timestamp};
 use ferry_queue::memory::MemoryQueue;
-use ferry_store::memory::MemoryStore;
-use ferry_store::{
-    CreateSessionError, DepositStore, IdempotencyRecord, ReceiverClaim, ReceiverLog, Recorded, SessionChange,
-    SessionStore, StoreResult,
-};
+use ferry_store::{SessionChange, SessionStore};
+use ferry_testing::CountingStore;
 use ferry_watch::{DepositDetector, WatchedReceivers};
-
-/// The in-memory store, counting how receivers are looked up.
-#[derive(Clone, Default)]
-struct Counting {
-    inner: MemoryStore,
-    single: Arc<AtomicUsize>,
-    bulk: Arc<AtomicUsize>,
-    /// Addresses looked up in bulk, in all.
-    bulk_addresses: Arc<AtomicUsize>,
-    sessions_read: Arc<AtomicUsize>,
-    log_reads: Arc<AtomicUsize>,
-    /// When the receiver log began (`None`: the epoch, as the memory store says).
-    log_start: Option<Timestamp>,
-}
-
-impl ReceiverLog for Counting {
-    async fn receivers_claimed_since(&self, since: Timestamp, now: Timestamp) -> StoreResult<Vec<ReceiverClaim>> {
-        self.log_reads.fetch_add(1, Ordering::Relaxed);
-        let claims = self.inner.receivers_claimed_since(since, now).await?;
-        // Claims from before the log began are not in it.
-        Ok(claims.into_iter().filter(|c| self.log_start.is_none_or(|start| c.claimed_at >= start)).collect())
-    }
-
-    async fn receiver_log_start(&self, now: Timestamp) -> StoreResult<Timestamp> {
-        match self.log_start {
-            Some(start) => Ok(start),
-            None => self.inner.receiver_log_start(now).await,
-        }
-    }
-}
-
-impl SessionStore for Counting {
-    async fn create_session(
-        &self,
-        session: &Session,
-        idempotency: Option<&IdempotencyRecord>,
-    ) -> Result<(), CreateSessionError> {
-        self.inner.create_session(session, idempotency).await
-    }
-
-    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
-        self.sessions_read.fetch_add(1, Ordering::Relaxed);
-        self.inner.get_session(id).await
-    }
-
-    async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
-        self.inner.commit(change).await
-    }
-
-    async fn find_session_by_receiver(&self, receiver: &EvmAddress) -> StoreResult<Option<SessionId>> {
-        self.single.fetch_add(1, Ordering::Relaxed);
-        self.inner.find_session_by_receiver(receiver).await
-    }
-
-    async fn find_sessions_by_receivers(
-        &self,
-        receivers: &[EvmAddress],
-    ) -> StoreResult<HashMap<EvmAddress, SessionId>> {
-        self.bulk.fetch_add(1, Ordering::Relaxed);
-        self.bulk_addresses.fetch_add(receivers.len(), Ordering::Relaxed);
-        self.inner.find_sessions_by_receivers(receivers).await
-    }
-}
-
-impl DepositStore for Counting {
-    async fn record_deposit(&self, record: &DepositRecord) -> StoreResult<Recorded> {
-        self.inner.record_deposit(record).await
-    }
-
-    async fn get_deposit(&self, id: &DepositId) -> StoreResult<Option<DepositRecord>> {
-        self.inner.get_deposit(id).await
-    }
-
-    async fn update_deposit(&self, record: &DepositRecord) -> StoreResult<()> {
-        self.inner.update_deposit(record).await
-    }
-
-    async fn deposits_due_for_recovery(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<DepositRecord>> {
-        self.inner.deposits_due_for_recovery(now, limit).await
-    }
-}
 
 fn base() -> Chain {
     ChainRegistry::production().expect("registry").chain(ChainId::new(8453)).expect("Base").clone()
@@ -121,7 +31,7 @@ fn transfer(chain: &Chain, to: EvmAddress, tx: u8) -> TokenTransfer {
 
 #[tokio::test]
 async fn a_scan_looks_its_receivers_up_in_bulk() {
-    let (store, queue, chain) = (Counting::default(), MemoryQueue::new(), base());
+    let (store, queue, chain) = (CountingStore::default(), MemoryQueue::new(), base());
     let session = ferry_testing::sample_session(MerchantId::from_random_bytes([1; 16]));
     store.create_session(&session, None).await.expect("create");
     let receiver = EvmAddress::new([0x7e; 20].into());
@@ -140,12 +50,12 @@ async fn a_scan_looks_its_receivers_up_in_bulk() {
     let enqueued = detector.detect_all(&chain, &transfers, session.created_at).await.expect("detect");
     assert_eq!(enqueued, 2, "both payments into the receiver");
     assert_eq!(queue.len(), 2);
-    assert_eq!(store.bulk.load(Ordering::Relaxed), 1, "one bulk lookup for the whole scan");
-    assert_eq!(store.single.load(Ordering::Relaxed), 0, "and no lookup per transfer");
+    assert_eq!(store.reads().bulk_lookups, 1, "one bulk lookup for the whole scan");
+    assert_eq!(store.reads().single_lookups, 0, "and no lookup per transfer");
 }
 
 /// A stored session waiting for payment into `receiver`, claimed at `at`.
-async fn waiting_session(store: &Counting, receiver: EvmAddress, at: Timestamp) -> Session {
+async fn waiting_session(store: &CountingStore, receiver: EvmAddress, at: Timestamp) -> Session {
     let mut session = ferry_testing::sample_session(MerchantId::from_random_bytes([receiver.into_inner()[0]; 16]));
     session.created_at = at;
     session.expires_at = at.plus_seconds(Session::DEFAULT_LIFETIME_SECONDS);
@@ -172,7 +82,7 @@ const T: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
 #[tokio::test]
 async fn with_receivers_in_memory_a_scan_reads_the_store_only_for_transfers_into_them() {
-    let (store, queue, chain) = (Counting::default(), MemoryQueue::new(), base());
+    let (store, queue, chain) = (CountingStore::default(), MemoryQueue::new(), base());
     let receiver = EvmAddress::new([0x7e; 20].into());
     waiting_session(&store, receiver, T).await;
     let mut transfers = strangers(&chain, 10_000);
@@ -183,24 +93,24 @@ async fn with_receivers_in_memory_a_scan_reads_the_store_only_for_transfers_into
     let enqueued = detector.detect_watched(&chain, &transfers, T.plus_seconds(30), &watched).await.expect("detect");
     assert_eq!(enqueued, 1);
     assert_eq!(queue.len(), 1);
-    assert_eq!(store.bulk.load(Ordering::Relaxed) + store.single.load(Ordering::Relaxed), 0, "no receiver lookups");
-    assert_eq!(store.log_reads.load(Ordering::Relaxed), 1, "one read of the receiver log");
-    assert_eq!(store.sessions_read.load(Ordering::Relaxed), 1, "the matching transfer's session only");
+    assert_eq!(store.reads().bulk_lookups + store.reads().single_lookups, 0, "no receiver lookups");
+    assert_eq!(store.reads().log_reads, 1, "one read of the receiver log");
+    assert_eq!(store.reads().session_reads, 1, "the matching transfer's session only");
 
     // The next scan: one more log read, and nothing else for strangers.
     let enqueued =
         detector.detect_watched(&chain, &strangers(&chain, 500), T.plus_seconds(40), &watched).await.expect("detect");
     assert_eq!(enqueued, 0);
-    assert_eq!(store.log_reads.load(Ordering::Relaxed), 2);
-    assert_eq!(store.sessions_read.load(Ordering::Relaxed), 1);
+    assert_eq!(store.reads().log_reads, 2);
+    assert_eq!(store.reads().session_reads, 1);
     // A scan without transfers reads nothing at all.
     detector.detect_watched(&chain, &[], T.plus_seconds(50), &watched).await.expect("detect");
-    assert_eq!(store.log_reads.load(Ordering::Relaxed), 2);
+    assert_eq!(store.reads().log_reads, 2);
 }
 
 #[tokio::test]
 async fn a_receiver_claimed_after_the_last_refresh_is_detected_in_the_next_scan() {
-    let (store, queue, chain) = (Counting::default(), MemoryQueue::new(), base());
+    let (store, queue, chain) = (CountingStore::default(), MemoryQueue::new(), base());
     let detector = DepositDetector::new(store.clone(), queue.clone());
     let watched = WatchedReceivers::new(Session::DEFAULT_LATE_DEPOSIT_WINDOW);
     detector.detect_watched(&chain, &strangers(&chain, 10), T, &watched).await.expect("first scan loads");
@@ -211,12 +121,12 @@ async fn a_receiver_claimed_after_the_last_refresh_is_detected_in_the_next_scan(
     let paid = [transfer(&chain, receiver, 9)];
     let enqueued = detector.detect_watched(&chain, &paid, T.plus_seconds(5), &watched).await.expect("detect");
     assert_eq!(enqueued, 1, "a receiver claimed since the last refresh is found");
-    assert_eq!(store.bulk.load(Ordering::Relaxed), 0);
+    assert_eq!(store.reads().bulk_lookups, 0);
 }
 
 #[tokio::test]
 async fn while_the_receiver_log_may_lack_older_claims_unknown_recipients_are_looked_up() {
-    let store = Counting { log_start: Some(T), ..Counting::default() };
+    let store = CountingStore::with_log_start(T);
     let (queue, chain) = (MemoryQueue::new(), base());
     // Claimed before the log began: as an older version did, with no log entry.
     let receiver = EvmAddress::new([0x7d; 20].into());
@@ -228,10 +138,10 @@ async fn while_the_receiver_log_may_lack_older_claims_unknown_recipients_are_loo
     transfers.push(transfer(&chain, receiver, 7));
     let enqueued = detector.detect_watched(&chain, &transfers, T.plus_seconds(10), &watched).await.expect("detect");
     assert_eq!(enqueued, 1);
-    assert_eq!(store.bulk_addresses.load(Ordering::Relaxed), 101, "the recipients not in memory, the receiver too");
+    assert_eq!(store.reads().bulk_addresses, 101, "the recipients not in memory, the receiver too");
 
     // Once every claim from before the log is past its window, strangers cost nothing.
     let later = T.plus_seconds(Session::DEFAULT_LIFETIME_SECONDS + 8 * 86_400 + 1);
     detector.detect_watched(&chain, &strangers(&chain, 100), later, &watched).await.expect("detect");
-    assert_eq!(store.bulk_addresses.load(Ordering::Relaxed), 101, "no more lookups");
+    assert_eq!(store.reads().bulk_addresses, 101, "no more lookups");
 }
