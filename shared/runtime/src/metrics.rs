@@ -2,7 +2,7 @@
 //! object per line on stdout, which CloudWatch Logs turns into metrics in
 //! the `Ferry` namespace without any API call (no SDK, no permission, no
 //! latency in the function). The alarms in `template.yaml` name the metrics
-//! through the constants here; `tests/tests/template.rs` checks they match.
+//! through the constants here; `tests/tests/e2e/template.rs` checks they match.
 //!
 //! A line carries one set of dimensions (possibly none) and its metrics:
 //!

@@ -14,7 +14,7 @@ use ferry_e2e::faults::{CrashPoint, Crashing};
 use ferry_store::PayoutStore as _;
 use route_deposits::RouteError;
 
-use crate::{REFUND, merchant_session, tx_hash, units};
+use super::{REFUND, merchant_session, tx_hash, units};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_router_that_dies_after_paying_out_pays_exactly_once_when_the_deposit_is_routed_again() {

@@ -11,7 +11,7 @@ use ferry_e2e::chains::{CHAIN_A, CHAIN_B, usdc};
 use ferry_e2e::evm::spawn_app_with_chains;
 use serde_json::json;
 
-use crate::{REFUND, merchant_session, source_view, tx_hash};
+use super::{REFUND, merchant_session, source_view, tx_hash};
 
 async fn a_contract_destination_is_paid_through_its_call(paid_on: u64) {
     let app = spawn_app_with_chains().await;

@@ -12,7 +12,7 @@ use ferry_e2e::evm::{ChainApp, SessionRequest, eventually, spawn_app_with_chains
 use ferry_store::{ChainStore, Store};
 use serde_json::{Value, json};
 
-use crate::{REFUND, source_view, tx_hash, units};
+use super::{REFUND, source_view, tx_hash, units};
 
 /// The merchant's view of the session once it lists `count` refunds.
 async fn wait_for_refunds<S: Store + ChainStore>(app: &ChainApp<S>, id: &str, count: usize) -> Value {

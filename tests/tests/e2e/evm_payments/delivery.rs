@@ -9,7 +9,7 @@ use ferry_e2e::chains::{CHAIN_A, CHAIN_B, relayer, usdc};
 use ferry_e2e::evm::{ChainApp, SessionRequest, spawn_app_with_chains, spawn_app_with_chains_on_dynamodb};
 use ferry_store::{ChainStore, Store};
 
-use crate::{source_view, tx_hash, units};
+use super::{source_view, tx_hash, units};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_on_the_destination_chain_is_swept_straight_to_the_destination() {

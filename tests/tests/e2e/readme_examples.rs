@@ -7,7 +7,7 @@ use std::process::Command;
 use ferry_domain::webhook::sign;
 use ferry_domain::{Timestamp, WebhookSecret};
 
-const README: &str = include_str!("../../README.md");
+const README: &str = include_str!("../../../README.md");
 
 /// The fenced block of `language` that follows `after` in the README.
 fn example(after: &str, language: &str) -> &'static str {
