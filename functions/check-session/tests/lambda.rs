@@ -12,8 +12,8 @@ use ferry_domain::{ChainId, ChainRegistry, EvmAddress, Session, SessionStatus, T
 use ferry_queue::memory::MemoryQueue;
 use ferry_store::{DepositStore, SessionChange, SessionStore, Store};
 use ferry_testing::{
-    SilentNode, bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, on_each_store,
-    request, response_json, seed_merchant, seed_session, session_function_env,
+    BinaryOnMoto, SilentNode, bounded, fixture, gateway_body, header, on_each_store, request, response_json,
+    seed_merchant, seed_session,
 };
 use ferry_watch::{ChainTxLookup, DepositDetector, HINT_BUDGET, HINT_CALL_TIMEOUT, WatchedChain};
 use http::StatusCode;
@@ -84,15 +84,13 @@ on_each_store!(answers_404_for_an_unknown_session);
 /// DynamoDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let endpoint = moto_endpoint();
-    let store = bounded(fresh_table(&endpoint, "ferry-check-session")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_check-session")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let session = bounded(seed_session(&store, merchant.id)).await;
     let (id, secret) = (session.id.to_string(), session.client_secret.reveal());
     let event = fixture("check-session", &[("SESSION_ID", &id), ("CLIENT_SECRET", &secret)]);
 
-    let response =
-        invoke_lambda(env!("CARGO_BIN_EXE_check-session"), session_function_env(&endpoint, store.table()), event).await;
+    let response = function.invoke(event).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");
@@ -183,19 +181,17 @@ on_each_store!(the_budget_bounds_the_lookup_whatever_the_call_timeout);
 /// hint's timeout and no retries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_answers_within_the_budget_when_a_node_never_answers() {
-    let endpoint = moto_endpoint();
     let node = SilentNode::start().await;
-    let store = bounded(fresh_table(&endpoint, "ferry-check-slow")).await;
-    let session = bounded(seed_waiting_session(&store)).await;
+    let mut function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_check-session")).await;
+    let session = bounded(seed_waiting_session(&function.store)).await;
     let (id, secret) = (session.id.to_string(), session.client_secret.reveal());
     let event = fixture("check-session", &[("SESSION_ID", &id), ("CLIENT_SECRET", &secret)]);
-    let mut env = session_function_env(&endpoint, store.table());
     // Base, in the production registry the function is configured with.
-    env.push(("FERRY_RPC_URLS", format!("8453={}", node.url())));
-    env.push(("FERRY_DEPOSIT_QUEUE_URL", "http://127.0.0.1:9/000000000000/unused".to_string()));
+    function.set("FERRY_RPC_URLS", format!("8453={}", node.url()));
+    function.set("FERRY_DEPOSIT_QUEUE_URL", "http://127.0.0.1:9/000000000000/unused");
 
     let started = Instant::now();
-    let response = invoke_lambda(env!("CARGO_BIN_EXE_check-session"), env, event).await;
+    let response = function.invoke(event).await;
     let elapsed = started.elapsed();
 
     assert_eq!(response["statusCode"], 200, "{response}");
@@ -204,3 +200,9 @@ async fn the_binary_answers_within_the_budget_when_a_node_never_answers() {
     assert!(elapsed < HINT_BUDGET + Duration::from_secs(3), "answered after {elapsed:?}");
     assert_eq!(node.requests(), 1, "one receipt request, not retried");
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_check-session"),
+    ferry_testing::fixture("check-session", &[]),
+    "FERRY_TABLE_NAME"
+);

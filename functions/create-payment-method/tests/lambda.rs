@@ -9,8 +9,8 @@ use ferry_config::Config;
 use ferry_domain::{PaymentMethod, Session, SessionStatus};
 use ferry_store::{SessionStore, Store};
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, on_each_store, request,
-    response_json, seed_merchant, seed_session, session_function_env,
+    BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_merchant,
+    seed_session, session_function_env,
 };
 use http::StatusCode;
 use serde_json::Value;
@@ -97,19 +97,13 @@ on_each_store!(refuses_a_wrong_client_secret);
 /// its configuration derives, and records it in DynamoDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let endpoint = moto_endpoint();
-    let store = bounded(fresh_table(&endpoint, "ferry-create-payment-method")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_create-payment-method")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let session = bounded(seed_session(&store, merchant.id)).await;
     let (id, secret) = credentials(&session);
     let event = fixture("create-payment-method", &[("SESSION_ID", &id), ("CLIENT_SECRET", &secret)]);
 
-    let response = invoke_lambda(
-        env!("CARGO_BIN_EXE_create-payment-method"),
-        session_function_env(&endpoint, store.table()),
-        event,
-    )
-    .await;
+    let response = function.invoke(event).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");
@@ -118,3 +112,9 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     let indexed = bounded(store.find_session_by_receiver(&receiver)).await.expect("find");
     assert_eq!(indexed, Some(session.id));
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_create-payment-method"),
+    ferry_testing::fixture("create-payment-method", &[]),
+    "FERRY_TABLE_NAME"
+);

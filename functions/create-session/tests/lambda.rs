@@ -14,8 +14,8 @@ use ferry_store::memory::MemoryStore;
 use ferry_store::sqlite::SqliteStore;
 use ferry_store::{SessionStore, Store};
 use ferry_testing::{
-    FakeRuntimeApi, TEST_TIMEOUT, bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, is_hex32,
-    moto_endpoint, on_each_store, request, response_json, sam_local_env, seed_merchant,
+    BinaryOnMoto, bounded, fixture, gateway_body, header, invoke_lambda, is_hex32, on_each_store, request,
+    response_json, sam_local_env, seed_merchant,
 };
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -155,20 +155,11 @@ async fn refuses_an_unknown_api_key<S: Store>(store: S) {
 
 on_each_store!(refuses_an_unknown_api_key);
 
-/// Without its configuration the binary stops before serving anything and
-/// says which variable is missing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refuses_to_start_without_its_configuration() {
-    let event = fixture("create-session", &[("API_KEY", "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10")]);
-    let outcome = tokio::task::spawn_blocking(move || {
-        let no_config: [(&str, &str); 0] = [];
-        FakeRuntimeApi::invoke(env!("CARGO_BIN_EXE_create-session"), &no_config, &event, TEST_TIMEOUT)
-    })
-    .await
-    .expect("join");
-    let error = outcome.expect_err("started without FERRY_TABLE_NAME");
-    assert!(error.contains("exited") && error.contains("FERRY_TABLE_NAME"), "{error}");
-}
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_create-session"),
+    fixture("create-session", &[("API_KEY", "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10")]),
+    "FERRY_TABLE_NAME"
+);
 
 /// The real `create-session` binary, started as Lambda starts it, answers
 /// the fixture event from the fake Runtime API and writes to DynamoDB. Its
@@ -176,12 +167,13 @@ async fn refuses_to_start_without_its_configuration() {
 /// the table and moto_server being this test's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let endpoint = moto_endpoint();
-    let store = bounded(fresh_table(&endpoint, "ferry-create-session")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_create-session")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let event = fixture("create-session", &[("API_KEY", &merchant.api_key)]);
-    let env =
-        sam_local_env("CreateSessionFunction", &[("AWS_ENDPOINT_URL", &endpoint), ("FERRY_TABLE_NAME", store.table())]);
+    let env = sam_local_env(
+        "CreateSessionFunction",
+        &[("AWS_ENDPOINT_URL", &function.endpoint), ("FERRY_TABLE_NAME", store.table())],
+    );
 
     let response = invoke_lambda(env!("CARGO_BIN_EXE_create-session"), env, event).await;
 

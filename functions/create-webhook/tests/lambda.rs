@@ -7,8 +7,8 @@ use ferry_domain::UrlPolicy;
 use ferry_domain::webhook::MAX_WEBHOOKS_PER_MERCHANT;
 use ferry_store::{Store, WebhookStore};
 use ferry_testing::{
-    FakeRuntimeApi, TEST_TIMEOUT, bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint,
-    on_each_store, request, response_json, seed_merchant, seed_webhook, session_function_env,
+    BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_merchant,
+    seed_webhook,
 };
 use http::StatusCode;
 use lambda_http::Body;
@@ -219,33 +219,21 @@ async fn needs_an_api_key<S: Store>(store: S) {
 
 on_each_store!(needs_an_api_key);
 
-/// Without its configuration the binary stops before serving anything and
-/// says which variable is missing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refuses_to_start_without_its_configuration() {
-    let event = fixture("create-webhook", &[("API_KEY", "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10")]);
-    let outcome = tokio::task::spawn_blocking(move || {
-        let no_config: [(&str, &str); 0] = [];
-        FakeRuntimeApi::invoke(env!("CARGO_BIN_EXE_create-webhook"), &no_config, &event, TEST_TIMEOUT)
-    })
-    .await
-    .expect("join");
-    let error = outcome.expect_err("started without FERRY_TABLE_NAME");
-    assert!(error.contains("exited") && error.contains("FERRY_TABLE_NAME"), "{error}");
-}
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_create-webhook"),
+    fixture("create-webhook", &[("API_KEY", "5f0c3c6e-9d3b-4c47-8a55-2d8f1a3f9b10")]),
+    "FERRY_TABLE_NAME"
+);
 
 /// The real `create-webhook` binary, started as Lambda starts it, answers
 /// the fixture event from the fake Runtime API and writes to DynamoDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let endpoint = moto_endpoint();
-    let store = bounded(fresh_table(&endpoint, "ferry-create-webhook")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_create-webhook")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let event = fixture("create-webhook", &[("API_KEY", &merchant.api_key)]);
 
-    let response =
-        invoke_lambda(env!("CARGO_BIN_EXE_create-webhook"), session_function_env(&endpoint, store.table()), event)
-            .await;
+    let response = function.invoke(event).await;
 
     assert_eq!(response["statusCode"], 201, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");

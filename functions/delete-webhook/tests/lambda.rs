@@ -5,8 +5,8 @@
 use delete_webhook::DeleteWebhook;
 use ferry_store::{Store, WebhookStore};
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, on_each_store, request,
-    response_json, seed_merchant, seed_webhook, session_function_env,
+    BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_merchant,
+    seed_webhook,
 };
 use http::StatusCode;
 use serde_json::json;
@@ -57,16 +57,13 @@ on_each_store!(another_merchant_cannot_delete_it);
 /// place under the limit (the counter item goes down with it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let endpoint = moto_endpoint();
-    let store = bounded(fresh_table(&endpoint, "ferry-delete-webhook")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_delete-webhook")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let webhook = bounded(seed_webhook(&store, merchant.id)).await;
     let id = webhook.id.to_string();
     let event = fixture("delete-webhook", &[("API_KEY", &merchant.api_key), ("WEBHOOK_ID", &id)]);
 
-    let response =
-        invoke_lambda(env!("CARGO_BIN_EXE_delete-webhook"), session_function_env(&endpoint, store.table()), event)
-            .await;
+    let response = function.invoke(event).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");
@@ -78,3 +75,9 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     }
     assert_eq!(bounded(store.list_webhooks(&merchant.id)).await.expect("list").len(), limit);
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_delete-webhook"),
+    ferry_testing::fixture("delete-webhook", &[]),
+    "FERRY_TABLE_NAME"
+);

@@ -16,8 +16,8 @@ use ferry_queue::{Queue, Received};
 use ferry_store::DeliveryStore;
 use ferry_store::memory::MemoryStore;
 use ferry_testing::{
-    FakeRuntimeApi, TEST_TIMEOUT, WebhookReceiver, bounded, event_with, fresh_table, moto_endpoint, seed_event,
-    seed_merchant, seed_webhook_at, sqs_event, unique_table_name,
+    TEST_TIMEOUT, WebhookReceiver, bounded, cold_start_error, event_with, fresh_table, moto_endpoint,
+    run_lambda_capturing, seed_event, seed_merchant, seed_webhook_at, sqs_event, unique_table_name,
 };
 use serde_json::{Value, json};
 
@@ -141,11 +141,9 @@ fn sqs_endpoint() -> String {
 
 /// Runs the real binary on `event` and returns its answer.
 async fn invoke(env: &[(&'static str, String)], event: Value) -> Value {
-    let (env, event) = (env.to_vec(), event.to_string());
     let binary = env!("CARGO_BIN_EXE_deliver-webhooks");
-    let invocation =
-        tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke_measured(binary, &env, &event, TEST_TIMEOUT));
-    let (answer, peak_kib) = invocation.await.expect("the invocation thread").unwrap_or_else(|error| panic!("{error}"));
+    let captured = run_lambda_capturing(binary, env.to_vec(), event.to_string(), TEST_TIMEOUT).await;
+    let (answer, peak_kib) = (captured.result.unwrap_or_else(|error| panic!("{error}")), captured.peak_kib);
     // Measured, for the README's sizing: printed with `--no-capture`.
     let peak_kib = peak_kib.expect("Linux reports the peak resident memory");
     eprintln!("deliver-webhooks peak resident memory: {peak_kib} KiB");
@@ -237,9 +235,12 @@ async fn the_binary_fans_an_announced_event_out_from_its_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_configuration_fails_the_cold_start_by_name() {
     let env = vec![("AWS_REGION", "us-east-1".to_string()), ("FERRY_TABLE_NAME", "ferry".to_string())];
-    let binary = env!("CARGO_BIN_EXE_deliver-webhooks");
-    let invocation =
-        tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, "{\"Records\":[]}", TEST_TIMEOUT));
-    let error = invocation.await.expect("the invocation thread").expect_err("no queue is configured");
+    let error = cold_start_error(env!("CARGO_BIN_EXE_deliver-webhooks"), env, r#"{"Records":[]}"#.into()).await;
     assert!(error.contains("FERRY_WEBHOOK_QUEUE_URL"), "{error}");
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_deliver-webhooks"),
+    std::fs::read_to_string(ferry_testing::DELIVER_WEBHOOKS_EVENT).expect("the event file"),
+    "FERRY_WEBHOOK_QUEUE_URL"
+);

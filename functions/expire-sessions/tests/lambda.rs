@@ -19,8 +19,8 @@ use ferry_store::DeliveryStore;
 use ferry_store::memory::MemoryStore;
 use ferry_store::{ExpiryStore, SessionChange, SessionStore};
 use ferry_testing::{
-    FakeRuntimeApi, WebhookReceiver, bounded, fresh_table, moto_endpoint, sam_local_env, seed_merchant,
-    seed_webhook_at, sqs_event, unique_table_name,
+    WebhookReceiver, bounded, fresh_table, moto_endpoint, run_lambda, sam_local_env, seed_merchant, seed_webhook_at,
+    sqs_event, unique_table_name,
 };
 use serde_json::Value;
 
@@ -91,12 +91,10 @@ async fn the_binary_expires_due_sessions_in_dynamodb() {
     .await;
 
     let webhooks = bounded(SqsQueue::local(&sqs_endpoint(), &unique_table_name("webhooks"))).await.expect("queue");
-    let binary = env!("CARGO_BIN_EXE_expire-sessions");
     let env = binary_env(&endpoint, store.table(), &webhooks);
-    let event = scheduled_event();
-    let invocation =
-        tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, Duration::from_secs(30)));
-    let response = invocation.await.expect("the invocation thread").unwrap_or_else(|error| panic!("{error}"));
+    let response = run_lambda(env!("CARGO_BIN_EXE_expire-sessions"), env, scheduled_event(), Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
 
     assert_eq!(response["expired"], 5, "{response}");
     assert_eq!(response["lostRaces"], 0, "{response}");
@@ -162,12 +160,10 @@ async fn the_binary_announces_each_expiry_and_the_webhook_goes_out_from_the_queu
     })
     .await;
 
-    let binary = env!("CARGO_BIN_EXE_expire-sessions");
     let env = binary_env(&endpoint, store.table(), &queue);
-    let event = scheduled_event();
-    let invocation =
-        tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, Duration::from_secs(30)));
-    let response = invocation.await.expect("the invocation thread").unwrap_or_else(|error| panic!("{error}"));
+    let response = run_lambda(env!("CARGO_BIN_EXE_expire-sessions"), env, scheduled_event(), Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(response["expired"], 1, "{response}");
 
     let deliver = DeliverWebhooksLambda::new(DeliverWebhooks::new(
@@ -202,3 +198,9 @@ async fn the_binary_announces_each_expiry_and_the_webhook_goes_out_from_the_queu
     })
     .await;
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_expire-sessions"),
+    std::fs::read_to_string(ferry_testing::SCHEDULED_EVENT).expect("the event file"),
+    "FERRY_TABLE_NAME"
+);

@@ -8,8 +8,8 @@ use ferry_domain::{
 use ferry_http::wire::EventPayload;
 use ferry_store::{DeliveryStore, Store};
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, on_each_store, request,
-    response_json, seed_event, seed_merchant, seed_webhook_at, session_function_env,
+    BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_event,
+    seed_merchant, seed_webhook_at,
 };
 use get_event::GetEvent;
 use http::StatusCode;
@@ -167,15 +167,13 @@ on_each_store!(needs_an_api_key);
 /// The real `get-event` binary answers the fixture event from DynamoDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let endpoint = moto_endpoint();
-    let store = bounded(fresh_table(&endpoint, "ferry-get-event")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_get-event")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let (event, logged) = bounded(seed_logged_event(&store, merchant.id)).await;
     let id = event.id.to_string();
     let request = fixture("get-event", &[("API_KEY", &merchant.api_key), ("EVENT_ID", &id)]);
 
-    let response =
-        invoke_lambda(env!("CARGO_BIN_EXE_get-event"), session_function_env(&endpoint, store.table()), request).await;
+    let response = function.invoke(request).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");
@@ -183,3 +181,9 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     assert_eq!(body["event"], payload(&event));
     assert_shows_the_log(&body["deliveries"], &logged);
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_get-event"),
+    ferry_testing::fixture("get-event", &[]),
+    "FERRY_TABLE_NAME"
+);

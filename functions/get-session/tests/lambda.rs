@@ -6,8 +6,8 @@
 use ferry_domain::Session;
 use ferry_store::Store;
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, on_each_store, request,
-    response_json, seed_merchant, seed_session, session_function_env,
+    BinaryOnMoto, bounded, cold_start_error, fixture, gateway_body, header, on_each_store, request, response_json,
+    seed_merchant, seed_session,
 };
 use get_session::GetSession;
 use http::StatusCode;
@@ -111,15 +111,13 @@ on_each_store!(hides_the_session_from_other_merchants);
 /// DynamoDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let endpoint = moto_endpoint();
-    let store = bounded(fresh_table(&endpoint, "ferry-get-session")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_get-session")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let session = bounded(seed_session(&store, merchant.id)).await;
     let id = session.id.to_string();
     let event = fixture("get-session", &[("API_KEY", &merchant.api_key), ("SESSION_ID", &id)]);
 
-    let response =
-        invoke_lambda(env!("CARGO_BIN_EXE_get-session"), session_function_env(&endpoint, store.table()), event).await;
+    let response = function.invoke(event).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");
@@ -132,9 +130,8 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
 /// is refused; a malformed list stops the cold start, naming the entry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enforces_the_cors_origin_list_it_is_deployed_with() {
-    let endpoint = moto_endpoint();
-    let store = bounded(fresh_table(&endpoint, "ferry-get-session-cors")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let mut function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_get-session")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let session = bounded(seed_session(&store, merchant.id)).await;
     let id = session.id.to_string();
     let from = |origin: &str| {
@@ -144,28 +141,25 @@ async fn enforces_the_cors_origin_list_it_is_deployed_with() {
         event["headers"]["origin"] = json!(origin);
         event.to_string()
     };
-    let mut env = session_function_env(&endpoint, store.table());
-    env.push(("FERRY_CORS_ALLOWED_ORIGINS", "https://admin.shop.example".to_string()));
-    let binary = env!("CARGO_BIN_EXE_get-session");
+    function.set("FERRY_CORS_ALLOWED_ORIGINS", "https://admin.shop.example");
 
-    let listed = invoke_lambda(binary, env.clone(), from("https://admin.shop.example")).await;
+    let listed = function.invoke(from("https://admin.shop.example")).await;
     assert_eq!(listed["statusCode"], 200, "{listed}");
     assert_eq!(listed["headers"]["access-control-allow-origin"], "*", "{listed}");
     assert_is_the_full_view_of(&gateway_body(&listed)["session"], &session);
 
-    let other = invoke_lambda(binary, env.clone(), from("https://evil.example")).await;
+    let other = function.invoke(from("https://evil.example")).await;
     assert_eq!(other["statusCode"], 403, "{other}");
     assert_eq!(gateway_body(&other)["error"]["code"], "origin_not_allowed", "{other}");
 
-    let mut malformed = env;
-    malformed.retain(|(name, _)| *name != "FERRY_CORS_ALLOWED_ORIGINS");
-    malformed.push(("FERRY_CORS_ALLOWED_ORIGINS", "https://admin.shop.example/".to_string()));
-    let event = from("https://admin.shop.example");
-    let outcome = tokio::task::spawn_blocking(move || {
-        ferry_testing::FakeRuntimeApi::invoke(binary, &malformed, &event, ferry_testing::TEST_TIMEOUT)
-    })
-    .await
-    .expect("join");
-    let error = outcome.expect_err("started with a malformed origin list");
+    function.set("FERRY_CORS_ALLOWED_ORIGINS", "https://admin.shop.example/");
+    let error =
+        cold_start_error(env!("CARGO_BIN_EXE_get-session"), function.env, from("https://admin.shop.example")).await;
     assert!(error.contains("FERRY_CORS_ALLOWED_ORIGINS") && error.contains("admin.shop.example/"), "{error}");
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_get-session"),
+    ferry_testing::fixture("get-session", &[]),
+    "FERRY_TABLE_NAME"
+);

@@ -5,8 +5,8 @@
 use ferry_domain::WebhookEndpoint;
 use ferry_store::Store;
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, on_each_store, request,
-    response_json, seed_merchant, seed_webhook, session_function_env,
+    BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_merchant,
+    seed_webhook,
 };
 use get_webhook::GetWebhook;
 use http::StatusCode;
@@ -79,17 +79,21 @@ on_each_store!(needs_an_api_key);
 /// The real `get-webhook` binary answers the fixture event from DynamoDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let endpoint = moto_endpoint();
-    let store = bounded(fresh_table(&endpoint, "ferry-get-webhook")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_get-webhook")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let webhook = bounded(seed_webhook(&store, merchant.id)).await;
     let id = webhook.id.to_string();
     let event = fixture("get-webhook", &[("API_KEY", &merchant.api_key), ("WEBHOOK_ID", &id)]);
 
-    let response =
-        invoke_lambda(env!("CARGO_BIN_EXE_get-webhook"), session_function_env(&endpoint, store.table()), event).await;
+    let response = function.invoke(event).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");
     assert_shows(&gateway_body(&response)["webhook"], &webhook);
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_get-webhook"),
+    ferry_testing::fixture("get-webhook", &[]),
+    "FERRY_TABLE_NAME"
+);

@@ -5,8 +5,8 @@
 use ferry_domain::WebhookEndpoint;
 use ferry_store::Store;
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, on_each_store, request,
-    response_json, seed_merchant, seed_webhook, session_function_env,
+    BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_merchant,
+    seed_webhook,
 };
 use http::StatusCode;
 use list_webhooks::ListWebhooks;
@@ -69,14 +69,12 @@ on_each_store!(lists_nothing_for_a_new_merchant);
 /// The real `list-webhooks` binary answers the fixture event from DynamoDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let endpoint = moto_endpoint();
-    let store = bounded(fresh_table(&endpoint, "ferry-list-webhooks")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_list-webhooks")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let webhook = bounded(seed_webhook(&store, merchant.id)).await;
     let event = fixture("list-webhooks", &[("API_KEY", &merchant.api_key)]);
 
-    let response =
-        invoke_lambda(env!("CARGO_BIN_EXE_list-webhooks"), session_function_env(&endpoint, store.table()), event).await;
+    let response = function.invoke(event).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");
@@ -84,3 +82,9 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     assert_eq!(body["webhooks"].as_array().map(Vec::len), Some(1), "{body}");
     assert_lists(&body["webhooks"][0], &webhook);
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_list-webhooks"),
+    ferry_testing::fixture("list-webhooks", &[]),
+    "FERRY_TABLE_NAME"
+);

@@ -17,7 +17,7 @@ use ferry_domain::{ChainId, ChainRegistry};
 use ferry_queue::memory::MemoryQueue;
 use ferry_store::CursorStore;
 use ferry_store::memory::MemoryStore;
-use ferry_testing::{FakeRuntimeApi, bounded, fresh_table, moto_endpoint};
+use ferry_testing::{bounded, cold_start_error, fresh_table, moto_endpoint, run_lambda, run_lambda_capturing};
 use http_body_util::{BodyExt, Full};
 use poll_chains::lambda::{InvocationError, PollChainsLambda};
 use poll_chains::{PollChains, WatchedChain};
@@ -259,15 +259,15 @@ fn function_env(endpoint: &str, table: &str, queue_url: &str, rpc_url: &str) -> 
 const BINARY_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn invoke(env: Vec<(&'static str, String)>) -> Result<Value, String> {
-    invoke_capturing(env).await.result
+    run_lambda(env!("CARGO_BIN_EXE_poll-chains"), env, fixture(), BINARY_TIMEOUT).await
+}
+
+fn fixture() -> String {
+    std::fs::read_to_string(FIXTURE).expect("fixture")
 }
 
 async fn invoke_capturing(env: Vec<(&'static str, String)>) -> ferry_testing::Captured {
-    let binary = env!("CARGO_BIN_EXE_poll-chains");
-    let event = std::fs::read_to_string(FIXTURE).expect("fixture");
-    let invocation =
-        tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke_capturing(binary, &env, &event, BINARY_TIMEOUT));
-    invocation.await.expect("the invocation thread")
+    run_lambda_capturing(env!("CARGO_BIN_EXE_poll-chains"), env, fixture(), BINARY_TIMEOUT).await
 }
 
 /// Half of Lambda's smallest memory size (128 MB): what
@@ -413,7 +413,7 @@ async fn an_unreadable_secret_fails_the_cold_start_by_name() {
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent-AbCdEf".into(),
     ));
 
-    let error = invoke(env).await.expect_err("no such secret");
+    let error = cold_start_error(env!("CARGO_BIN_EXE_poll-chains"), env, fixture()).await;
 
     assert!(error.contains("without answering the invocation"), "{error}");
     assert!(
@@ -421,3 +421,9 @@ async fn an_unreadable_secret_fails_the_cold_start_by_name() {
         "{error}"
     );
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_poll-chains"),
+    std::fs::read_to_string(ferry_testing::SCHEDULED_EVENT).expect("the event file"),
+    "FERRY_TABLE_NAME"
+);

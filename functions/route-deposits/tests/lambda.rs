@@ -19,7 +19,7 @@ use ferry_runtime::Clock;
 use ferry_store::memory::MemoryStore;
 use ferry_store::{ChainStore, DepositStore};
 use ferry_testing::{
-    FakeRuntimeApi, SETTLED_DEPOSIT_ID, TEST_TIMEOUT, UNKNOWN_DEPOSIT_ID, bounded, fresh_table, moto_endpoint,
+    SETTLED_DEPOSIT_ID, UNKNOWN_DEPOSIT_ID, bounded, cold_start_error, fresh_table, invoke_lambda, moto_endpoint,
     on_each_store, sample_deposit, sample_session, sqs_endpoint, unique_table_name,
 };
 use route_deposits::RouteDeposits;
@@ -248,9 +248,7 @@ async fn answers_an_sqs_event_through_its_lambda_entry_point() {
         ("FERRY_RPC_URLS".to_string(), format!("31337={SECRET_RPC_URL}")),
         ("FERRY_RELAYER_PRIVATE_KEY".to_string(), RELAYER_KEY.to_string()),
     ]);
-    let binary = env!("CARGO_BIN_EXE_route-deposits");
-    let invocation = tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, &event, TEST_TIMEOUT));
-    let response = invocation.await.expect("the invocation thread").unwrap_or_else(|error| panic!("{error}"));
+    let response = invoke_lambda(env!("CARGO_BIN_EXE_route-deposits"), env, event).await;
 
     assert_eq!(response, serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": MALFORMED_MESSAGE }]}));
     // The failed deposit went back to the deposit queue, after its backoff.
@@ -333,10 +331,13 @@ async fn a_bad_configuration_fails_the_cold_start_by_name() {
         ("FERRY_DEPOSIT_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/deposits".to_string()),
         ("FERRY_TREASURY_ADDRESS", TREASURY.to_string()),
     ];
-    let binary = env!("CARGO_BIN_EXE_route-deposits");
-    let invocation =
-        tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(binary, &env, "{\"Records\":[]}", TEST_TIMEOUT));
-    let error = invocation.await.expect("the invocation thread").expect_err("no relayer signer is configured");
+    let error = cold_start_error(env!("CARGO_BIN_EXE_route-deposits"), env, r#"{"Records":[]}"#.into()).await;
     assert!(error.contains("FERRY_RELAYER_KMS_KEY_ID"), "{error}");
     assert!(!error.contains("sEcReT"), "{error}");
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_route-deposits"),
+    std::fs::read_to_string(ferry_testing::ROUTE_DEPOSITS_EVENT).expect("the event file"),
+    "FERRY_TABLE_NAME"
+);

@@ -12,9 +12,8 @@ use ferry_domain::{EventId, UrlPolicy, WebhookEndpoint};
 use ferry_notify::{HostLookup, WebhookSender};
 use ferry_store::Store;
 use ferry_testing::{
-    ReceivedRequest, Reply, WebhookReceiver, bounded, fixture, fresh_table, gateway_body, header, invoke_lambda,
-    is_hex32, moto_endpoint, on_each_store, request, response_json, seed_merchant, seed_webhook, seed_webhook_at,
-    session_function_env,
+    BinaryOnMoto, ReceivedRequest, Reply, WebhookReceiver, bounded, fixture, gateway_body, header, is_hex32,
+    on_each_store, request, response_json, seed_merchant, seed_webhook, seed_webhook_at,
 };
 use http::StatusCode;
 use lambda_http::Body;
@@ -261,16 +260,14 @@ on_each_store!(needs_an_api_key);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     let receiver = WebhookReceiver::accepting().await;
-    let endpoint = moto_endpoint();
-    let store = bounded(fresh_table(&endpoint, "ferry-test-webhook")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let mut function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_test-webhook")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let webhook = bounded(seed_webhook_at(&store, merchant.id, &receiver.url(), &["session.expired"])).await;
     let id = webhook.id.to_string();
     let event = fixture("test-webhook", &[("API_KEY", &merchant.api_key), ("WEBHOOK_ID", &id)]);
-    let mut env = session_function_env(&endpoint, store.table());
-    env.push(("FERRY_ALLOW_INSECURE_WEBHOOKS", "true".to_string()));
+    function.set("FERRY_ALLOW_INSECURE_WEBHOOKS", "true");
 
-    let response = invoke_lambda(env!("CARGO_BIN_EXE_test-webhook"), env, event).await;
+    let response = function.invoke(event).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["request-id"], REQUEST_ID, "{response}");
@@ -281,3 +278,9 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     assert_eq!(received.len(), 1);
     assert_is_the_signed_event(&received[0], &webhook, &body["event"]);
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_test-webhook"),
+    ferry_testing::fixture("test-webhook", &[]),
+    "FERRY_TABLE_NAME"
+);

@@ -22,8 +22,8 @@ use ferry_http::RequestExt;
 use ferry_store::memory::MemoryStore;
 use ferry_store::{SessionStore, Store};
 use ferry_testing::{
-    bounded, fixture, fresh_table, gateway_body, header, invoke_lambda, moto_endpoint, on_each_store, request,
-    response_json, seed_merchant, seed_session, session_function_env,
+    BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_merchant,
+    seed_session,
 };
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -401,22 +401,17 @@ async fn reads_balances_with_a_json_rpc_batch_where_multicall3_is_missing() {
 /// event with the session it reads from DynamoDB and the payer's balance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
-    let endpoint = moto_endpoint();
     let url = bounded(anvil()).await;
-    let store = bounded(fresh_table(&endpoint, "ferry-token-options")).await;
-    let merchant = bounded(seed_merchant(&store)).await;
+    let mut function = BinaryOnMoto::start(env!("CARGO_BIN_EXE_token-options")).await;
+    let (store, merchant) = (function.store.clone(), function.merchant.clone());
     let session = bounded(seed_session(&store, merchant.id)).await;
     let (id, secret) = (session.id.to_string(), session.client_secret.reveal());
     let event = fixture("token-options", &[("SESSION_ID", &id), ("CLIENT_SECRET", &secret), ("EVM_ADDRESS", PAYER)]);
-    let mut env: Vec<(&'static str, String)> = session_function_env(&endpoint, store.table())
-        .into_iter()
-        .filter(|(name, _)| *name != "FERRY_CHAIN_REGISTRY")
-        .collect();
-    env.push(("FERRY_CHAIN_REGISTRY", "local".to_string()));
-    env.push(("FERRY_RPC_URLS", format!("31337={url}")));
+    function.set("FERRY_CHAIN_REGISTRY", "local");
+    function.set("FERRY_RPC_URLS", format!("31337={url}"));
 
     let expected_before = bounded(payer_balance(&url)).await;
-    let response = invoke_lambda(env!("CARGO_BIN_EXE_token-options"), env, event).await;
+    let response = function.invoke(event).await;
     let expected_after = bounded(payer_balance(&url)).await;
 
     assert_eq!(response["statusCode"], 200, "{response}");
@@ -430,3 +425,9 @@ async fn answers_an_api_gateway_event_through_its_lambda_entry_point() {
     assert_eq!(option(&body, 31337, &usdc)["requiredUnits"], "10.00");
     assert!(option(&body, 31338, &usdc).get("balanceUnits").is_none(), "no node for 31338: {body}");
 }
+
+ferry_testing::refuses_to_start_without_its_configuration!(
+    env!("CARGO_BIN_EXE_token-options"),
+    ferry_testing::fixture("token-options", &[]),
+    "FERRY_TABLE_NAME"
+);

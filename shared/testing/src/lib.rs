@@ -9,7 +9,10 @@
 //!   store through its ports, as the operator commands and `create-session`
 //!   would;
 //! - [`FakeRuntimeApi`]: the Lambda Runtime API on loopback, to run a
-//!   function's real binary on one event;
+//!   function's real binary on one event; [`invoke_lambda`],
+//!   [`cold_start_error`], [`BinaryOnMoto`] and
+//!   [`refuses_to_start_without_its_configuration!`]: the tests every
+//!   function runs its binary in;
 //! - [`moto_endpoint`], [`fresh_table`], [`session_function_env`]: the
 //!   DynamoDB (moto_server) the binaries run against;
 //! - [`WebhookReceiver`]: a webhook endpoint on loopback with scripted answers;
@@ -30,6 +33,7 @@ use ferry_store::{ApiKeyRecord, MerchantStore, SessionChange, SessionStore};
 use lambda_http::{Body, Response};
 
 mod anvil;
+mod binary;
 mod counting;
 mod receiver;
 mod runtime;
@@ -37,6 +41,7 @@ mod silent_node;
 mod temp_dir;
 
 pub use anvil::Anvil;
+pub use binary::{BinaryOnMoto, cold_start_error, invoke_lambda, run_lambda, run_lambda_capturing};
 pub use counting::{CountingStore, Reads};
 pub use receiver::{ReceivedRequest, Reply, WebhookReceiver};
 pub use runtime::{Captured, FakeRuntimeApi, Outcome};
@@ -230,24 +235,6 @@ pub async fn bounded<F: Future>(future: F) -> F::Output {
     match tokio::time::timeout(TEST_TIMEOUT, future).await {
         Ok(output) => output,
         Err(_elapsed) => panic!("the test did not finish within {TEST_TIMEOUT:?}"),
-    }
-}
-
-/// Runs the function binary at `binary` on `event` through a
-/// [`FakeRuntimeApi`] (from async code, on the blocking pool), bounded by
-/// [`TEST_TIMEOUT`], and returns the API Gateway response it answered.
-/// Panics with the function's output if it did not answer.
-pub async fn invoke_lambda<K, V>(binary: &str, env: Vec<(K, V)>, event: String) -> serde_json::Value
-where
-    K: AsRef<std::ffi::OsStr> + Send + 'static,
-    V: AsRef<std::ffi::OsStr> + Send + 'static,
-{
-    let binary = binary.to_string();
-    let invocation = tokio::task::spawn_blocking(move || FakeRuntimeApi::invoke(&binary, &env, &event, TEST_TIMEOUT));
-    match invocation.await {
-        Ok(Ok(response)) => response,
-        Ok(Err(error)) => panic!("the Lambda invocation failed: {error}"),
-        Err(join) => panic!("the Lambda invocation thread failed: {join}"),
     }
 }
 

@@ -168,24 +168,6 @@ impl FakeRuntimeApi {
         Self::invoke_capturing(binary, env, event_json, timeout).result
     }
 
-    /// [`Self::invoke`], also answering the child's peak resident memory in
-    /// KiB (Linux `VmHWM`, read once it answered, before it is killed: its
-    /// cold start and the whole invocation), or `None` where `/proc` has no
-    /// such line.
-    pub fn invoke_measured<K, V>(
-        binary: impl AsRef<Path>,
-        env: &[(K, V)],
-        event_json: &str,
-        timeout: Duration,
-    ) -> Result<(serde_json::Value, Option<u64>), String>
-    where
-        K: AsRef<OsStr>,
-        V: AsRef<OsStr>,
-    {
-        let captured = Self::invoke_capturing(binary, env, event_json, timeout);
-        captured.result.map(|answer| (answer, captured.peak_kib))
-    }
-
     /// [`Self::invoke`], also handing back everything the child printed,
     /// whatever the outcome (for tests of what a function logs — metric
     /// lines — or must never log — secrets), and its peak memory.
@@ -285,7 +267,9 @@ pub struct Captured {
     pub result: Result<serde_json::Value, String>,
     pub stdout: String,
     pub stderr: String,
-    /// The child's peak resident memory in KiB (see [`FakeRuntimeApi::invoke_measured`]).
+    /// The child's peak resident memory in KiB (Linux `VmHWM`, read once it
+    /// answered, before it is killed: its cold start and the whole
+    /// invocation), or `None` where `/proc` has no such line.
     pub peak_kib: Option<u64>,
 }
 
