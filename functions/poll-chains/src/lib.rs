@@ -14,6 +14,7 @@
 //! until its late-deposit window ends ([`ferry_watch`]).
 
 pub mod lambda;
+pub mod summary;
 
 use std::time::Duration;
 

@@ -225,7 +225,7 @@ async fn a_chain_that_cannot_be_scanned_shows_as_stalled_in_its_metrics() {
         assert_eq!((working.seconds_since_cursor_advanced, working.blocks_behind), (0, Some(0)), "{summary:?}");
         assert!(stalled.seconds_since_cursor_advanced >= 1 && stalled.blocks_behind.is_none(), "{summary:?}");
 
-        let lines: Vec<Value> = poll_chains::lambda::metric_lines(&summary.chains)
+        let lines: Vec<Value> = poll_chains::summary::metric_lines(&summary.chains)
             .iter()
             .map(|line| serde_json::from_str(&line.to_json(1)).expect("EMF JSON"))
             .collect();

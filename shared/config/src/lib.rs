@@ -7,10 +7,15 @@ use alloy_primitives::Address;
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_domain::{ChainRegistry, RegistryError};
 
+mod env;
+mod redacted;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 mod webhook;
 mod worker;
+
+use env::{Vars, invalid};
+pub use redacted::{RelayerKey, RelayerSigner, RpcUrl, RpcUrls};
 
 pub use webhook::{
     ALLOW_INSECURE_WEBHOOKS, ALLOW_WEBHOOK_PORTS, DeliveryConfig, WEBHOOK_QUEUE_URL, WebhookConfig, announce_queue_url,
@@ -18,8 +23,8 @@ pub use webhook::{
 
 pub use worker::{
     AMOUNT_TOLERANCE_BPS, CALL_GAS, DEFAULT_CALL_GAS, DEFAULT_POLL_INTERVAL, DEFAULT_TOLERANCE_BPS, DEPOSIT_QUEUE_URL,
-    MAX_POLL_INTERVAL, POLL_INTERVAL_SECONDS, RELAYER_KMS_KEY_ID, RELAYER_PRIVATE_KEY, RPC_URLS, RelayerKey,
-    RelayerSigner, RpcUrl, RpcUrls, TREASURY_ADDRESS, WorkerConfig,
+    MAX_POLL_INTERVAL, POLL_INTERVAL_SECONDS, RELAYER_KMS_KEY_ID, RELAYER_PRIVATE_KEY, RPC_URLS, TREASURY_ADDRESS,
+    WorkerConfig,
 };
 
 pub const TABLE_NAME: &str = "FERRY_TABLE_NAME";
@@ -83,17 +88,10 @@ impl Config {
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| lookup(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
-        let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
-
-        let table_name = required(TABLE_NAME)?;
-        let registry = match lookup(CHAIN_REGISTRY) {
-            None => RegistryChoice::Production,
-            Some(text) => text.parse().map_err(|reason| invalid(CHAIN_REGISTRY, reason))?,
-        }
-        .load()?;
-        let factory =
-            Address::from_str(&required(RECEIVER_FACTORY)?).map_err(|e| invalid(RECEIVER_FACTORY, e.to_string()))?;
+        let vars = Vars(lookup);
+        let table_name = vars.required(TABLE_NAME)?;
+        let registry = vars.parsed::<RegistryChoice>(CHAIN_REGISTRY)?.unwrap_or(RegistryChoice::Production).load()?;
+        let factory = Address::from_str(&vars.required(RECEIVER_FACTORY)?).map_err(|e| invalid(RECEIVER_FACTORY, e))?;
         Ok(Self { table_name, registry, receivers: ReceiverDerivation::new(factory) })
     }
 }
@@ -116,17 +114,13 @@ impl TxLookupConfig {
         lookup: impl Fn(&str) -> Option<String>,
         registry: &ChainRegistry,
     ) -> Result<Option<Self>, ConfigError> {
-        let rpc_urls = match lookup(RPC_URLS) {
-            None => return Ok(None),
-            Some(text) => {
-                RpcUrls::parse(&text, registry).map_err(|reason| ConfigError::Invalid { name: RPC_URLS, reason })?
-            }
-        };
+        let vars = Vars(lookup);
+        let Some(text) = vars.optional(RPC_URLS) else { return Ok(None) };
+        let rpc_urls = RpcUrls::parse(&text, registry).map_err(|reason| invalid(RPC_URLS, reason))?;
         if rpc_urls.is_empty() {
             return Ok(None);
         }
-        let deposit_queue_url =
-            lookup(DEPOSIT_QUEUE_URL).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(DEPOSIT_QUEUE_URL))?;
+        let deposit_queue_url = vars.required(DEPOSIT_QUEUE_URL)?;
         Ok(Some(Self { rpc_urls, deposit_queue_url }))
     }
 }
@@ -134,12 +128,7 @@ impl TxLookupConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |name| map.get(name).cloned()
-    }
+    use crate::env::lookup as env;
 
     const FULL: [(&str, &str); 3] = [
         (TABLE_NAME, "ferry"),

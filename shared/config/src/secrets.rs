@@ -9,7 +9,7 @@
 //! Nothing here prints the secret: errors name the variable and say what
 //! failed (the SDK's error, which names the secret's ARN, not its value).
 
-use crate::{ConfigError, RPC_URLS};
+use crate::{ConfigError, RPC_URLS, Vars};
 
 pub const RPC_URLS_SECRET_ARN: &str = "FERRY_RPC_URLS_SECRET_ARN";
 
@@ -91,8 +91,8 @@ impl Environment {
 
 /// The secret's ARN, if set (empty is unset); refused next to `FERRY_RPC_URLS`.
 fn secret_arn(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
-    let set = |name| lookup(name).filter(|value: &String| !value.trim().is_empty());
-    match (set(RPC_URLS_SECRET_ARN), set(RPC_URLS)) {
+    let vars = Vars(lookup);
+    match (vars.optional(RPC_URLS_SECRET_ARN), vars.optional(RPC_URLS)) {
         (Some(_), Some(_)) => Err(ConfigError::Conflicting(RPC_URLS_SECRET_ARN, RPC_URLS)),
         (arn, _) => Ok(arn),
     }

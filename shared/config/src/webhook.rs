@@ -4,7 +4,7 @@
 
 use ferry_domain::UrlPolicy;
 
-use crate::{ConfigError, TABLE_NAME};
+use crate::{ConfigError, TABLE_NAME, Vars};
 
 /// `true` lets merchants register loopback endpoints (`http://127.0.0.1:…`,
 /// `http://localhost:…`) for development. Unset, empty or `false`: https
@@ -24,7 +24,7 @@ pub const WEBHOOK_QUEUE_URL: &str = "FERRY_WEBHOOK_QUEUE_URL";
 /// (unset or empty, their events wait for the webhook sweep, at most a
 /// minute).
 pub fn announce_queue_url(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
-    lookup(WEBHOOK_QUEUE_URL).filter(|v| !v.trim().is_empty())
+    Vars(lookup).optional(WEBHOOK_QUEUE_URL)
 }
 
 #[derive(Clone, Debug)]
@@ -39,19 +39,11 @@ impl WebhookConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table_name = lookup(TABLE_NAME).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(TABLE_NAME))?;
-        let allow_insecure_loopback = flag(&lookup, ALLOW_INSECURE_WEBHOOKS)?;
-        let allow_any_port = flag(&lookup, ALLOW_WEBHOOK_PORTS)?;
+        let vars = Vars(lookup);
+        let table_name = vars.required(TABLE_NAME)?;
+        let allow_insecure_loopback = vars.flag(ALLOW_INSECURE_WEBHOOKS)?;
+        let allow_any_port = vars.flag(ALLOW_WEBHOOK_PORTS)?;
         Ok(Self { table_name, url_policy: UrlPolicy { allow_insecure_loopback, allow_any_port } })
-    }
-}
-
-/// A boolean variable: unset, empty or `false` is off, `true` is on.
-fn flag(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
-    match lookup(name).as_deref().map(str::trim) {
-        None | Some("") | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(other) => Err(ConfigError::Invalid { name, reason: format!("expected `true` or `false`, got `{other}`") }),
     }
 }
 
@@ -69,8 +61,7 @@ impl DeliveryConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let queue_url =
-            lookup(WEBHOOK_QUEUE_URL).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(WEBHOOK_QUEUE_URL))?;
+        let queue_url = Vars(&lookup).required(WEBHOOK_QUEUE_URL)?;
         Ok(Self { webhooks: WebhookConfig::from_lookup(lookup)?, queue_url })
     }
 }

@@ -18,8 +18,6 @@ pub mod registry;
 pub mod session;
 pub mod time;
 pub mod webhook;
-pub mod webhook_address;
-pub mod webhook_delivery;
 
 pub use address::{AddressError, Calldata, EvmAddress, TxHash};
 pub use api_key_meta::{ApiKeyId, ApiKeyLabel, ApiKeyMetaError, utc_date, utc_day};
@@ -41,9 +39,6 @@ pub use session::{
 };
 pub use time::Timestamp;
 pub use webhook::{
-    EventSelection, EventSelectionError, UrlPolicy, WebhookEndpoint, WebhookId, WebhookSecret, WebhookUrl,
-    WebhookUrlError,
-};
-pub use webhook_delivery::{
-    AttemptOutcome, ClaimError, DeliveryAttempt, DeliveryState, NotParked, RetryPolicy, WebhookDelivery,
+    AttemptOutcome, ClaimError, DeliveryAttempt, DeliveryState, EventSelection, EventSelectionError, NotParked,
+    RetryPolicy, UrlPolicy, WebhookDelivery, WebhookEndpoint, WebhookId, WebhookSecret, WebhookUrl, WebhookUrlError,
 };

@@ -54,15 +54,11 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem,
 };
 use ferry_domain::{
-    ApiKeyHash, ApiKeyId, ChainId, DepositId, DepositRecord, EventId, EvmAddress, IdempotencyKey, Merchant, MerchantId,
-    PayoutId, PayoutIntent, Session, SessionEvent, SessionId, Timestamp,
+    ApiKeyHash, ChainId, DepositId, DepositRecord, EventId, EvmAddress, IdempotencyKey, MerchantId, PayoutId,
+    PayoutIntent, Session, SessionEvent, SessionId, Timestamp,
 };
 
-use crate::{
-    ApiKeyRecord, ChainCursor, CreateSessionError, CursorStore, DepositStore, EventStore, ExpiryStore,
-    IdempotencyRecord, IdempotencyStore, MerchantStore, PayoutStore, Recorded, SessionChange, SessionStore, StoreError,
-    StoreResult, decode, encode,
-};
+use crate::{StoreError, StoreResult, decode, encode};
 
 /// The name of the sparse index over open sessions by expiry.
 pub const OPEN_SESSIONS_INDEX: &str = "open-sessions";
@@ -77,12 +73,14 @@ const EVENT_PENDING: &str = "EVENT_PENDING";
 const DEPOSIT_RECOVERY: &str = "DEPOSIT_RECOVERY";
 
 mod api_keys;
+mod chain_state;
 mod deliveries;
 mod receivers;
+mod sessions;
 mod shards;
 mod webhooks;
 
-use shards::{ShardedQuery, sharded};
+use shards::sharded;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -488,277 +486,4 @@ enum TransactOutcome {
     /// Reason codes, one per item, in order.
     Cancelled(Vec<String>),
     Failed(StoreError),
-}
-
-impl SessionStore for DynamoStore {
-    async fn create_session(
-        &self,
-        session: &Session,
-        idempotency: Option<&IdempotencyRecord>,
-    ) -> Result<(), CreateSessionError> {
-        let item = session_item(session)?;
-        let Some(record) = idempotency else {
-            return Ok(self.put_new(item, "session id already exists").await?);
-        };
-        let mut record_item = idempotency_key(&record.merchant_id, &record.key);
-        record_item.insert("type".into(), s("idempotency"));
-        record_item.insert("expiresAt".into(), n(record.expires_at.unix_seconds()));
-        record_item.insert("ttl".into(), n(record.expires_at.unix_seconds()));
-        record_item.insert("doc".into(), s(encode("idempotency record", record)?));
-        let items = vec![
-            put(
-                record_item,
-                &self.table,
-                "attribute_not_exists(pk) OR expiresAt <= :now",
-                Some(HashMap::from([(":now".to_string(), n(record.created_at.unix_seconds()))])),
-            )?,
-            put(item, &self.table, "attribute_not_exists(pk)", None)?,
-        ];
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TransactOutcome::Cancelled(codes)) if codes.first().is_some_and(|c| c != "None") => {
-                Err(CreateSessionError::IdempotencyKeyExists)
-            }
-            Err(TransactOutcome::Cancelled(_)) => Err(StoreError::Conflict("session id already exists").into()),
-            Err(TransactOutcome::Failed(e)) => Err(e.into()),
-        }
-    }
-
-    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
-        let item = self.get_item(session_key(id)).await?;
-        item.map(|item| doc_of("session", &item)).transpose()
-    }
-
-    /// One `PutItem` conditional on the version when the change is the
-    /// session alone; otherwise one `TransactWriteItems` of the session's Put
-    /// (`version = :previous`), the receiver's Put (free or already this
-    /// session's) and the event's Put (`attribute_not_exists(pk)`).
-    async fn commit(&self, change: SessionChange<'_>) -> StoreResult<()> {
-        let session = change.session;
-        let previous = session.version().checked_sub(1).ok_or(StoreError::Conflict("session version changed"))?;
-        let condition = "version = :previous";
-        let values = HashMap::from([(":previous".to_string(), n(previous))]);
-        let item = session_item(session)?;
-        if change.claim_receiver.is_none() && change.event.is_none() {
-            return self.put_next_version(item, session.version(), "session version changed").await;
-        }
-        let mut items = vec![put(item, &self.table, condition, Some(values))?];
-        // What a failed condition at each further position means.
-        let mut conflicts = vec!["session version changed"];
-        if let Some(receiver) = change.claim_receiver {
-            let mut receiver_item = receiver_key(&receiver);
-            receiver_item.insert("type".into(), s("receiver"));
-            receiver_item.insert("sessionId".into(), s(session.id.to_string()));
-            items.push(put(
-                receiver_item,
-                &self.table,
-                "attribute_not_exists(pk) OR sessionId = :session",
-                Some(HashMap::from([(":session".to_string(), s(session.id.to_string()))])),
-            )?);
-            conflicts.push("receiver belongs to another session");
-        }
-        if let Some(event) = change.event {
-            items.push(put(event_item(event)?, &self.table, "attribute_not_exists(pk)", None)?);
-            conflicts.push("event id already exists");
-        }
-        if let Some(claim) = crate::ReceiverClaim::of(&change) {
-            // Unconditional: the claim's log entry (see `receivers`).
-            let item = receivers::claim_item(&claim);
-            let log =
-                Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(StoreError::backend)?;
-            items.push(TransactWriteItem::builder().put(log).build());
-            conflicts.push("receiver log entry");
-        }
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TransactOutcome::Cancelled(codes)) => {
-                // The session's own condition first: a stale version is the usual race.
-                let failed = codes.iter().position(|c| c == "ConditionalCheckFailed").unwrap_or(0);
-                Err(StoreError::Conflict(conflicts.get(failed).copied().unwrap_or("session version changed")))
-            }
-            Err(TransactOutcome::Failed(e)) => Err(e),
-        }
-    }
-
-    async fn find_session_by_receiver(&self, receiver: &EvmAddress) -> StoreResult<Option<SessionId>> {
-        let Some(item) = self.get_item(receiver_key(receiver)).await? else {
-            return Ok(None);
-        };
-        receiver_session(&item).map(Some)
-    }
-
-    /// One consistent `BatchGetItem` per 100 distinct addresses (see
-    /// `batch_get`).
-    async fn find_sessions_by_receivers(
-        &self,
-        receivers: &[EvmAddress],
-    ) -> StoreResult<HashMap<EvmAddress, SessionId>> {
-        let by_pk: HashMap<String, EvmAddress> = receivers
-            .iter()
-            .map(|receiver| (format!("RECEIVER#EVM#{}", receiver.to_lowercase_hex()), *receiver))
-            .collect();
-        let items = self.batch_get(by_pk.values().map(receiver_key).collect()).await?;
-        let mut found = HashMap::new();
-        for item in &items {
-            let receiver = match item.get("pk") {
-                Some(AttributeValue::S(pk)) => by_pk.get(pk).copied(),
-                _ => None,
-            }
-            .ok_or_else(|| StoreError::corrupt("receiver", MissingAttribute("pk")))?;
-            found.insert(receiver, receiver_session(item)?);
-        }
-        Ok(found)
-    }
-}
-
-/// The session a receiver item points at.
-fn receiver_session(item: &Item) -> StoreResult<SessionId> {
-    match item.get("sessionId") {
-        Some(AttributeValue::S(id)) => id.parse().map_err(|e| StoreError::corrupt("receiver", e)),
-        _ => Err(StoreError::corrupt("receiver", MissingAttribute("sessionId"))),
-    }
-}
-
-impl EventStore for DynamoStore {
-    async fn get_event(&self, id: &EventId) -> StoreResult<Option<SessionEvent>> {
-        let item = self.get_item(event_key(id)).await?;
-        item.map(|item| doc_of("event", &item)).transpose()
-    }
-}
-
-impl ExpiryStore for DynamoStore {
-    /// A Query per shard of the sparse `open-sessions` index (`openShard =
-    /// "OPEN#<n>" AND expiresAt <= :now`, ascending, and the unsharded
-    /// `OPEN` of sessions stored before sharding), all at once, merged by
-    /// expiry: only open sessions are in the index, so the items read are
-    /// the sessions due (at most `limit` per shard). The index is eventually
-    /// consistent: a session just changed may still be listed as it was.
-    async fn due_sessions(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<Session>> {
-        let listing = ShardedQuery {
-            index: OPEN_SESSIONS_INDEX,
-            partition: "openShard",
-            sort: "expiresAt",
-            queue: OPEN_SHARD,
-            until: Some(now.unix_seconds()),
-        };
-        self.query_sharded("session", listing, limit).await
-    }
-}
-
-impl IdempotencyStore for DynamoStore {
-    async fn get_idempotency(
-        &self,
-        merchant_id: &MerchantId,
-        key: &IdempotencyKey,
-        now: Timestamp,
-    ) -> StoreResult<Option<IdempotencyRecord>> {
-        let Some(item) = self.get_item(idempotency_key(merchant_id, key)).await? else {
-            return Ok(None);
-        };
-        // TTL deletion is lazy: an expired record may still be readable.
-        let record: IdempotencyRecord = doc_of("idempotency record", &item)?;
-        Ok((record.expires_at > now).then_some(record))
-    }
-}
-
-impl MerchantStore for DynamoStore {
-    async fn create_merchant(&self, merchant: &Merchant) -> StoreResult<()> {
-        let mut item = merchant_key(&merchant.id);
-        item.insert("type".into(), s("merchant"));
-        item.insert("doc".into(), s(encode("merchant", merchant)?));
-        self.put_new(item, "merchant already exists").await
-    }
-
-    async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>> {
-        let item = self.get_item(merchant_key(id)).await?;
-        item.map(|item| doc_of("merchant", &item)).transpose()
-    }
-
-    async fn create_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()> {
-        self.put_api_key(record).await
-    }
-
-    async fn find_api_key(&self, hash: &ApiKeyHash) -> StoreResult<Option<ApiKeyRecord>> {
-        self.get_api_key(hash).await
-    }
-
-    async fn find_api_key_by_id(&self, id: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
-        self.get_api_key_by_id(id).await
-    }
-
-    async fn list_api_keys(&self, merchant_id: &MerchantId) -> StoreResult<Vec<ApiKeyRecord>> {
-        self.query_api_keys(merchant_id).await
-    }
-
-    async fn revoke_api_key(&self, hash: &ApiKeyHash) -> StoreResult<bool> {
-        self.delete_api_key(hash).await
-    }
-
-    async fn record_api_key_use(&self, hash: &ApiKeyHash, day: Timestamp) -> StoreResult<()> {
-        self.touch_api_key(hash, day).await
-    }
-}
-
-impl CursorStore for DynamoStore {
-    async fn get_cursor(&self, chain_id: ChainId) -> StoreResult<Option<ChainCursor>> {
-        let Some(item) = self.get_item(cursor_key(chain_id)).await? else {
-            return Ok(None);
-        };
-        let last_scanned_block = number_of("cursor", &item, "lastScannedBlock")?;
-        Ok(Some(ChainCursor { chain_id, last_scanned_block }))
-    }
-
-    async fn advance_cursor(&self, previous: Option<ChainCursor>, next: ChainCursor) -> StoreResult<()> {
-        if previous.is_some_and(|p| p.chain_id != next.chain_id) {
-            return Err(StoreError::Conflict("cursor belongs to another chain"));
-        }
-        let mut item = cursor_key(next.chain_id);
-        item.insert("type".into(), s("cursor"));
-        item.insert("lastScannedBlock".into(), n(next.last_scanned_block));
-        let written = match previous {
-            None => self.put_if(item, "attribute_not_exists(pk)", None).await?,
-            Some(previous) => {
-                let values = HashMap::from([(":previous".to_string(), n(previous.last_scanned_block))]);
-                self.put_if(item, "lastScannedBlock = :previous", Some(values)).await?
-            }
-        };
-        if written { Ok(()) } else { Err(StoreError::Conflict("cursor moved")) }
-    }
-}
-
-impl DepositStore for DynamoStore {
-    async fn record_deposit(&self, record: &DepositRecord) -> StoreResult<Recorded> {
-        let item = deposit_item(record)?;
-        let new = self.put_if(item, "attribute_not_exists(pk)", None).await?;
-        Ok(if new { Recorded::New } else { Recorded::AlreadyRecorded })
-    }
-
-    async fn get_deposit(&self, id: &DepositId) -> StoreResult<Option<DepositRecord>> {
-        let item = self.get_item(deposit_key(id)).await?;
-        item.map(|item| doc_of("deposit", &item)).transpose()
-    }
-
-    async fn update_deposit(&self, record: &DepositRecord) -> StoreResult<()> {
-        self.put_next_version(deposit_item(record)?, record.version, "deposit version changed").await
-    }
-
-    /// The `DEPOSIT_RECOVERY` queue of the `outbox` index, soonest first.
-    async fn deposits_due_for_recovery(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<DepositRecord>> {
-        self.outbox("deposit", DEPOSIT_RECOVERY, Some(now), limit).await
-    }
-}
-
-impl PayoutStore for DynamoStore {
-    async fn create_payout(&self, intent: &PayoutIntent) -> StoreResult<()> {
-        self.put_new(payout_item(intent)?, "payout already exists").await
-    }
-
-    async fn get_payout(&self, payout_id: &PayoutId) -> StoreResult<Option<PayoutIntent>> {
-        let item = self.get_item(payout_key(payout_id)).await?;
-        item.map(|item| doc_of("payout", &item)).transpose()
-    }
-
-    async fn update_payout(&self, intent: &PayoutIntent) -> StoreResult<()> {
-        self.put_next_version(payout_item(intent)?, intent.version, "payout version changed").await
-    }
 }

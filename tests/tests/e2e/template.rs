@@ -169,7 +169,7 @@ fn alarm(name: &str) -> String {
 /// the per-chain metrics that say which chain.
 #[test]
 fn the_metric_alarms_name_the_metrics_the_workers_emit() {
-    use poll_chains::lambda::metrics as poll;
+    use poll_chains::summary::metrics as poll;
     use route_deposits::funds::metrics as funds;
     let namespace = format!("      Namespace: {}\n", ferry_runtime::metrics::NAMESPACE);
     for (name, metric, per_chain) in [

@@ -19,10 +19,10 @@
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update};
-use ferry_domain::{ApiKeyHash, ApiKeyId, MerchantId, Timestamp};
+use ferry_domain::{ApiKeyHash, ApiKeyId, Merchant, MerchantId, Timestamp};
 
 use super::{DynamoStore, Item, MissingAttribute, TransactOutcome, api_key_key, doc_of, key, merchant_key, n, put, s};
-use crate::{ApiKeyRecord, StoreError, StoreResult, encode};
+use crate::{ApiKeyRecord, MerchantStore, StoreError, StoreResult, encode};
 
 const LISTING_PREFIX: &str = "APIKEY#";
 
@@ -219,6 +219,44 @@ impl DynamoStore {
             Ok(()) | Err(TransactOutcome::Cancelled(_)) => Ok(()),
             Err(TransactOutcome::Failed(e)) => Err(e),
         }
+    }
+}
+
+impl MerchantStore for DynamoStore {
+    async fn create_merchant(&self, merchant: &Merchant) -> StoreResult<()> {
+        let mut item = merchant_key(&merchant.id);
+        item.insert("type".into(), s("merchant"));
+        item.insert("doc".into(), s(encode("merchant", merchant)?));
+        self.put_new(item, "merchant already exists").await
+    }
+
+    async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Option<Merchant>> {
+        let item = self.get_item(merchant_key(id)).await?;
+        item.map(|item| doc_of("merchant", &item)).transpose()
+    }
+
+    async fn create_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()> {
+        self.put_api_key(record).await
+    }
+
+    async fn find_api_key(&self, hash: &ApiKeyHash) -> StoreResult<Option<ApiKeyRecord>> {
+        self.get_api_key(hash).await
+    }
+
+    async fn find_api_key_by_id(&self, id: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
+        self.get_api_key_by_id(id).await
+    }
+
+    async fn list_api_keys(&self, merchant_id: &MerchantId) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.query_api_keys(merchant_id).await
+    }
+
+    async fn revoke_api_key(&self, hash: &ApiKeyHash) -> StoreResult<bool> {
+        self.delete_api_key(hash).await
+    }
+
+    async fn record_api_key_use(&self, hash: &ApiKeyHash, day: Timestamp) -> StoreResult<()> {
+        self.touch_api_key(hash, day).await
     }
 }
 

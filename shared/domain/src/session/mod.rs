@@ -1,136 +1,22 @@
-//! The payment session and its state machine.
-//!
-//! ```text
-//! requires_payment_method --payment method set--> waiting_payment --deposit seen--> processing
-//! requires_payment_method --expiry--> expired        waiting_payment --expiry--> expired
-//! processing --funds delivered--> succeeded          processing --delivery failed, refunded--> bounced
-//! ```
-//!
-//! Transitions are pure functions from a status to the next status and the
-//! event the change causes; anything not drawn above is an [`IllegalTransition`].
+//! The payment session: what the merchant asked for, how the payer pays,
+//! and the state machine ([`status`]) every change goes through.
 
-use std::collections::BTreeMap;
-use std::fmt;
+mod display;
+mod metadata;
+mod refund;
+mod status;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::deposit::{Deposit, DepositId, DepositSource, Plan, RefundReason};
+pub use display::{DisplayError, DisplayField, DisplayInfo, ThemeMode};
+pub use metadata::{Metadata, MetadataError};
+pub use refund::SessionRefund;
+pub use status::{EventKind, IllegalTransition, SessionStatus, Transition};
+
+use crate::deposit::{Deposit, DepositId, DepositSource};
 use crate::{BaseUnits, Calldata, ChainId, ClientSecret, EvmAddress, MerchantId, SessionId, Timestamp, Token, TxHash};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionStatus {
-    RequiresPaymentMethod,
-    WaitingPayment,
-    Processing,
-    Succeeded,
-    Bounced,
-    Expired,
-}
-
-impl SessionStatus {
-    pub const ALL: [SessionStatus; 6] = [
-        Self::RequiresPaymentMethod,
-        Self::WaitingPayment,
-        Self::Processing,
-        Self::Succeeded,
-        Self::Bounced,
-        Self::Expired,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::RequiresPaymentMethod => "requires_payment_method",
-            Self::WaitingPayment => "waiting_payment",
-            Self::Processing => "processing",
-            Self::Succeeded => "succeeded",
-            Self::Bounced => "bounced",
-            Self::Expired => "expired",
-        }
-    }
-
-    /// `succeeded`, `bounced` and `expired` never change again.
-    pub const fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Bounced | Self::Expired)
-    }
-
-    /// Still waiting for the payer: the only statuses expiry applies to.
-    pub const fn is_open(self) -> bool {
-        matches!(self, Self::RequiresPaymentMethod | Self::WaitingPayment)
-    }
-
-    /// The status after `transition`, and the event the change emits.
-    pub fn apply(self, transition: Transition) -> Result<(SessionStatus, Option<EventKind>), IllegalTransition> {
-        use SessionStatus as S;
-        use Transition as T;
-        match (self, transition) {
-            (S::RequiresPaymentMethod | S::WaitingPayment, T::SetPaymentMethod) => Ok((S::WaitingPayment, None)),
-            (S::WaitingPayment, T::DepositSeen) => Ok((S::Processing, Some(EventKind::Processing))),
-            (S::Processing, T::Delivered) => Ok((S::Succeeded, Some(EventKind::Succeeded))),
-            (S::Processing, T::Refunded) => Ok((S::Bounced, Some(EventKind::Bounced))),
-            (S::RequiresPaymentMethod | S::WaitingPayment, T::Expire) => Ok((S::Expired, Some(EventKind::Expired))),
-            (from, transition) => Err(IllegalTransition { from, transition }),
-        }
-    }
-}
-
-impl fmt::Display for SessionStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Something that happens to a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Transition {
-    SetPaymentMethod,
-    DepositSeen,
-    Delivered,
-    Refunded,
-    Expire,
-}
-
-/// The webhook event a transition emits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum EventKind {
-    #[serde(rename = "session.processing")]
-    Processing,
-    #[serde(rename = "session.succeeded")]
-    Succeeded,
-    #[serde(rename = "session.bounced")]
-    Bounced,
-    #[serde(rename = "session.expired")]
-    Expired,
-}
-
-impl EventKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Processing => "session.processing",
-            Self::Succeeded => "session.succeeded",
-            Self::Bounced => "session.bounced",
-            Self::Expired => "session.expired",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a session that is {from} cannot {}", describe(*.transition))]
-pub struct IllegalTransition {
-    pub from: SessionStatus,
-    pub transition: Transition,
-}
-
-fn describe(transition: Transition) -> &'static str {
-    match transition {
-        Transition::SetPaymentMethod => "take a payment method",
-        Transition::DepositSeen => "accept a deposit",
-        Transition::Delivered => "be marked delivered",
-        Transition::Refunded => "be marked refunded",
-        Transition::Expire => "expire",
-    }
-}
 
 /// Why a session operation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -172,184 +58,6 @@ pub struct Delivery {
     pub received: BaseUnits,
 }
 
-/// What the checkout shows the payer. Built only by [`DisplayInfo::parse`]
-/// (or read back from a store), so its limits always hold.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DisplayInfo {
-    title: String,
-    verb: String,
-    theme_css_url: Option<String>,
-    payment_options: Option<Vec<String>>,
-    /// Light, dark or the payer's system setting; `None` when the merchant
-    /// did not say (clients then follow the system). Sessions stored before
-    /// the field existed read as `None`.
-    #[serde(default)]
-    theme_mode: Option<ThemeMode>,
-}
-
-/// The checkout's colour scheme, as the merchant chose it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ThemeMode {
-    /// Follow the payer's system setting.
-    System,
-    Light,
-    Dark,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DisplayError {
-    #[error("must not be empty")]
-    Empty { field: DisplayField },
-    #[error("must be at most {max} characters")]
-    TooLong { field: DisplayField, max: usize },
-    #[error("must be an https:// URL")]
-    NotHttpsUrl,
-    #[error("may list at most {max} options")]
-    TooManyOptions { max: usize },
-    #[error("must be 1 to {max} characters")]
-    BadOption { index: usize, max: usize },
-}
-
-/// Which display field an error is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DisplayField {
-    Title,
-    Verb,
-    ThemeCssUrl,
-}
-
-impl DisplayError {
-    /// The field's path inside `display`, e.g. `title` or `paymentOptions[2]`.
-    pub fn field_path(&self) -> String {
-        match self {
-            Self::Empty { field } | Self::TooLong { field, .. } => match field {
-                DisplayField::Title => "title".into(),
-                DisplayField::Verb => "verb".into(),
-                DisplayField::ThemeCssUrl => "themeCssUrl".into(),
-            },
-            Self::NotHttpsUrl => "themeCssUrl".into(),
-            Self::TooManyOptions { .. } => "paymentOptions".into(),
-            Self::BadOption { index, .. } => format!("paymentOptions[{index}]"),
-        }
-    }
-}
-
-impl DisplayInfo {
-    pub const MAX_TITLE_CHARS: usize = 200;
-    pub const MAX_VERB_CHARS: usize = 50;
-    pub const MAX_URL_CHARS: usize = 2048;
-    pub const MAX_OPTIONS: usize = 20;
-    pub const MAX_OPTION_CHARS: usize = 64;
-
-    pub fn parse(
-        title: String,
-        verb: String,
-        theme_css_url: Option<String>,
-        payment_options: Option<Vec<String>>,
-    ) -> Result<Self, DisplayError> {
-        let text = |value: String, field: DisplayField, max: usize| {
-            if value.trim().is_empty() {
-                Err(DisplayError::Empty { field })
-            } else if value.chars().count() > max {
-                Err(DisplayError::TooLong { field, max })
-            } else {
-                Ok(value)
-            }
-        };
-        let title = text(title, DisplayField::Title, Self::MAX_TITLE_CHARS)?;
-        let verb = text(verb, DisplayField::Verb, Self::MAX_VERB_CHARS)?;
-        let theme_css_url = theme_css_url
-            .map(|url| {
-                let url = text(url, DisplayField::ThemeCssUrl, Self::MAX_URL_CHARS)?;
-                let host = url.strip_prefix("https://").unwrap_or_default();
-                if host.is_empty() || url.chars().any(char::is_whitespace) {
-                    return Err(DisplayError::NotHttpsUrl);
-                }
-                Ok(url)
-            })
-            .transpose()?;
-        if let Some(options) = &payment_options {
-            if options.len() > Self::MAX_OPTIONS {
-                return Err(DisplayError::TooManyOptions { max: Self::MAX_OPTIONS });
-            }
-            for (index, option) in options.iter().enumerate() {
-                let chars = option.chars().count();
-                if option.trim().is_empty() || chars > Self::MAX_OPTION_CHARS {
-                    return Err(DisplayError::BadOption { index, max: Self::MAX_OPTION_CHARS });
-                }
-            }
-        }
-        Ok(Self { title, verb, theme_css_url, payment_options, theme_mode: None })
-    }
-
-    /// The same display with the merchant's theme mode.
-    pub fn with_theme_mode(self, theme_mode: Option<ThemeMode>) -> Self {
-        Self { theme_mode, ..self }
-    }
-
-    pub fn title(&self) -> &str {
-        &self.title
-    }
-
-    pub fn verb(&self) -> &str {
-        &self.verb
-    }
-
-    pub fn theme_css_url(&self) -> Option<&str> {
-        self.theme_css_url.as_deref()
-    }
-
-    pub fn payment_options(&self) -> Option<&[String]> {
-        self.payment_options.as_deref()
-    }
-
-    pub fn theme_mode(&self) -> Option<ThemeMode> {
-        self.theme_mode
-    }
-}
-
-/// The merchant's own key/value annotations, echoed back, never interpreted.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Metadata(BTreeMap<String, String>);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MetadataError {
-    #[error("may hold at most {max} keys")]
-    TooManyKeys { max: usize },
-    #[error("keys must be 1 to {max} characters")]
-    BadKey { key: String, max: usize },
-    #[error("values must be at most {max} characters")]
-    ValueTooLong { key: String, max: usize },
-}
-
-impl Metadata {
-    pub const MAX_KEYS: usize = 50;
-    pub const MAX_KEY_CHARS: usize = 40;
-    pub const MAX_VALUE_CHARS: usize = 500;
-
-    pub fn parse(entries: BTreeMap<String, String>) -> Result<Self, MetadataError> {
-        if entries.len() > Self::MAX_KEYS {
-            return Err(MetadataError::TooManyKeys { max: Self::MAX_KEYS });
-        }
-        for (key, value) in &entries {
-            let key_chars = key.chars().count();
-            if key_chars == 0 || key_chars > Self::MAX_KEY_CHARS {
-                return Err(MetadataError::BadKey { key: key.clone(), max: Self::MAX_KEY_CHARS });
-            }
-            if value.chars().count() > Self::MAX_VALUE_CHARS {
-                return Err(MetadataError::ValueTooLong { key: key.clone(), max: Self::MAX_VALUE_CHARS });
-            }
-        }
-        Ok(Self(entries))
-    }
-
-    pub fn entries(&self) -> &BTreeMap<String, String> {
-        &self.0
-    }
-}
-
 /// How the payer pays.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -362,64 +70,6 @@ pub enum PaymentMethod {
         #[serde(default)]
         source: Option<DepositSource>,
     },
-}
-
-/// A deposit Ferry sent back, as its session records it for the merchant:
-/// at most one per deposit, whatever the reason.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionRefund {
-    /// The deposit refunded.
-    pub deposit_id: DepositId,
-    pub deposit_chain_id: ChainId,
-    pub deposit_tx_hash: TxHash,
-    /// Where and what the refund sent: the deposit's chain and token, except
-    /// after a payout from inventory whose contract call reverted (the
-    /// destination chain and token, which is what the payout carried).
-    pub chain_id: ChainId,
-    pub chain_name: String,
-    pub token: Token,
-    pub amount: BaseUnits,
-    pub to: EvmAddress,
-    pub tx_hash: TxHash,
-    pub reason: RefundReason,
-}
-
-impl SessionRefund {
-    /// What carrying out `plan` for `deposit` sent back in `tx_hash`. A
-    /// refund plan returns the deposit on its own chain, for its reason. A
-    /// delivery sends back only when its contract call reverts: what it
-    /// carried (on the deposit's chain for a sweep, on the `destination`'s
-    /// for a payout) to the refund address.
-    pub fn sent_back(
-        deposit: &Deposit,
-        plan: &Plan,
-        destination: &Destination,
-        tx_hash: TxHash,
-        amount: BaseUnits,
-    ) -> Self {
-        let (to, reason) = match plan {
-            Plan::Refund { to, reason } => (*to, reason.clone()),
-            Plan::Sweep { refund_to, .. } | Plan::Payout { refund_to, .. } => (*refund_to, RefundReason::CallReverted),
-        };
-        let (chain_id, chain_name, token) = match plan {
-            Plan::Payout { chain_id, token, .. } => (*chain_id, destination.chain_name.clone(), token.clone()),
-            Plan::Refund { .. } | Plan::Sweep { .. } => {
-                (deposit.chain_id, deposit.chain_name.clone(), deposit.token.clone())
-            }
-        };
-        Self {
-            deposit_id: deposit.id(),
-            deposit_chain_id: deposit.chain_id,
-            deposit_tx_hash: deposit.tx_hash,
-            chain_id,
-            chain_name,
-            token,
-            amount,
-            to,
-            tx_hash,
-            reason,
-        }
-    }
 }
 
 /// A session as created from a merchant's validated request.
@@ -630,59 +280,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    fn transitions() -> impl Strategy<Value = Transition> {
-        prop_oneof![
-            Just(Transition::SetPaymentMethod),
-            Just(Transition::DepositSeen),
-            Just(Transition::Delivered),
-            Just(Transition::Refunded),
-            Just(Transition::Expire),
-        ]
-    }
-
-    #[test]
-    fn the_happy_path_emits_processing_then_succeeded() {
-        let s = SessionStatus::RequiresPaymentMethod;
-        let (s, e) = s.apply(Transition::SetPaymentMethod).expect("set method");
-        assert_eq!((s, e), (SessionStatus::WaitingPayment, None));
-        let (s, e) = s.apply(Transition::DepositSeen).expect("deposit");
-        assert_eq!((s, e), (SessionStatus::Processing, Some(EventKind::Processing)));
-        let (s, e) = s.apply(Transition::Delivered).expect("delivered");
-        assert_eq!((s, e), (SessionStatus::Succeeded, Some(EventKind::Succeeded)));
-    }
-
-    #[test]
-    fn display_fields_are_checked_and_named() {
-        let parse =
-            |title: &str, url: Option<&str>| DisplayInfo::parse(title.into(), "Pay".into(), url.map(Into::into), None);
-        assert!(parse("Order #1", Some("https://shop.example/theme.css")).is_ok());
-        assert_eq!(parse("  ", None).map_err(|e| e.field_path()), Err("title".to_string()));
-        assert_eq!(parse("x", Some("http://shop.example/a.css")), Err(DisplayError::NotHttpsUrl));
-        assert_eq!(parse("x", Some("https://")), Err(DisplayError::NotHttpsUrl));
-        let options = Some(vec!["evm".to_string(), String::new()]);
-        let error = DisplayInfo::parse("x".into(), "Pay".into(), None, options).expect_err("empty option");
-        assert_eq!(error.field_path(), "paymentOptions[1]");
-    }
-
-    #[test]
-    fn sessions_stored_before_theme_modes_existed_read_without_one() {
-        let display = DisplayInfo::parse("Order #1".into(), "Pay".into(), None, None).expect("display");
-        let mut stored = serde_json::to_value(&display).expect("json");
-        stored.as_object_mut().expect("object").remove("theme_mode");
-        let read: DisplayInfo = serde_json::from_value(stored).expect("old display");
-        assert_eq!(read.theme_mode, None);
-        let dark = display.with_theme_mode(Some(ThemeMode::Dark));
-        let round_trip: DisplayInfo = serde_json::from_value(serde_json::to_value(&dark).expect("json")).expect("read");
-        assert_eq!(round_trip.theme_mode, Some(ThemeMode::Dark));
-    }
-
-    #[test]
-    fn a_processing_session_never_expires() {
-        let err = SessionStatus::Processing.apply(Transition::Expire).expect_err("illegal");
-        assert_eq!(err.to_string(), "a session that is processing cannot expire");
-    }
+    use crate::deposit::{Plan, RefundReason};
 
     fn open_session(expires_at: u64) -> Session {
         let new = NewSession {
@@ -881,41 +479,5 @@ mod tests {
         stored.as_object_mut().expect("object").remove("refunds");
         let decoded: Session = serde_json::from_value(stored).expect("decodes");
         assert_eq!(decoded, session);
-    }
-
-    proptest! {
-        #[test]
-        fn final_statuses_never_change(transitions in proptest::collection::vec(transitions(), 0..20)) {
-            let mut status = SessionStatus::RequiresPaymentMethod;
-            let mut reached_final = None;
-            for transition in transitions {
-                match status.apply(transition) {
-                    Ok((next, _)) => {
-                        prop_assert!(reached_final.is_none(), "{status} moved on by {transition:?}");
-                        status = next;
-                        if status.is_final() { reached_final = Some(status); }
-                    }
-                    Err(err) => prop_assert_eq!(err.from, status),
-                }
-            }
-        }
-
-        #[test]
-        fn every_status_change_except_setting_a_method_emits_its_event(
-            from in proptest::sample::select(SessionStatus::ALL.to_vec()),
-            transition in transitions(),
-        ) {
-            if let Ok((to, event)) = from.apply(transition) {
-                let expected = match to {
-                    SessionStatus::Processing => Some(EventKind::Processing),
-                    SessionStatus::Succeeded => Some(EventKind::Succeeded),
-                    SessionStatus::Bounced => Some(EventKind::Bounced),
-                    SessionStatus::Expired => Some(EventKind::Expired),
-                    SessionStatus::WaitingPayment | SessionStatus::RequiresPaymentMethod => None,
-                };
-                prop_assert_eq!(event, expected);
-                prop_assert!(!from.is_final());
-            }
-        }
     }
 }
