@@ -1,4 +1,6 @@
-//! Test support for Ferry's Lambda functions. A dev-dependency only.
+//! Test support for Ferry's Lambda functions and crates: a dev-dependency
+//! of the crates it tests, a dependency only of the end-to-end crate and the
+//! benchmarks, never of a Lambda binary.
 //!
 //! - [`fixture`] and [`request`]: API Gateway HTTP API (payload format 2.0)
 //!   events from the repository's `events/apigw/` (the files `sam local
