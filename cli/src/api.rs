@@ -7,45 +7,36 @@ use check_session::CheckSession;
 use create_payment_method::CreatePaymentMethod;
 use create_session::CreateSession;
 use create_webhook::CreateWebhook;
-use delete_webhook::DeleteWebhook;
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_chains::evm::balances::BalanceReader;
 use ferry_domain::ChainRegistry;
 use ferry_domain::UrlPolicy;
 use ferry_http::cors::CorsPolicy;
 use ferry_http::routes::{Endpoint, RouteMatch, route};
-use ferry_http::{ApiError, Body, Request, RequestExt, Response, respond_with};
+use ferry_http::{ApiError, Body, Context, Request, RequestExt, Response, respond_with};
 use ferry_notify::WebhookSender;
 use ferry_store::Store;
-use get_event::GetEvent;
-use get_session::GetSession;
-use get_webhook::GetWebhook;
-use list_webhooks::ListWebhooks;
 use test_webhook::TestWebhook;
 use token_options::TokenOptions;
 
 pub struct Api<S> {
+    /// The store and clock of the handlers without other dependencies.
+    cx: Context<S>,
     create_session: CreateSession<S>,
-    get_session: GetSession<S>,
     create_payment_method: CreatePaymentMethod<S>,
     check_session: CheckSession<S>,
     token_options: TokenOptions<S>,
     create_webhook: CreateWebhook<S>,
-    list_webhooks: ListWebhooks<S>,
-    get_webhook: GetWebhook<S>,
-    delete_webhook: DeleteWebhook<S>,
     /// `None` when the HTTP client for test deliveries could not be built
     /// (logged when it happened): the endpoint then answers 500.
     test_webhook: Option<TestWebhook<S>>,
-    get_event: GetEvent<S>,
     cors: CorsPolicy,
-    store: S,
 }
 
 /// `POST /v1/webhooks/{webhookId}/test`, sending under `policy`.
 fn test_webhook<S: Store>(store: S, policy: UrlPolicy) -> Option<TestWebhook<S>> {
     match WebhookSender::new(policy) {
-        Ok(sender) => Some(TestWebhook::new(store, sender)),
+        Ok(sender) => Some(TestWebhook::new(Context::new(store), sender)),
         Err(error) => {
             let cause = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
             tracing::error!(%cause, "{error}: test deliveries will fail");
@@ -59,19 +50,14 @@ impl<S: Store> Api<S> {
     /// [`with_balance_readers`](Self::with_balance_readers) gives nodes.
     pub fn new(store: S, registry: Arc<ChainRegistry>, receivers: ReceiverDerivation) -> Self {
         Self {
-            create_session: CreateSession::new(store.clone(), Arc::clone(&registry)),
-            get_session: GetSession::new(store.clone()),
-            create_payment_method: CreatePaymentMethod::new(store.clone(), receivers),
+            create_session: CreateSession::new(Context::new(store.clone()), Arc::clone(&registry)),
+            create_payment_method: CreatePaymentMethod::new(Context::new(store.clone()), receivers),
             token_options: TokenOptions::new(store.clone(), registry),
-            check_session: CheckSession::new(store.clone()),
-            create_webhook: CreateWebhook::new(store.clone(), UrlPolicy::default()),
-            list_webhooks: ListWebhooks::new(store.clone()),
-            get_webhook: GetWebhook::new(store.clone()),
-            delete_webhook: DeleteWebhook::new(store.clone()),
+            check_session: CheckSession::new(Context::new(store.clone())),
+            create_webhook: CreateWebhook::new(Context::new(store.clone()), UrlPolicy::default()),
             test_webhook: test_webhook(store.clone(), UrlPolicy::default()),
-            get_event: GetEvent::new(store.clone()),
             cors: CorsPolicy::servers_only(),
-            store,
+            cx: Context::new(store),
         }
     }
 
@@ -79,8 +65,8 @@ impl<S: Store> Api<S> {
     /// may reach; by default https to public hosts only, as
     /// `FERRY_ALLOW_INSECURE_WEBHOOKS` unset does.
     pub fn with_webhook_url_policy(mut self, policy: UrlPolicy) -> Self {
-        self.create_webhook = CreateWebhook::new(self.store.clone(), policy);
-        self.test_webhook = test_webhook(self.store.clone(), policy);
+        self.create_webhook = CreateWebhook::new(Context::new(self.cx.store.clone()), policy);
+        self.test_webhook = test_webhook(self.cx.store.clone(), policy);
         self
     }
 
@@ -118,19 +104,19 @@ impl<S: Store> Api<S> {
         respond_with(&self.cors, request, |request| async move {
             match endpoint {
                 Some(Endpoint::CreateSession) => self.create_session.handle(request).await,
-                Some(Endpoint::GetSession) => self.get_session.handle(request).await,
+                Some(Endpoint::GetSession) => get_session::handle(&self.cx, request).await,
                 Some(Endpoint::CreatePaymentMethod) => self.create_payment_method.handle(request).await,
                 Some(Endpoint::CheckSession) => self.check_session.handle(request).await,
                 Some(Endpoint::TokenOptions) => self.token_options.handle(request).await,
                 Some(Endpoint::CreateWebhook) => self.create_webhook.handle(request).await,
-                Some(Endpoint::ListWebhooks) => self.list_webhooks.handle(request).await,
-                Some(Endpoint::GetWebhook) => self.get_webhook.handle(request).await,
-                Some(Endpoint::DeleteWebhook) => self.delete_webhook.handle(request).await,
+                Some(Endpoint::ListWebhooks) => list_webhooks::handle(&self.cx, request).await,
+                Some(Endpoint::GetWebhook) => get_webhook::handle(&self.cx, request).await,
+                Some(Endpoint::DeleteWebhook) => delete_webhook::handle(&self.cx, request).await,
                 Some(Endpoint::TestWebhook) => match &self.test_webhook {
                     Some(function) => function.handle(request).await,
                     None => Err(ApiError::internal("the webhook HTTP client could not be built")),
                 },
-                Some(Endpoint::GetEvent) => self.get_event.handle(request).await,
+                Some(Endpoint::GetEvent) => get_event::handle(&self.cx, request).await,
                 Some(Endpoint::OpenApi) | None => openapi::handle(request).await,
             }
         })

@@ -12,27 +12,19 @@ use ferry_http::auth::check_client_secret;
 use ferry_http::request::json_body;
 use ferry_http::sessions::{self, Write};
 use ferry_http::wire::{CheckSessionRequest, PublicSessionResponse};
-use ferry_http::{ApiError, HandlerResult, Request, json};
-use ferry_runtime::Ambient;
+use ferry_http::{ApiError, Context, HandlerResult, Request, json};
 use ferry_store::SessionStore;
 use ferry_watch::TxHintLookup;
 use http::StatusCode;
 
 pub struct CheckSession<S> {
-    store: S,
+    cx: Context<S>,
     lookup: Option<Arc<dyn TxHintLookup>>,
-    ambient: Ambient,
 }
 
 impl<S: SessionStore> CheckSession<S> {
-    pub fn new(store: S) -> Self {
-        Self { store, lookup: None, ambient: Ambient::default() }
-    }
-
-    /// Takes the time and fresh ids from `ambient` (the system's by default).
-    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
-        self.ambient = ambient;
-        self
+    pub fn new(cx: Context<S>) -> Self {
+        Self { cx, lookup: None }
     }
 
     /// Looks hinted transactions up on these chains at once.
@@ -54,7 +46,7 @@ impl<S: SessionStore> CheckSession<S> {
         if session.status() != SessionStatus::WaitingPayment {
             return;
         }
-        let outcome = lookup.look_up(tx_hash, *receiver_address, self.ambient.now()).await;
+        let outcome = lookup.look_up(tx_hash, *receiver_address, self.cx.ambient.now()).await;
         let found = outcome.enqueued;
         if outcome.timed_out.is_empty() {
             tracing::info!(session_id = %session.id, %tx_hash, found, failed = ?outcome.failed, "hinted transaction looked up");
@@ -76,7 +68,7 @@ impl<S: SessionStore> CheckSession<S> {
         let body: CheckSessionRequest = json_body(&request)?;
         let tx_hash: Option<TxHash> =
             body.tx_hash.as_deref().map(str::parse).transpose().map_err(|e| ApiError::invalid("txHash", e))?;
-        let session = sessions::update(&self.store, &id, |current| {
+        let session = sessions::update(&self.cx.store, &id, |current| {
             check_client_secret(current, body.client_secret.as_deref())?;
             let next = tx_hash.and_then(|hash| current.record_tx_hash_hint(hash));
             Ok(next.map(|next| Write { next, claim_receiver: None }))

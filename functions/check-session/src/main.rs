@@ -3,6 +3,7 @@ use std::sync::Arc;
 use check_session::CheckSession;
 use ferry_chains::evm::client::EvmClient;
 use ferry_config::{Config, TxLookupConfig};
+use ferry_http::Context;
 use ferry_queue::sqs::SqsQueue;
 use ferry_store::dynamodb::DynamoStore;
 use ferry_watch::{ChainTxLookup, DepositDetector, WatchedChain};
@@ -15,7 +16,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let env = ferry_config::secrets::Environment::load().await?;
     let lookup = env.read(|lookup| TxLookupConfig::from_lookup(lookup, &config.registry))?;
     let store = DynamoStore::from_env(config.table_name).await;
-    let mut function = CheckSession::new(store.clone());
+    let mut function = CheckSession::new(Context::new(store.clone()));
     if let Some(lookup) = lookup {
         let mut chains = Vec::new();
         for (chain_id, url) in lookup.rpc_urls.iter() {

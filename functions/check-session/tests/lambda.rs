@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use check_session::CheckSession;
 use ferry_chains::evm::client::EvmClient;
 use ferry_domain::{ChainId, ChainRegistry, EvmAddress, Session, SessionStatus, TxHash};
+use ferry_http::Context;
 use ferry_queue::memory::MemoryQueue;
 use ferry_store::{DepositStore, SessionChange, SessionStore, Store};
 use ferry_testing::{
@@ -43,7 +44,7 @@ fn assert_is_the_public_view_of(view: &Value, session: &Session) {
 async fn records_the_tx_hash_hint<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;
     let session = seed_session(&store, merchant.id).await;
-    let function = CheckSession::new(store.clone());
+    let function = CheckSession::new(Context::new(store.clone()));
     let (id, secret) = (session.id.to_string(), session.client_secret.reveal());
     let values = [("SESSION_ID", id.as_str()), ("CLIENT_SECRET", secret.as_str())];
 
@@ -67,7 +68,7 @@ on_each_store!(records_the_tx_hash_hint);
 
 /// A check for a session that does not exist is 404 in the envelope.
 async fn answers_404_for_an_unknown_session<S: Store>(store: S) {
-    let function = CheckSession::new(store);
+    let function = CheckSession::new(Context::new(store));
     let values =
         [("SESSION_ID", "0123456789abcdef0123456789abcdef"), ("CLIENT_SECRET", "fedcba9876543210fedcba9876543210")];
     let response = ferry_http::respond(request("check-session", &values), |r| function.handle(r)).await;
@@ -140,7 +141,7 @@ async fn answers_within_the_budget_when_a_node_never_answers<S: Store + DepositS
     let node = SilentNode::start().await;
     let session = seed_waiting_session(&store).await;
     let lookup = lookup_on_a_silent_node(&store, &node, HINT_CALL_TIMEOUT);
-    let function = CheckSession::new(store.clone()).with_tx_lookup(Arc::new(lookup));
+    let function = CheckSession::new(Context::new(store.clone())).with_tx_lookup(Arc::new(lookup));
 
     let (response, elapsed) = check_with_hint(&function, &session).await;
 
@@ -162,7 +163,7 @@ async fn the_budget_bounds_the_lookup_whatever_the_call_timeout<S: Store + Depos
     let session = seed_waiting_session(&store).await;
     let lookup = lookup_on_a_silent_node(&store, &node, Duration::from_secs(30))
         .with_limits(Duration::from_millis(500), Duration::from_secs(30));
-    let function = CheckSession::new(store.clone()).with_tx_lookup(Arc::new(lookup));
+    let function = CheckSession::new(Context::new(store.clone())).with_tx_lookup(Arc::new(lookup));
 
     let (response, elapsed) = check_with_hint(&function, &session).await;
 

@@ -9,8 +9,7 @@ use ferry_http::auth::check_client_secret;
 use ferry_http::request::{body_bytes, json_body};
 use ferry_http::sessions::{self, Write};
 use ferry_http::wire::{CreatePaymentMethodRequest, PaymentMethodRequest, PublicSessionResponse};
-use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
-use ferry_runtime::Ambient;
+use ferry_http::{ApiError, Context, ErrorCode, HandlerResult, Request, json};
 use ferry_store::SessionStore;
 use http::StatusCode;
 
@@ -37,20 +36,13 @@ fn not_offered(request: &Request) -> Option<ApiError> {
 }
 
 pub struct CreatePaymentMethod<S> {
-    store: S,
+    cx: Context<S>,
     receivers: ReceiverDerivation,
-    ambient: Ambient,
 }
 
 impl<S: SessionStore> CreatePaymentMethod<S> {
-    pub fn new(store: S, receivers: ReceiverDerivation) -> Self {
-        Self { store, receivers, ambient: Ambient::default() }
-    }
-
-    /// Takes the time and fresh ids from `ambient` (the system's by default).
-    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
-        self.ambient = ambient;
-        self
+    pub fn new(cx: Context<S>, receivers: ReceiverDerivation) -> Self {
+        Self { cx, receivers }
     }
 
     #[tracing::instrument(skip_all)]
@@ -64,8 +56,8 @@ impl<S: SessionStore> CreatePaymentMethod<S> {
             Locale::parse(locale).map_err(|e| ApiError::invalid("locale", &e))?;
         }
         let receiver = self.receivers.receiver(&id);
-        let now = self.ambient.now();
-        let session = sessions::update(&self.store, &id, |current| {
+        let now = self.cx.ambient.now();
+        let session = sessions::update(&self.cx.store, &id, |current| {
             check_client_secret(current, body.client_secret.as_deref())?;
             match &body.payment_method {
                 PaymentMethodRequest::Evm {} => {}

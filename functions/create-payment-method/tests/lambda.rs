@@ -7,6 +7,7 @@ use create_payment_method::CreatePaymentMethod;
 use ferry_chains::evm::ReceiverDerivation;
 use ferry_config::Config;
 use ferry_domain::{PaymentMethod, Session, SessionStatus};
+use ferry_http::Context;
 use ferry_store::{SessionStore, Store};
 use ferry_testing::{
     BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_merchant,
@@ -47,7 +48,7 @@ fn assert_waits_at_its_receiver(view: &Value, session: &Session) {
 async fn assigns_the_receiver<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;
     let session = seed_session(&store, merchant.id).await;
-    let function = CreatePaymentMethod::new(store.clone(), derivation());
+    let function = CreatePaymentMethod::new(Context::new(store.clone()), derivation());
     let (id, secret) = credentials(&session);
     let values = [("SESSION_ID", id.as_str()), ("CLIENT_SECRET", secret.as_str())];
 
@@ -78,7 +79,7 @@ on_each_store!(assigns_the_receiver);
 async fn refuses_a_wrong_client_secret<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;
     let session = seed_session(&store, merchant.id).await;
-    let function = CreatePaymentMethod::new(store.clone(), derivation());
+    let function = CreatePaymentMethod::new(Context::new(store.clone()), derivation());
     let id = session.id.to_string();
     let wrong = "00000000000000000000000000000000";
     let event = request("create-payment-method", &[("SESSION_ID", &id), ("CLIENT_SECRET", wrong)]);

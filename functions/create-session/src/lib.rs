@@ -10,55 +10,47 @@ use ferry_domain::{
     BaseUnits, ChainId, ChainRegistry, ClientSecret, Destination, DisplayInfo, EvmAddress, MerchantId, Metadata,
     MetadataError, NewSession, Session, SessionId, Timestamp,
 };
-use ferry_http::auth::require_merchant;
 use ferry_http::idempotency::{self, idempotency_key, raw_json, replay, request_hash};
 use ferry_http::request::{body_bytes, json_body};
 use ferry_http::wire::{CreateSessionRequest, SessionResponse};
-use ferry_http::{ApiError, ErrorCode, HandlerResult, Request, json};
-use ferry_runtime::{Ambient, Ids};
+use ferry_http::{ApiError, Context, ErrorCode, HandlerResult, Request, json};
+use ferry_runtime::Ids;
 use ferry_store::{CreateSessionError, IdempotencyStore, MerchantStore, SessionStore};
 use http::StatusCode;
 
 pub struct CreateSession<S> {
-    store: S,
+    cx: Context<S>,
     registry: Arc<ChainRegistry>,
-    ambient: Ambient,
 }
 
 impl<S> CreateSession<S>
 where
     S: SessionStore + IdempotencyStore + MerchantStore,
 {
-    pub fn new(store: S, registry: Arc<ChainRegistry>) -> Self {
-        Self { store, registry, ambient: Ambient::default() }
-    }
-
-    /// Takes the time and fresh ids from `ambient` (the system's by default).
-    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
-        self.ambient = ambient;
-        self
+    pub fn new(cx: Context<S>, registry: Arc<ChainRegistry>) -> Self {
+        Self { cx, registry }
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request, self.ambient.now()).await?;
+        let merchant = self.cx.merchant(&request).await?;
         let idempotency_key = idempotency_key(&request)?;
         let body: CreateSessionRequest = json_body(&request)?;
         let new = parse_new_session(body, &self.registry)?;
-        let now = self.ambient.now();
+        let now = self.cx.ambient.now();
 
         let Some(key) = idempotency_key else {
-            let session = new_session(new, merchant, now, &self.ambient.ids);
-            self.store.create_session(&session, None).await?;
+            let session = new_session(new, merchant, now, &self.cx.ambient.ids);
+            self.cx.store.create_session(&session, None).await?;
             tracing::info!(session_id = %session.id, "session created");
             return json(StatusCode::CREATED, &SessionResponse { session: (&session).into() });
         };
 
         let request_hash = request_hash(body_bytes(request.body()))?;
-        if let Some(record) = self.store.get_idempotency(&merchant, &key, now).await? {
+        if let Some(record) = self.cx.store.get_idempotency(&merchant, &key, now).await? {
             return replay(&record, &request_hash);
         }
-        let session = new_session(new, merchant, now, &self.ambient.ids);
+        let session = new_session(new, merchant, now, &self.cx.ambient.ids);
         let response_body =
             serde_json::to_string(&SessionResponse { session: (&session).into() }).map_err(ApiError::internal)?;
         let record = idempotency::record(
@@ -69,14 +61,14 @@ where
             response_body.clone(),
             now,
         );
-        match self.store.create_session(&session, Some(&record)).await {
+        match self.cx.store.create_session(&session, Some(&record)).await {
             Ok(()) => {
                 tracing::info!(session_id = %session.id, "session created");
                 raw_json(StatusCode::CREATED, response_body, false)
             }
             // A concurrent request with the same key won the race: answer as it did.
             Err(CreateSessionError::IdempotencyKeyExists) => {
-                match self.store.get_idempotency(&merchant, &key, now).await? {
+                match self.cx.store.get_idempotency(&merchant, &key, now).await? {
                     Some(winner) => replay(&winner, &request_hash),
                     None => Err(ApiError::internal("idempotency record vanished after a conflicting create")),
                 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use create_session::CreateSession;
 use ferry_domain::ChainRegistry;
+use ferry_http::Context;
 use ferry_store::memory::MemoryStore;
 use ferry_testing::seed_merchant;
 use proptest::prelude::*;
@@ -78,7 +79,8 @@ fn assert_answered(runtime: &tokio::runtime::Runtime, body: &[u8]) -> Result<(),
     runtime.block_on(async {
         let store = MemoryStore::new();
         let merchant = seed_merchant(&store).await;
-        let function = CreateSession::new(store, Arc::new(ChainRegistry::production().expect("registry")));
+        let function =
+            CreateSession::new(Context::new(store), Arc::new(ChainRegistry::production().expect("registry")));
         let request = http::Request::builder()
             .method("POST")
             .uri("/v1/sessions")

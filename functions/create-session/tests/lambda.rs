@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use create_session::CreateSession;
 use ferry_domain::{ChainRegistry, ClientSecret, Session, SessionId, SessionStatus, Timestamp};
+use ferry_http::Context;
 use ferry_runtime::{Ambient, Clock, Ids};
 use ferry_store::memory::MemoryStore;
 use ferry_store::sqlite::SqliteStore;
@@ -24,7 +25,11 @@ use serde_json::{Value, json};
 const REQUEST_ID: &str = "Q3kZbjJ0oAMEbXw=";
 
 fn function<S: Store>(store: S) -> CreateSession<S> {
-    CreateSession::new(store, Arc::new(ChainRegistry::local().expect("local registry")))
+    with_context(Context::new(store))
+}
+
+fn with_context<S: Store>(cx: Context<S>) -> CreateSession<S> {
+    CreateSession::new(cx, Arc::new(ChainRegistry::local().expect("local registry")))
 }
 
 fn sqlite() -> SqliteStore {
@@ -111,7 +116,7 @@ async fn the_time_and_the_ids_are_the_handlers_to_be_given() {
         let at = Timestamp::from_unix_seconds(1_800_000_000);
         let ids = Ids::sequence(42);
         let expected = Ids::sequence(42);
-        let function = function(store).with_ambient(Ambient { clock: Clock::fixed(at), ids });
+        let function = with_context(Context::new(store).with_ambient(Ambient { clock: Clock::fixed(at), ids }));
         let response =
             ferry_http::respond(request("create-session", &[("API_KEY", &key)]), |r| function.handle(r)).await;
         assert_eq!(response.status(), StatusCode::CREATED);

@@ -14,13 +14,11 @@ use std::time::Duration;
 
 use ferry_domain::webhook::MAX_WEBHOOKS_PER_MERCHANT;
 use ferry_domain::{UrlPolicy, WebhookUrl};
-use ferry_http::auth::require_merchant;
 use ferry_http::request::json_body;
 use ferry_http::webhooks::parse_new_webhook;
 use ferry_http::wire::{CreateWebhookRequest, CreatedWebhookResponse};
-use ferry_http::{ApiError, HandlerResult, Request, json};
+use ferry_http::{ApiError, Context, HandlerResult, Request, json};
 use ferry_notify::{GuardedResolver, HostLookup, ResolveError};
-use ferry_runtime::Ambient;
 use ferry_store::{CreateWebhookError, MerchantStore, RetryError, WebhookStore, retry_on_conflict};
 use http::StatusCode;
 
@@ -32,21 +30,14 @@ const MAX_ATTEMPTS: u32 = 5;
 pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct CreateWebhook<S> {
-    store: S,
+    cx: Context<S>,
     policy: UrlPolicy,
     resolver: GuardedResolver,
-    ambient: Ambient,
 }
 
 impl<S: WebhookStore + MerchantStore> CreateWebhook<S> {
-    pub fn new(store: S, policy: UrlPolicy) -> Self {
-        Self { store, policy, resolver: GuardedResolver::new(HostLookup::System, policy), ambient: Ambient::default() }
-    }
-
-    /// Takes the time and fresh ids from `ambient` (the system's by default).
-    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
-        self.ambient = ambient;
-        self
+    pub fn new(cx: Context<S>, policy: UrlPolicy) -> Self {
+        Self { cx, policy, resolver: GuardedResolver::new(HostLookup::System, policy) }
     }
 
     /// Resolves host names with `lookup` (tests: a fixed table).
@@ -77,12 +68,12 @@ impl<S: WebhookStore + MerchantStore> CreateWebhook<S> {
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request, self.ambient.now()).await?;
+        let merchant = self.cx.merchant(&request).await?;
         let body: CreateWebhookRequest = json_body(&request)?;
         let new = parse_new_webhook(body, self.policy)?;
         self.check_host(&new.url).await?;
-        let endpoint = new.into_endpoint(merchant, self.ambient.now(), &self.ambient.ids);
-        let (store, endpoint) = (&self.store, &endpoint);
+        let endpoint = new.into_endpoint(merchant, self.cx.ambient.now(), &self.cx.ambient.ids);
+        let (store, endpoint) = (&self.cx.store, &endpoint);
         retry_on_conflict(MAX_ATTEMPTS, |_attempt| async move {
             store.create_webhook(endpoint, MAX_WEBHOOKS_PER_MERCHANT).await.map_err(|error| match error {
                 CreateWebhookError::Store(error) => RetryError::Store(error),

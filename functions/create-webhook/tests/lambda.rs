@@ -5,6 +5,7 @@
 use create_webhook::CreateWebhook;
 use ferry_domain::UrlPolicy;
 use ferry_domain::webhook::MAX_WEBHOOKS_PER_MERCHANT;
+use ferry_http::Context;
 use ferry_store::{Store, WebhookStore};
 use ferry_testing::{
     BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_merchant,
@@ -36,7 +37,7 @@ fn with_body(mut event: lambda_http::Request, body: Value) -> lambda_http::Reque
 }
 
 async fn post<S: Store>(store: &S, policy: UrlPolicy, key: &str, body: Option<Value>) -> lambda_http::Response<Body> {
-    let function = CreateWebhook::new(store.clone(), policy);
+    let function = CreateWebhook::new(Context::new(store.clone()), policy);
     let mut event = request("create-webhook", &[("API_KEY", key)]);
     if let Some(body) = body {
         event = with_body(event, body);
@@ -161,7 +162,7 @@ async fn refuses_names_that_resolve_only_to_forbidden_addresses<S: Store>(store:
     ]);
     let lookup = ferry_notify::HostLookup::Static(std::sync::Arc::new(table));
     let create = |policy: UrlPolicy, host: &str| {
-        let function = CreateWebhook::new(store.clone(), policy).with_lookup(lookup.clone());
+        let function = CreateWebhook::new(Context::new(store.clone()), policy).with_lookup(lookup.clone());
         let body = json!({"url": format!("https://{host}/hooks")});
         let event = with_body(request("create-webhook", &[("API_KEY", &merchant.api_key)]), body);
         async move { ferry_http::respond(event, |request| function.handle(request)).await }

@@ -1,5 +1,5 @@
-use delete_webhook::DeleteWebhook;
 use ferry_config::WebhookConfig;
+use ferry_http::Context;
 use ferry_store::dynamodb::DynamoStore;
 
 #[tokio::main]
@@ -7,6 +7,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     ferry_runtime::logging::init("info");
     let config = WebhookConfig::from_env()?;
     let store = DynamoStore::from_env(config.table_name).await;
-    let function = DeleteWebhook::new(store);
-    ferry_http::run_lambda(|request| function.handle(request)).await
+    let cx = Context::new(store);
+    ferry_http::run_lambda(|request| delete_webhook::handle(&cx, request)).await
 }

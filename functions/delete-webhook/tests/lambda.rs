@@ -2,7 +2,7 @@
 //! handler over the in-memory and the SQLite store, and the real binary
 //! through its Lambda entry point against DynamoDB (moto).
 
-use delete_webhook::DeleteWebhook;
+use ferry_http::Context;
 use ferry_store::{Store, WebhookStore};
 use ferry_testing::{
     BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_merchant,
@@ -19,18 +19,18 @@ async fn deletes_the_endpoint<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;
     let webhook = seed_webhook(&store, merchant.id).await;
     let kept = seed_webhook(&store, merchant.id).await;
-    let function = DeleteWebhook::new(store.clone());
+    let cx = Context::new(store.clone());
     let id = webhook.id.to_string();
     let event = || request("delete-webhook", &[("API_KEY", &merchant.api_key), ("WEBHOOK_ID", &id)]);
 
-    let response = ferry_http::respond(event(), |request| function.handle(request)).await;
+    let response = ferry_http::respond(event(), |request| delete_webhook::handle(&cx, request)).await;
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
     assert_eq!(header(&response, "request-id"), Some(REQUEST_ID));
     assert_eq!(response_json(&response), json!({"id": id, "deleted": true}));
     assert_eq!(store.get_webhook(&merchant.id, &webhook.id).await.expect("get"), None);
     assert_eq!(store.list_webhooks(&merchant.id).await.expect("list"), vec![kept]);
 
-    let again = ferry_http::respond(event(), |request| function.handle(request)).await;
+    let again = ferry_http::respond(event(), |request| delete_webhook::handle(&cx, request)).await;
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
     assert_eq!(response_json(&again)["error"]["code"], "webhook_not_found");
 }
@@ -42,10 +42,10 @@ async fn another_merchant_cannot_delete_it<S: Store>(store: S) {
     let owner = seed_merchant(&store).await;
     let other = seed_merchant(&store).await;
     let webhook = seed_webhook(&store, owner.id).await;
-    let function = DeleteWebhook::new(store.clone());
+    let cx = Context::new(store.clone());
     let id = webhook.id.to_string();
     let event = request("delete-webhook", &[("API_KEY", &other.api_key), ("WEBHOOK_ID", &id)]);
-    let response = ferry_http::respond(event, |request| function.handle(request)).await;
+    let response = ferry_http::respond(event, |request| delete_webhook::handle(&cx, request)).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(response_json(&response)["error"]["code"], "webhook_not_found");
     assert!(store.get_webhook(&owner.id, &webhook.id).await.expect("get").is_some());

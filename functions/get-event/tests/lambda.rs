@@ -5,13 +5,13 @@
 use ferry_domain::{
     AttemptOutcome, DeliveryAttempt, MerchantId, RetryPolicy, SessionEvent, Timestamp, WebhookDelivery, WebhookEndpoint,
 };
+use ferry_http::Context;
 use ferry_http::wire::EventPayload;
 use ferry_store::{DeliveryStore, Store};
 use ferry_testing::{
     BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_event,
     seed_merchant, seed_webhook_at,
 };
-use get_event::GetEvent;
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -20,9 +20,9 @@ const REQUEST_ID: &str = "Q3kZwBh6oAMEbZf=";
 const T0: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
 async fn get<S: Store>(store: &S, key: &str, event_id: &str) -> lambda_http::Response<lambda_http::Body> {
-    let function = GetEvent::new(store.clone());
+    let cx = Context::new(store.clone());
     let event = request("get-event", &[("API_KEY", key), ("EVENT_ID", event_id)]);
-    ferry_http::respond(event, |request| function.handle(request)).await
+    ferry_http::respond(event, |request| get_event::handle(&cx, request)).await
 }
 
 fn payload(event: &SessionEvent) -> Value {
@@ -153,11 +153,11 @@ on_each_store!(hides_what_is_not_the_merchants);
 async fn needs_an_api_key<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;
     let (_session, event) = seed_event(&store, merchant.id).await;
-    let function = GetEvent::new(store.clone());
+    let cx = Context::new(store.clone());
     let id = event.id.to_string();
     let mut request = request("get-event", &[("API_KEY", &merchant.api_key), ("EVENT_ID", &id)]);
     request.headers_mut().remove("authorization");
-    let response = ferry_http::respond(request, |request| function.handle(request)).await;
+    let response = ferry_http::respond(request, |request| get_event::handle(&cx, request)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response_json(&response)["error"]["code"], "missing_api_key");
 }

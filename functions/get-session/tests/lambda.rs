@@ -4,12 +4,12 @@
 //! DynamoDB (moto).
 
 use ferry_domain::Session;
+use ferry_http::Context;
 use ferry_store::Store;
 use ferry_testing::{
     BinaryOnMoto, bounded, cold_start_error, fixture, gateway_body, header, on_each_store, request, response_json,
     seed_merchant, seed_session,
 };
-use get_session::GetSession;
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -40,10 +40,10 @@ fn assert_is_the_full_view_of(view: &Value, session: &Session) {
 async fn shows_the_owner_the_full_session<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;
     let session = seed_session(&store, merchant.id).await;
-    let function = GetSession::new(store);
+    let cx = Context::new(store);
     let id = session.id.to_string();
     let event = request("get-session", &[("API_KEY", &merchant.api_key), ("SESSION_ID", &id)]);
-    let response = ferry_http::respond(event, |request| function.handle(request)).await;
+    let response = ferry_http::respond(event, |request| get_session::handle(&cx, request)).await;
 
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
     assert_eq!(header(&response, "request-id"), Some(REQUEST_ID));
@@ -57,10 +57,10 @@ on_each_store!(shows_the_owner_the_full_session);
 async fn shows_the_payer_the_public_view<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;
     let session = seed_session(&store, merchant.id).await;
-    let function = GetSession::new(store);
+    let cx = Context::new(store);
     let (id, secret) = (session.id.to_string(), session.client_secret.reveal());
     let event = request("get-session-public", &[("SESSION_ID", &id), ("CLIENT_SECRET", &secret)]);
-    let response = ferry_http::respond(event, |request| function.handle(request)).await;
+    let response = ferry_http::respond(event, |request| get_session::handle(&cx, request)).await;
 
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
     let view = &response_json(&response)["session"];
@@ -76,11 +76,11 @@ on_each_store!(shows_the_payer_the_public_view);
 async fn refuses_a_wrong_client_secret<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;
     let session = seed_session(&store, merchant.id).await;
-    let function = GetSession::new(store);
+    let cx = Context::new(store);
     let id = session.id.to_string();
     let wrong = "00000000000000000000000000000000";
     let event = request("get-session-public", &[("SESSION_ID", &id), ("CLIENT_SECRET", wrong)]);
-    let response = ferry_http::respond(event, |request| function.handle(request)).await;
+    let response = ferry_http::respond(event, |request| get_session::handle(&cx, request)).await;
 
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let body = response_json(&response);
@@ -95,10 +95,10 @@ async fn hides_the_session_from_other_merchants<S: Store>(store: S) {
     let owner = seed_merchant(&store).await;
     let other = seed_merchant(&store).await;
     let session = seed_session(&store, owner.id).await;
-    let function = GetSession::new(store);
+    let cx = Context::new(store);
     let id = session.id.to_string();
     let event = request("get-session", &[("API_KEY", &other.api_key), ("SESSION_ID", &id)]);
-    let response = ferry_http::respond(event, |request| function.handle(request)).await;
+    let response = ferry_http::respond(event, |request| get_session::handle(&cx, request)).await;
 
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(response_json(&response)["error"]["code"], "session_not_found");

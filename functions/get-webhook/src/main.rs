@@ -1,12 +1,12 @@
 use ferry_config::WebhookConfig;
+use ferry_http::Context;
 use ferry_store::dynamodb::DynamoStore;
-use get_webhook::GetWebhook;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     ferry_runtime::logging::init("info");
     let config = WebhookConfig::from_env()?;
     let store = DynamoStore::from_env(config.table_name).await;
-    let function = GetWebhook::new(store);
-    ferry_http::run_lambda(|request| function.handle(request)).await
+    let cx = Context::new(store);
+    ferry_http::run_lambda(|request| get_webhook::handle(&cx, request)).await
 }

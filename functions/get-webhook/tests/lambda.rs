@@ -3,12 +3,12 @@
 //! Lambda entry point against DynamoDB (moto).
 
 use ferry_domain::WebhookEndpoint;
+use ferry_http::Context;
 use ferry_store::Store;
 use ferry_testing::{
     BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_merchant,
     seed_webhook,
 };
-use get_webhook::GetWebhook;
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -32,10 +32,10 @@ fn assert_shows(view: &Value, endpoint: &WebhookEndpoint) {
 async fn shows_the_owner_its_endpoint<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;
     let webhook = seed_webhook(&store, merchant.id).await;
-    let function = GetWebhook::new(store);
+    let cx = Context::new(store);
     let id = webhook.id.to_string();
     let event = request("get-webhook", &[("API_KEY", &merchant.api_key), ("WEBHOOK_ID", &id)]);
-    let response = ferry_http::respond(event, |request| function.handle(request)).await;
+    let response = ferry_http::respond(event, |request| get_webhook::handle(&cx, request)).await;
 
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
     assert_eq!(header(&response, "request-id"), Some(REQUEST_ID));
@@ -49,11 +49,11 @@ async fn hides_what_is_not_the_merchants<S: Store>(store: S) {
     let owner = seed_merchant(&store).await;
     let other = seed_merchant(&store).await;
     let webhook = seed_webhook(&store, owner.id).await;
-    let function = GetWebhook::new(store);
+    let cx = Context::new(store);
     for id in [webhook.id.to_string(), "wh_00000000000000000000000000000000".into(), "nope".into()] {
         let key = if id == webhook.id.to_string() { &other.api_key } else { &owner.api_key };
         let event = request("get-webhook", &[("API_KEY", key), ("WEBHOOK_ID", &id)]);
-        let response = ferry_http::respond(event, |request| function.handle(request)).await;
+        let response = ferry_http::respond(event, |request| get_webhook::handle(&cx, request)).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{id}");
         assert_eq!(response_json(&response)["error"]["code"], "webhook_not_found", "{id}");
     }
@@ -65,11 +65,11 @@ on_each_store!(hides_what_is_not_the_merchants);
 async fn needs_an_api_key<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;
     let webhook = seed_webhook(&store, merchant.id).await;
-    let function = GetWebhook::new(store);
+    let cx = Context::new(store);
     let id = webhook.id.to_string();
     let mut event = request("get-webhook", &[("API_KEY", &merchant.api_key), ("WEBHOOK_ID", &id)]);
     event.headers_mut().remove("authorization");
-    let response = ferry_http::respond(event, |request| function.handle(request)).await;
+    let response = ferry_http::respond(event, |request| get_webhook::handle(&cx, request)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response_json(&response)["error"]["code"], "missing_api_key");
 }

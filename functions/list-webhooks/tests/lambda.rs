@@ -3,13 +3,13 @@
 //! entry point against DynamoDB (moto).
 
 use ferry_domain::WebhookEndpoint;
+use ferry_http::Context;
 use ferry_store::Store;
 use ferry_testing::{
     BinaryOnMoto, bounded, fixture, gateway_body, header, on_each_store, request, response_json, seed_merchant,
     seed_webhook,
 };
 use http::StatusCode;
-use list_webhooks::ListWebhooks;
 use serde_json::{Value, json};
 
 /// `requestContext.requestId` of the `list-webhooks` fixture.
@@ -36,9 +36,9 @@ async fn lists_the_merchants_endpoints<S: Store>(store: S) {
     let first = seed_webhook(&store, merchant.id).await;
     let second = seed_webhook(&store, merchant.id).await;
     seed_webhook(&store, other.id).await;
-    let function = ListWebhooks::new(store);
+    let cx = Context::new(store);
     let event = request("list-webhooks", &[("API_KEY", &merchant.api_key)]);
-    let response = ferry_http::respond(event, |request| function.handle(request)).await;
+    let response = ferry_http::respond(event, |request| list_webhooks::handle(&cx, request)).await;
 
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
     assert_eq!(header(&response, "request-id"), Some(REQUEST_ID));
@@ -57,9 +57,9 @@ on_each_store!(lists_the_merchants_endpoints);
 /// No endpoints: an empty list.
 async fn lists_nothing_for_a_new_merchant<S: Store>(store: S) {
     let merchant = seed_merchant(&store).await;
-    let function = ListWebhooks::new(store);
+    let cx = Context::new(store);
     let event = request("list-webhooks", &[("API_KEY", &merchant.api_key)]);
-    let response = ferry_http::respond(event, |request| function.handle(request)).await;
+    let response = ferry_http::respond(event, |request| list_webhooks::handle(&cx, request)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response_json(&response), json!({"webhooks": []}));
 }

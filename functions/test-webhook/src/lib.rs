@@ -16,43 +16,34 @@
 pub mod sample;
 
 use ferry_domain::{EventKind, SessionEvent};
-use ferry_http::auth::require_merchant;
 use ferry_http::request::json_body;
 use ferry_http::webhooks::webhook_id;
 use ferry_http::wire::{EventPayload, TestWebhookRequest, TestWebhookResponse};
-use ferry_http::{ApiError, HandlerResult, Request, json};
+use ferry_http::{ApiError, Context, HandlerResult, Request, json};
 use ferry_notify::{WebhookSender, event_body};
-use ferry_runtime::Ambient;
 use ferry_store::{MerchantStore, WebhookStore};
 use http::StatusCode;
 
 pub struct TestWebhook<S> {
-    store: S,
+    cx: Context<S>,
     sender: WebhookSender,
-    ambient: Ambient,
 }
 
 impl<S: WebhookStore + MerchantStore> TestWebhook<S> {
-    pub fn new(store: S, sender: WebhookSender) -> Self {
-        Self { store, sender, ambient: Ambient::default() }
-    }
-
-    /// Takes the time and fresh ids from `ambient` (the system's by default).
-    pub fn with_ambient(mut self, ambient: Ambient) -> Self {
-        self.ambient = ambient;
-        self
+    pub fn new(cx: Context<S>, sender: WebhookSender) -> Self {
+        Self { cx, sender }
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: Request) -> HandlerResult {
-        let merchant = require_merchant(&self.store, &request, self.ambient.now()).await?;
+        let merchant = self.cx.merchant(&request).await?;
         let id = webhook_id(&request)?;
         let body: TestWebhookRequest = json_body(&request)?;
-        let endpoint = self.store.get_webhook(&merchant, &id).await?.ok_or_else(ApiError::webhook_not_found)?;
+        let endpoint = self.cx.store.get_webhook(&merchant, &id).await?.ok_or_else(ApiError::webhook_not_found)?;
         let kind = EventKind::from(body.event_type);
-        let now = self.ambient.now();
-        let session = sample::session(merchant, kind, now, &self.ambient.ids).map_err(ApiError::internal)?;
-        let event = SessionEvent::new(self.ambient.fresh(), kind, &session, now);
+        let now = self.cx.ambient.now();
+        let session = sample::session(merchant, kind, now, &self.cx.ambient.ids).map_err(ApiError::internal)?;
+        let event = SessionEvent::new(self.cx.ambient.fresh(), kind, &session, now);
         let body = event_body(&event, true).map_err(ApiError::internal)?;
         let attempt = self.sender.send(&endpoint.url, &endpoint.secret, &body, now).await;
         tracing::info!(

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use ferry_domain::webhook::{SIGNATURE_TOLERANCE_SECONDS, verify};
 use ferry_domain::{EventId, UrlPolicy, WebhookEndpoint};
+use ferry_http::Context;
 use ferry_notify::{HostLookup, WebhookSender};
 use ferry_store::Store;
 use ferry_testing::{
@@ -26,7 +27,7 @@ const PRODUCTION: UrlPolicy = UrlPolicy::PRODUCTION;
 const DEVELOPMENT: UrlPolicy = UrlPolicy::DEVELOPMENT;
 
 fn function<S: Store>(store: &S, policy: UrlPolicy) -> TestWebhook<S> {
-    TestWebhook::new(store.clone(), WebhookSender::new(policy).expect("sender"))
+    TestWebhook::new(Context::new(store.clone()), WebhookSender::new(policy).expect("sender"))
 }
 
 /// The fixture's request (`{"eventType": "session.succeeded"}`), or with
@@ -169,7 +170,7 @@ async fn refuses_addresses_webhooks_may_not_reach<S: Store>(store: S) {
     let private = seed_webhook_at(&store, merchant.id, "https://hooks.merchant.example/ferry", &["*"]).await;
     let table = HashMap::from([("hooks.merchant.example".to_string(), vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7))])]);
     let sender = WebhookSender::with_lookup(PRODUCTION, HostLookup::Static(Arc::new(table))).expect("sender");
-    let function = TestWebhook::new(store.clone(), sender);
+    let function = TestWebhook::new(Context::new(store.clone()), sender);
     let response = post(&function, &merchant.api_key, &private.id.to_string(), None).await;
     let body = response_json(&response);
     assert_eq!(body["delivery"]["succeeded"], false, "{body}");

@@ -3,6 +3,7 @@
 //! the OpenAPI document, and the wrapper that serves a handler.
 
 pub mod auth;
+pub mod context;
 pub mod cors;
 pub mod error;
 pub mod idempotency;
@@ -14,6 +15,7 @@ pub mod sessions;
 pub mod webhooks;
 pub mod wire;
 
+pub use context::Context;
 pub use error::{ApiError, ErrorCode, ErrorType};
 pub use lambda_http::{Body, Request, RequestExt, Response};
 pub use service::{HandlerResult, json, respond, respond_with, run_lambda};

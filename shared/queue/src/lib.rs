@@ -184,6 +184,40 @@ pub(crate) fn check_receive(max: usize, wait: Duration, visibility: Duration) ->
     Ok(())
 }
 
+/// A local queue's long-polling receive, as SQS's `WaitTimeSeconds`: looks
+/// for visible messages and, while there are none, waits for a send or for
+/// the time `look` names (when its next message becomes visible, or when it
+/// wants to look again), for at most `wait`. `look` answers a batch, or
+/// `Err(wake_at)` when nothing is visible.
+pub(crate) async fn long_poll<Look>(
+    sent: &tokio::sync::Notify,
+    wait: Duration,
+    mut look: impl FnMut() -> Look,
+) -> QueueResult<Vec<Received>>
+where
+    Look: Future<Output = QueueResult<Result<Vec<Received>, Option<tokio::time::Instant>>>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        // Registered before looking, so that a send between the look and
+        // the sleep still wakes this receive.
+        let mut notified = std::pin::pin!(sent.notified());
+        notified.as_mut().enable();
+        let wake_at = match look().await? {
+            Ok(batch) => return Ok(batch),
+            Err(wake_at) => wake_at,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Vec::new());
+        }
+        let wake = wake_at.map_or(deadline, |at| at.min(deadline));
+        tokio::select! {
+            () = notified => {}
+            () = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
 /// Encodes a message as the JSON body a queue carries.
 pub fn encode<M: Serialize>(message: &M) -> QueueResult<String> {
     serde_json::to_string(message).map_err(|source| QueueError::Encode { what: std::any::type_name::<M>(), source })

@@ -7,7 +7,6 @@
 //! Time is tokio's, so tests may run it with `tokio::time::pause()`.
 
 use std::collections::BTreeMap;
-use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -15,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::{Queue, QueueError, QueueResult, Receipt, Received, check_delay, check_receive};
+use crate::{Queue, QueueError, QueueResult, Receipt, Received, check_delay, check_receive, long_poll};
 
 struct Message {
     body: String,
@@ -142,30 +141,12 @@ impl Queue for MemoryQueue {
 
     async fn receive(&self, max: usize, wait: Duration, visibility: Duration) -> QueueResult<Vec<Received>> {
         check_receive(max, wait, visibility)?;
-        let deadline = Instant::now() + wait;
-        loop {
-            // Registered before looking, so that a send between the look
-            // and the sleep still wakes this receive.
-            let mut sent = pin!(self.inner.sent.notified());
-            sent.as_mut().enable();
-            let now = Instant::now();
-            let next_visible = {
-                let mut state = self.state();
-                let batch = state.take_visible(self.inner.id, now, max, visibility);
-                if !batch.is_empty() {
-                    return Ok(batch);
-                }
-                state.next_visible()
-            };
-            if now >= deadline {
-                return Ok(Vec::new());
-            }
-            let wake = next_visible.map_or(deadline, |at| at.min(deadline));
-            tokio::select! {
-                () = sent => {}
-                () = tokio::time::sleep_until(wake) => {}
-            }
-        }
+        long_poll(&self.inner.sent, wait, || {
+            let mut state = self.state();
+            let batch = state.take_visible(self.inner.id, Instant::now(), max, visibility);
+            std::future::ready(Ok(if batch.is_empty() { Err(state.next_visible()) } else { Ok(batch) }))
+        })
+        .await
     }
 
     async fn ack(&self, receipt: &Receipt) -> QueueResult<()> {

@@ -17,7 +17,6 @@
 //! same file) within [`POLL_INTERVAL`].
 
 use std::path::Path;
-use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,7 +24,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::{Queue, QueueError, QueueResult, Receipt, Received, check_delay, check_receive};
+use crate::{Queue, QueueError, QueueResult, Receipt, Received, check_delay, check_receive, long_poll};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -211,29 +210,16 @@ impl Queue for SqliteQueue {
 
     async fn receive(&self, max: usize, wait: Duration, visibility: Duration) -> QueueResult<Vec<Received>> {
         check_receive(max, wait, visibility)?;
-        let deadline = Instant::now() + wait;
-        loop {
-            // Registered before looking, so that a send between the look and
-            // the sleep still wakes this receive.
-            let mut sent = pin!(self.inner.sent.notified());
-            sent.as_mut().enable();
-            let next_visible = match self.take_visible(max, visibility).await? {
-                Ok(batch) => return Ok(batch),
-                Err(next_visible) => next_visible,
-            };
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(Vec::new());
-            }
-            let until_visible =
-                next_visible.map(|at| Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0)));
-            let nap = until_visible.map_or(POLL_INTERVAL, |until| until.min(POLL_INTERVAL));
-            let wake = (now + nap).min(deadline);
-            tokio::select! {
-                () = sent => {}
-                () = tokio::time::sleep_until(wake) => {}
-            }
-        }
+        long_poll(&self.inner.sent, wait, || async move {
+            Ok(self.take_visible(max, visibility).await?.map_err(|next_visible| {
+                // Another process may send to the same file: look again
+                // at least every POLL_INTERVAL.
+                let until_visible =
+                    next_visible.map(|at| Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0)));
+                Some(Instant::now() + until_visible.map_or(POLL_INTERVAL, |until| until.min(POLL_INTERVAL)))
+            }))
+        })
+        .await
     }
 
     async fn ack(&self, receipt: &Receipt) -> QueueResult<()> {
