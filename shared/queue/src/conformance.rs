@@ -5,8 +5,8 @@
 //! their own messages). Every check acks all it sends, so the queue is empty
 //! again at its end ([`nothing_is_left`] checks it after each).
 //!
-//! Test support only: compiled for this crate's own tests and behind the
-//! `testing` feature, never into a Lambda binary.
+//! Test support only: compiled with the `testing` feature (which this
+//! crate's own tests turn on), never into a Lambda binary.
 //!
 //! The checks run in real time (an SQS emulator cannot be paused): waits are
 //! short, visibility timeouts one or two seconds, about ten seconds in all;

@@ -4,8 +4,8 @@
 //! sample data other crates' tests build on ([`sample_session`],
 //! [`sample_deposit`], [`sample_webhook`]).
 //!
-//! Test support only: compiled for this crate's own tests and behind the
-//! `testing` feature, never into a Lambda binary. The sample data stays here
+//! Test support only: compiled with the `testing` feature (which this
+//! crate's own tests turn on), never into a Lambda binary. The sample data stays here
 //! rather than in `ferry-testing` because `ferry-testing` depends on this
 //! crate: the checks using it from there would make a dependency cycle.
 //!
