@@ -36,7 +36,7 @@ pub fn ensure(root: &Path) -> Result<SolanaRuntime> {
         required: &[
             "litesvm/dist/index.js",
             BINDING,
-            "@solana/kit/dist/index.node.mjs",
+            "@solana/kit/dist/index.node.cjs",
             "@solana-program/token/package.json",
             "@solana-program/system/package.json",
         ],
