@@ -1,7 +1,7 @@
 //! A small stable hash (FNV-1a, 64 bit): it names the tools venv after the
 //! contents of `xtask/requirements.txt`, and records which `package.json` and
 //! `package-lock.json` `contracts/node_modules` was installed from, and names
-//! the npm installations (`xtask/anvil`, `tests/js`) after their manifests.
+//! the npm installations (`xtask/anvil`, `tests/js`, `tests/solana`) after their manifests.
 
 const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const PRIME: u64 = 0x0000_0100_0000_01b3;

@@ -10,6 +10,7 @@ mod moto;
 mod npm;
 mod paths;
 mod service;
+mod solana;
 mod tasks;
 mod tools;
 
@@ -54,8 +55,10 @@ commands:
 anvil (test, up, services) is the one pinned in xtask/anvil/package-lock.json,
 installed with `npm ci --ignore-scripts` into $HOME/.cache/ferry/anvil-<hash>.
 `test` also installs tests/js/package-lock.json (the published JS client and
-playwright-core) into $HOME/.cache/ferry/js-<hash>, and Debian's chromium with
-apt-get when /usr/bin/chromium is missing.
+playwright-core) into $HOME/.cache/ferry/js-<hash>, tests/solana/package-lock.json
+(litesvm, the offline Solana runtime, and @solana/kit) into
+$HOME/.cache/ferry/solana-<hash>, and Debian's chromium with apt-get when
+/usr/bin/chromium is missing.
 
 Nested cargo commands use CARGO_TARGET_DIR=$HOME/.cache/ferry/target unless
 CARGO_TARGET_DIR is already set.";

@@ -4,8 +4,8 @@
 //! with the same pins. The install happens in a `.partial-<pid>` directory
 //! that is renamed into place only after npm succeeded and the expected
 //! files arrived, with a marker (the hash) written last. anvil
-//! (`xtask/anvil`) and the JavaScript test packages (`tests/js`) install
-//! this way.
+//! (`xtask/anvil`), the JavaScript test packages (`tests/js`) and the
+//! offline Solana runtime (`tests/solana`) install this way.
 
 use std::fs;
 use std::io;

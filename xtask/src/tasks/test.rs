@@ -3,7 +3,8 @@
 //! shared by the tests through `FERRY_TEST_EVM_RPC_<chain id>`; tests that need
 //! chains (and a relayer) of their own start them from `FERRY_TEST_ANVIL`.
 //! The JavaScript tests (the published client, Chromium) find their tools
-//! through `FERRY_TEST_JS` and `FERRY_TEST_CHROMIUM`.
+//! through `FERRY_TEST_JS` and `FERRY_TEST_CHROMIUM`, the offline Solana
+//! runtime (litesvm) through `FERRY_TEST_SOLANA`.
 
 use std::path::Path;
 
@@ -13,6 +14,7 @@ use crate::contracts::{self, Mode};
 use crate::error::Result;
 use crate::js;
 use crate::moto::Moto;
+use crate::solana;
 use crate::tasks::lint;
 use crate::tools;
 
@@ -25,6 +27,7 @@ pub fn run(root: &Path, nextest_args: &[String]) -> Result<()> {
     contracts::build(root, Mode::Check)?;
     let anvil = anvil::ensure(root)?;
     let js = js::ensure(root)?;
+    let solana = solana::ensure(root)?;
 
     let (dynamodb, sqs) = Moto::start_for_tests(&venv, root)?;
     let chains = anvil::start_chains(&anvil)?;
@@ -34,7 +37,8 @@ pub fn run(root: &Path, nextest_args: &[String]) -> Result<()> {
         .args(nextest_args)
         .envs(Moto::test_env(&dynamodb, &sqs))
         .envs(anvil::test_env(&anvil, &chains))
-        .envs(js.test_env());
+        .envs(js.test_env())
+        .envs([solana.test_env()]);
     venv.activate(&mut nextest)?;
     step(cmd::display(&nextest));
     let result = cmd::run(&mut nextest);
