@@ -21,7 +21,7 @@ use ferry_notify::sender::SenderError;
 use ferry_notify::{Announcer, DeliverWebhooks, WebhookMessage, WebhookSender};
 use ferry_queue::sqlite::SqliteQueue;
 use ferry_queue::{Queue, QueueResult, TypedQueue};
-use ferry_store::{ChainStore, DeliveryStore, ExpiryStore, WebhookStore};
+use ferry_store::{ChainCursor, ChainStore, DeliveryStore, ExpiryStore, WebhookStore};
 use ferry_watch::{ChainTxLookup, DepositDetector, RecoverDeposits, RecoveryPolicy, TxHintLookup};
 use poll_chains::{PollChains, WatchedChain};
 use route_deposits::RouteDeposits;
@@ -104,7 +104,11 @@ pub async fn start_local<S: ChainStore>(
             .clone();
         let client = EvmClient::connect(chain.id, &endpoint.url)?;
         client.verify_chain_id().await?;
+        let new_chain = !local::has_factory(chain.id, &endpoint.url).await?;
         deploy_with_retries(chain.id, &endpoint.url).await?;
+        if new_chain {
+            forget_cursor(&store, chain.id).await?;
+        }
         relayers.push(Arc::new(Relayer::connect(
             chain.id,
             &endpoint.url,
@@ -129,6 +133,18 @@ pub async fn start_local<S: ChainStore>(
         tokio::spawn(route_forever(consumer, queue)),
     ];
     Ok(LocalWorkers { tasks, tx_lookup })
+}
+
+/// Rewinds the cursor of a chain that had no factory: the embedded store
+/// outlives the local chains (`cargo xtask up` starts new ones each time), and
+/// a cursor left by an earlier chain would skip this one's blocks up to its
+/// height, and the deposits in them. A deployed chain never loses its
+/// factory, so this never rewinds a real chain's cursor.
+async fn forget_cursor<S: ChainStore>(store: &S, chain_id: ChainId) -> Result<(), BoxError> {
+    let Some(stale) = store.get_cursor(chain_id).await? else { return Ok(()) };
+    tracing::info!(chain = %chain_id, last_scanned_block = stale.last_scanned_block, "a new chain: its cursor from an earlier one is reset");
+    store.advance_cursor(Some(stale), ChainCursor { chain_id, last_scanned_block: 0 }).await?;
+    Ok(())
 }
 
 /// Deploys the local contracts, trying the whole deployment again when a

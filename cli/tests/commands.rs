@@ -283,3 +283,61 @@ fn operators_rotate_keys_and_a_revoked_key_is_refused_at_once() {
     assert!(!bad_label.status.success(), "a label is one short line");
     drop(server);
 }
+
+/// README command 1 run again: `cargo xtask up` starts new chains each time
+/// while the embedded store keeps the cursors of the earlier ones. A chain
+/// without the factory is new, so its stale cursor (here far beyond the new
+/// chain's head) is reset, and the self-check's payment is still detected
+/// and delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferry_dev_on_new_chains_forgets_the_cursors_of_earlier_ones() {
+    use ferry_domain::ChainId;
+    use ferry_store::{ChainCursor, CursorStore};
+    use ferry_testing::Anvil;
+
+    let dir = TempDir::new("dev-new-chains");
+    let store = SqliteStore::open(&dir.path().join("ferry.db")).expect("open");
+    for chain in [31337, 31338] {
+        let stale = ChainCursor { chain_id: ChainId::new(chain), last_scanned_block: 100_000 };
+        store.advance_cursor(None, stale).await.expect("an earlier chain's cursor");
+    }
+    drop(store);
+    let (a, b) = (Anvil::start(31337), Anvil::start(31338));
+    let mut child = Command::new(FERRY)
+        .args(["dev", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--rpc", &format!("31337={}", a.url()), "--rpc", &format!("31338={}", b.url())])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start ferry dev");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let outcome = loop {
+            match received.recv_timeout(Duration::from_secs(120)) {
+                Ok(line) if line.starts_with("Serving until Ctrl-C") => break Ok(()),
+                Ok(line) => seen.push(line),
+                Err(error) => break Err(error),
+            }
+        };
+        (outcome, seen)
+    })
+    .await
+    .expect("reader");
+    let _ = child.kill();
+    let _ = child.wait();
+    let (outcome, seen) = outcome;
+    let transcript = seen.join("\n");
+    assert!(outcome.is_ok(), "ferry dev did not finish its self-check:\n{transcript}");
+    assert!(transcript.contains("Self-check passed"), "{transcript}");
+    assert!(transcript.contains("delivered 10.00 USDC to the destination"), "{transcript}");
+}

@@ -55,6 +55,14 @@ fn rpc(chain_id: ChainId, url: &str) -> Result<alloy::rpc::client::RpcClient, Ch
     super::transport::rpc_client(chain_id, url, super::transport::RpcOptions::WORKER)
 }
 
+/// Whether the chain at `url` has the factory already: `false` on a chain
+/// the local tooling has not prepared, such as a freshly started anvil.
+pub async fn has_factory(chain_id: ChainId, url: &str) -> Result<bool, ChainError> {
+    let provider = ProviderBuilder::new().connect_client(rpc(chain_id, url)?);
+    let code = provider.get_code_at(FACTORY).await.map_err(|e| failed(chain_id, "reading code", e))?;
+    Ok(!code.is_empty())
+}
+
 /// Deploys the factory and the test USDC at their fixed addresses (unless
 /// already there), mints test USDC to the payer and the relayer, and lets
 /// the factory draw on the relayer's inventory for payouts with a call.
