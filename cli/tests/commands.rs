@@ -75,18 +75,25 @@ fn unknown_merchants_get_no_keys() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("error:"));
 }
 
-/// README command 1: `ferry dev` serves, passes its self-check, prints the
-/// walkthrough and keeps serving.
-#[test]
-fn ferry_dev_passes_its_self_check_and_keeps_serving() {
-    let dir = TempDir::new("dev");
-    let mut child = Command::new(FERRY)
+/// `ferry dev` on `data_dir` with `args`, its stdout piped.
+fn spawn_dev(data_dir: &std::path::Path, args: &[&str]) -> std::process::Child {
+    Command::new(FERRY)
         .args(["dev", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
+        .arg(data_dir)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("start ferry dev");
+        .expect("start ferry dev")
+}
+
+/// Reads `ferry dev`'s output until it says it is serving (after its
+/// self-check), waiting at most `patience` for each line: whether it got
+/// there, and everything it printed before.
+fn read_until_serving(
+    child: &mut std::process::Child,
+    patience: Duration,
+) -> (Result<(), mpsc::RecvTimeoutError>, String) {
     let stdout = child.stdout.take().expect("stdout");
     let (lines, received) = mpsc::channel();
     std::thread::spawn(move || {
@@ -98,17 +105,26 @@ fn ferry_dev_passes_its_self_check_and_keeps_serving() {
     });
     let mut seen = Vec::new();
     let outcome = loop {
-        match received.recv_timeout(Duration::from_secs(30)) {
+        match received.recv_timeout(patience) {
             Ok(line) if line.starts_with("Serving until Ctrl-C") => break Ok(()),
             Ok(line) => seen.push(line),
             Err(error) => break Err(error),
         }
     };
+    (outcome, seen.join("\n"))
+}
+
+/// README command 1: `ferry dev` serves, passes its self-check, prints the
+/// walkthrough and keeps serving.
+#[test]
+fn ferry_dev_passes_its_self_check_and_keeps_serving() {
+    let dir = TempDir::new("dev");
+    let mut child = spawn_dev(dir.path(), &[]);
+    let (outcome, transcript) = read_until_serving(&mut child, Duration::from_secs(30));
     // Still serving: the process has not exited.
     let still_running = child.try_wait().expect("wait").is_none();
     let _ = child.kill();
     let _ = child.wait();
-    let transcript = seen.join("\n");
     assert!(outcome.is_ok(), "ferry dev did not finish its self-check:\n{transcript}");
     assert!(still_running, "ferry dev exited after its self-check");
     assert!(transcript.contains("Self-check passed"), "{transcript}");
@@ -303,40 +319,12 @@ async fn ferry_dev_on_new_chains_forgets_the_cursors_of_earlier_ones() {
     }
     drop(store);
     let (a, b) = (Anvil::start(31337), Anvil::start(31338));
-    let mut child = Command::new(FERRY)
-        .args(["dev", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .args(["--rpc", &format!("31337={}", a.url()), "--rpc", &format!("31338={}", b.url())])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start ferry dev");
-    let stdout = child.stdout.take().expect("stdout");
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let outcome = loop {
-            match received.recv_timeout(Duration::from_secs(120)) {
-                Ok(line) if line.starts_with("Serving until Ctrl-C") => break Ok(()),
-                Ok(line) => seen.push(line),
-                Err(error) => break Err(error),
-            }
-        };
-        (outcome, seen)
-    })
-    .await
-    .expect("reader");
+    let rpc = [format!("31337={}", a.url()), format!("31338={}", b.url())];
+    let mut child = spawn_dev(dir.path(), &["--rpc", &rpc[0], "--rpc", &rpc[1]]);
+    let (outcome, transcript) =
+        tokio::task::block_in_place(|| read_until_serving(&mut child, Duration::from_secs(120)));
     let _ = child.kill();
     let _ = child.wait();
-    let (outcome, seen) = outcome;
-    let transcript = seen.join("\n");
     assert!(outcome.is_ok(), "ferry dev did not finish its self-check:\n{transcript}");
     assert!(transcript.contains("Self-check passed"), "{transcript}");
     assert!(transcript.contains("delivered 10.00 USDC to the destination"), "{transcript}");
