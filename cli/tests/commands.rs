@@ -1,6 +1,5 @@
 //! The `ferry` binary as an operator and a new user run it.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -13,7 +12,7 @@ use ferry_store::sqlite::SqliteStore;
 mod support;
 
 use ferry_testing::TempDir;
-use support::{FERRY, ferry};
+use support::{FERRY, ferry, stdout_lines};
 
 /// Creates a merchant and a key with the CLI and returns them.
 fn merchant_and_key(store_args: &[&str]) -> (MerchantId, ApiKey) {
@@ -94,15 +93,7 @@ fn read_until_serving(
     child: &mut std::process::Child,
     patience: Duration,
 ) -> (Result<(), mpsc::RecvTimeoutError>, String) {
-    let stdout = child.stdout.take().expect("stdout");
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let received = stdout_lines(child);
     let mut seen = Vec::new();
     let outcome = loop {
         match received.recv_timeout(patience) {
@@ -219,15 +210,7 @@ fn serve(data_dir: &std::path::Path) -> (Server, String) {
             .spawn()
             .expect("start ferry serve"),
     );
-    let stdout = server.0.stdout.take().expect("stdout");
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let received = stdout_lines(&mut server.0);
     loop {
         // Dropping `server` on a failure kills it.
         let line = received.recv_timeout(Duration::from_secs(30)).expect("ferry serve did not start");

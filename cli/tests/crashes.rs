@@ -8,10 +8,8 @@
 //! The random points come from a seed printed with every failure, so a
 //! failing run can be replayed with `FERRY_CRASH_SEED=<seed>`.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, U256};
@@ -21,7 +19,7 @@ use serde_json::{Value, json};
 mod support;
 
 use ferry_testing::TempDir;
-use support::{FERRY, ferry};
+use support::{FERRY, ferry, stdout_lines};
 /// Payments in the batch: half from chain B (a payout from inventory on A
 /// plus a collection on B), half on chain A (a sweep to the destination).
 const PAYMENTS: usize = 6;
@@ -71,15 +69,7 @@ impl Server {
         let child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start ferry serve");
         // Owned by a `Server` at once: dropping it (a panic included) kills and reaps it.
         let mut server = Server { child, base_url: String::new() };
-        let stdout = server.child.stdout.take().expect("stdout");
-        let (lines, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let received = stdout_lines(&mut server.child);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
